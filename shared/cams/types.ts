@@ -1,0 +1,73 @@
+/**
+ * The contract of the GetFlow core: what callers (the HTTP function, the poller, the local runner,
+ * benchmarks) may rely on. Implementations live beside this file; callers import from `./index.ts`.
+ */
+
+/** RAM role (STS) or access-key credentials. Read from FC's context on every invocation, never cached past it. */
+export interface Credentials {
+  readonly accessKeyId: string;
+  readonly accessKeySecret: string;
+  readonly securityToken?: string | undefined;
+}
+
+/** A flow as GetFlow describes it, camelCased and validated. Unknown status strings are kept as sent. */
+export interface Flow {
+  readonly flowId: string;
+  readonly flowName: string;
+  readonly status: string;
+  readonly categories: readonly string[];
+  readonly jsonVersion: string;
+  readonly dataApiVersion: string;
+  readonly previewUrl: string;
+  /** ISO 8601, from CAMS's epoch-milliseconds `PreviewUrlExpires`. */
+  readonly previewUrlExpiresAt: string;
+  readonly endpointUri?: string | undefined;
+  readonly requestId: string;
+}
+
+/** One entry of ListFlow: CAMS lists no status, so listing discovers flows but cannot poll them. */
+export interface FlowSummary {
+  readonly flowId: string;
+  readonly flowName: string;
+  readonly categories: readonly string[];
+}
+
+export interface FlowPage {
+  readonly flows: readonly FlowSummary[];
+  readonly requestId: string;
+}
+
+export interface GetFlowInput {
+  readonly flowId: string;
+  readonly custSpaceId?: string | undefined;
+}
+
+export interface ListFlowInput {
+  readonly custSpaceId?: string | undefined;
+  /** 1-based page index. */
+  readonly pageIndex: number;
+  readonly pageSize: number;
+}
+
+/** Reported once per HTTP attempt, so callers can count CAMS calls and throttling per request. */
+export interface CamsAttempt {
+  readonly action: 'GetFlow' | 'ListFlow';
+  readonly attempt: number;
+  /** `OK`, or the error code of the failed attempt (e.g. `System.LimitControl`, `Timeout`). */
+  readonly code: string;
+  readonly durationMs: number;
+}
+
+export interface CallOptions {
+  readonly credentials: Credentials;
+  /** Aborts the call, including waits for the rate limiter and retry backoff. */
+  readonly signal?: AbortSignal | undefined;
+  /** Absolute epoch-ms deadline; no attempt or backoff is started that cannot finish before it. */
+  readonly deadlineMs?: number | undefined;
+  readonly onAttempt?: ((attempt: CamsAttempt) => void) | undefined;
+}
+
+export interface CamsClient {
+  getFlow(input: GetFlowInput, options: CallOptions): Promise<Flow>;
+  listFlows(input: ListFlowInput, options: CallOptions): Promise<FlowPage>;
+}
