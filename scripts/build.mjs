@@ -1,6 +1,6 @@
 // Bundles each function into one self-contained CommonJS file, as FC's nodejs20 runtime loads it
 // (`handler: index.handler` from the function's code folder, no node_modules beside it).
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const functions = readdirSync('functions', { withFileTypes: true })
