@@ -1,13 +1,16 @@
 // Bundles each function into one self-contained CommonJS file, as FC's nodejs20 runtime loads it
 // (`handler: index.handler` from the function's code folder, no node_modules beside it).
+// `--keep-going` builds every function it can and reports the others (the test setup uses it, so
+// one broken function fails its own tests rather than every test).
 import { existsSync, readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
+const keepGoing = process.argv.includes('--keep-going');
 const functions = readdirSync('functions', { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && existsSync(`functions/${entry.name}/index.ts`))
   .map((entry) => entry.name);
 
-await Promise.all(
+const results = await Promise.allSettled(
   functions.map((name) =>
     build({
       entryPoints: [`functions/${name}/index.ts`],
@@ -17,11 +20,12 @@ await Promise.all(
       target: 'node20',
       format: 'cjs',
       minify: true,
-      sourcemap: false,
       legalComments: 'none',
-      metafile: false,
-      logLevel: 'warning',
-    }),
+      logLevel: 'error',
+    }).then(() => `dist/${name}/index.js`),
   ),
 );
-console.log(`built ${functions.map((name) => `dist/${name}/index.js`).join(', ')}`);
+const built = results.filter((result) => result.status === 'fulfilled').map((result) => result.value);
+const failed = functions.filter((_, index) => results[index]?.status === 'rejected');
+console.log(`built ${built.join(', ') || 'nothing'}${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`);
+if (failed.length && !keepGoing) process.exit(1);
