@@ -1,0 +1,341 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, type Dispatcher, request } from 'undici';
+import type { z } from 'zod';
+import { type Clock, systemClock } from '../clock';
+import { type CamsAction, CamsError, isThrottlingCode, type LocalCamsCode } from './errors';
+import { RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
+import { backoffDelayMs } from './retry-timing';
+import { buildRpcRequest } from './rpc-request';
+import { envelopeSchema, getFlowResponseSchema, listFlowResponseSchema } from './schemas';
+import type { CallOptions, CamsClient, Flow, FlowPage, GetFlowInput, ListFlowInput } from './types';
+import { validateCustSpaceId, validateFlowId } from './validate';
+
+export { CAMS_API_VERSION } from './api-version';
+export const DEFAULT_CAMS_ENDPOINT = 'https://cams.ap-southeast-1.aliyuncs.com';
+
+export interface CamsTimeouts {
+  readonly connectMs?: number | undefined;
+  readonly headersMs?: number | undefined;
+  readonly bodyMs?: number | undefined;
+  /** Ceiling for one attempt, from sending to the last body byte. */
+  readonly callMs?: number | undefined;
+}
+
+export interface CamsClientOptions {
+  readonly endpoint?: string | undefined;
+  /** GetFlow/ListFlow calls per rolling second this client may start. CAMS allows 5 per account. */
+  readonly qps?: number | undefined;
+  readonly maxAttempts?: number | undefined;
+  readonly clock?: Clock | undefined;
+  /** Jitter source in [0, 1). */
+  readonly random?: (() => number) | undefined;
+  readonly nonce?: (() => string) | undefined;
+  readonly dispatcher?: Dispatcher | undefined;
+  readonly timeouts?: CamsTimeouts | undefined;
+  /** Share one limiter between clients that share a budget. */
+  readonly limiter?: RateLimiter | undefined;
+}
+
+/** Below this much time left, an attempt cannot plausibly finish and is not started. */
+const MIN_ATTEMPT_MS = 50;
+const MAX_BODY_BYTES = 1024 * 1024;
+const USER_AGENT = 'cams-flow-watch (+https://github.com/) undici';
+const THROTTLE_BACKOFF = { baseMs: 500, capMs: 5000 };
+const ERROR_BACKOFF = { baseMs: 200, capMs: 5000 };
+
+const DEFAULT_TIMEOUTS = { connectMs: 3000, headersMs: 5000, bodyMs: 5000, callMs: 8000 } as const;
+
+const TIMEOUT_ERROR_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function errorCodeOf(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const { code } = error as { code: unknown };
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+interface Attempt {
+  readonly action: CamsAction;
+  readonly target: string;
+  readonly fields: ReadonlyArray<readonly [string, string]>;
+}
+
+export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
+  const endpoint = new URL(options.endpoint ?? DEFAULT_CAMS_ENDPOINT);
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const nonce = options.nonce ?? (() => randomBytes(16).toString('hex'));
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts ?? {}) };
+  const limiter = options.limiter ?? new RateLimiter({ limit: options.qps ?? 5, clock });
+  const dispatcher =
+    options.dispatcher ??
+    new Agent({
+      connect: { timeout: timeouts.connectMs },
+      headersTimeout: timeouts.headersMs,
+      bodyTimeout: timeouts.bodyMs,
+      keepAliveTimeout: 30_000,
+    });
+
+  function fail(
+    attempt: Attempt,
+    code: LocalCamsCode | string,
+    details: Partial<ConstructorParameters<typeof CamsError>[0]> = {},
+  ) {
+    return new CamsError({
+      action: attempt.action,
+      target: attempt.target,
+      code,
+      retryable: details.retryable ?? false,
+      ...details,
+    });
+  }
+
+  async function send<S extends z.ZodType>(
+    attempt: Attempt,
+    schema: S,
+    callOptions: CallOptions,
+    attemptSignal: AbortSignal,
+  ) {
+    const built = buildRpcRequest({
+      endpoint,
+      action: attempt.action,
+      fields: attempt.fields,
+      credentials: callOptions.credentials,
+      nowMs: clock.now(),
+      nonce: nonce(),
+    });
+    let response: Dispatcher.ResponseData<unknown>;
+    try {
+      response = await request(built.url, {
+        method: 'POST',
+        dispatcher,
+        headers: { ...built.headers, 'user-agent': USER_AGENT },
+        body: built.body,
+        signal: attemptSignal,
+      } as Parameters<typeof request>[1]);
+    } catch (error) {
+      throw transportError(attempt, error, callOptions.signal);
+    }
+    let text: string;
+    try {
+      text = await readLimited(response.body);
+    } catch (error) {
+      throw transportError(attempt, error, callOptions.signal);
+    }
+    const requestId = response.headers['x-acs-request-id'];
+    return interpret(
+      attempt,
+      response.statusCode,
+      text,
+      typeof requestId === 'string' ? requestId : undefined,
+      schema,
+    );
+  }
+
+  function transportError(
+    attempt: Attempt,
+    error: unknown,
+    callerSignal: AbortSignal | undefined,
+  ): CamsError {
+    if (callerSignal?.aborted) return fail(attempt, 'DeadlineExceeded', { cause: error });
+    const code = errorCodeOf(error);
+    const name = error instanceof Error ? error.name : '';
+    if (name === 'TimeoutError' || name === 'AbortError' || (code && TIMEOUT_ERROR_CODES.has(code))) {
+      return fail(attempt, 'Timeout', { retryable: true, cause: error });
+    }
+    return fail(attempt, 'ConnectionFailed', { retryable: true, cause: error, upstreamMessage: code });
+  }
+
+  function interpret<S extends z.ZodType>(
+    attempt: Attempt,
+    httpStatus: number,
+    text: string,
+    headerRequestId: string | undefined,
+    schema: S,
+  ): z.infer<S> {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const envelope = envelopeSchema.safeParse(json);
+    const requestId = (envelope.success ? envelope.data.RequestId : undefined) ?? headerRequestId;
+    const code = envelope.success ? envelope.data.Code : undefined;
+    const isOk = httpStatus >= 200 && httpStatus < 300;
+    if (code && code !== 'OK') {
+      return throwUpstream(attempt, code, httpStatus, requestId, envelope.data?.Message ?? undefined);
+    }
+    if (!isOk) {
+      throw fail(attempt, 'HttpError', {
+        httpStatus,
+        requestId,
+        retryable: httpStatus >= 500 || httpStatus === 429,
+        upstreamMessage: `HTTP ${httpStatus}`,
+      });
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw fail(attempt, 'InvalidResponse', {
+        httpStatus,
+        requestId,
+        upstreamMessage: json === undefined ? 'body is not JSON' : summariseIssues(parsed.error),
+      });
+    }
+    return parsed.data;
+  }
+
+  function throwUpstream(
+    attempt: Attempt,
+    code: string,
+    httpStatus: number,
+    requestId: string | undefined,
+    message: string | undefined,
+  ): never {
+    throw fail(attempt, code, {
+      httpStatus,
+      requestId,
+      upstreamMessage: message,
+      retryable: isThrottlingCode(code) || httpStatus >= 500 || code === 'SignatureNonceUsed',
+    });
+  }
+
+  async function call<S extends z.ZodType>(
+    attempt: Attempt,
+    schema: S,
+    callOptions: CallOptions,
+  ): Promise<z.infer<S>> {
+    const { signal, deadlineMs } = callOptions;
+    for (let number = 1; ; number += 1) {
+      try {
+        await limiter.acquire({
+          signal,
+          latestStartAt: deadlineMs === undefined ? undefined : deadlineMs - MIN_ATTEMPT_MS,
+        });
+      } catch (error) {
+        if (error instanceof RateLimitWaitTooLongError || signal?.aborted) {
+          throw fail(attempt, 'DeadlineExceeded', { cause: error });
+        }
+        throw error;
+      }
+      const startedAt = clock.now();
+      const budgetMs =
+        deadlineMs === undefined ? timeouts.callMs : Math.min(timeouts.callMs, deadlineMs - startedAt);
+      const attemptSignal = signal
+        ? AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, budgetMs))])
+        : AbortSignal.timeout(Math.max(1, budgetMs));
+      try {
+        const result = await send(attempt, schema, callOptions, attemptSignal);
+        callOptions.onAttempt?.({
+          action: attempt.action,
+          attempt: number,
+          code: 'OK',
+          durationMs: clock.now() - startedAt,
+        });
+        return result;
+      } catch (error) {
+        const camsError =
+          error instanceof CamsError ? error : fail(attempt, 'InvalidResponse', { cause: error });
+        callOptions.onAttempt?.({
+          action: attempt.action,
+          attempt: number,
+          code: camsError.code,
+          durationMs: clock.now() - startedAt,
+        });
+        if (!camsError.retryable || number >= maxAttempts) throw camsError;
+        const delayMs = backoffDelayMs(
+          number,
+          random,
+          isThrottlingCode(camsError.code) ? THROTTLE_BACKOFF : ERROR_BACKOFF,
+        );
+        if (deadlineMs !== undefined && clock.now() + delayMs + MIN_ATTEMPT_MS > deadlineMs) throw camsError;
+        try {
+          await clock.sleep(delayMs, signal);
+        } catch {
+          throw camsError;
+        }
+      }
+    }
+  }
+
+  return {
+    async getFlow(input: GetFlowInput, callOptions: CallOptions): Promise<Flow> {
+      const flowId = validateFlowId(input.flowId);
+      const fields: Array<[string, string]> = [];
+      // Same field order as the official SDK's form body.
+      if (input.custSpaceId !== undefined)
+        fields.push(['CustSpaceId', validateCustSpaceId(input.custSpaceId)]);
+      fields.push(['FlowId', flowId]);
+      const answer = await call(
+        { action: 'GetFlow', target: flowId, fields },
+        getFlowResponseSchema,
+        callOptions,
+      );
+      const data = answer.Data;
+      return {
+        flowId: data.FlowId,
+        flowName: data.FlowName,
+        status: data.Status,
+        categories: data.Categories,
+        jsonVersion: data.JSONVersion,
+        dataApiVersion: data.DataApiVersion,
+        previewUrl: data.PreviewUrl,
+        // Without an expiry the preview URL is treated as expiring now, so nobody caches it.
+        previewUrlExpiresAt: new Date(data.PreviewUrlExpires ?? clock.now()).toISOString(),
+        endpointUri: data.EndpointUri ?? undefined,
+        requestId: answer.RequestId ?? '',
+      };
+    },
+
+    async listFlows(input: ListFlowInput, callOptions: CallOptions): Promise<FlowPage> {
+      const fields: Array<[string, string]> = [];
+      if (input.custSpaceId !== undefined)
+        fields.push(['CustSpaceId', validateCustSpaceId(input.custSpaceId)]);
+      fields.push(['Page', JSON.stringify({ Index: input.pageIndex, Size: input.pageSize })]);
+      const target = input.custSpaceId ? `cust space ${input.custSpaceId}` : 'flows';
+      const answer = await call({ action: 'ListFlow', target, fields }, listFlowResponseSchema, callOptions);
+      return {
+        flows: answer.Data.map((flow) => ({
+          flowId: flow.FlowId,
+          flowName: flow.FlowName,
+          categories: flow.Categories,
+        })),
+        requestId: answer.RequestId ?? '',
+      };
+    },
+  };
+}
+
+function definedOnly<T extends object>(value: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<{
+    [K in keyof T]: Exclude<T[K], undefined>;
+  }>;
+}
+
+function summariseIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+    .join('; ');
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) {
+      body.destroy();
+      return '';
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
