@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const keepGoing = process.argv.includes('--keep-going');
-const functions = readdirSync('functions', { withFileTypes: true })
+const functions = (existsSync('functions') ? readdirSync('functions', { withFileTypes: true }) : [])
   .filter((entry) => entry.isDirectory() && existsSync(`functions/${entry.name}/index.ts`))
   .map((entry) => entry.name);
 
