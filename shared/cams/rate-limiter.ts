@@ -31,8 +31,10 @@ export class RateLimiter {
   readonly #limit: number;
   readonly #spacingMs: number;
   readonly #clock: Clock;
-  /** Start times of the last `limit` reserved slots, oldest first. */
-  readonly #recent: number[] = [];
+  /** Start times of the last `limit` reserved slots, as a ring: `#ring[#next]` is the oldest once full. */
+  readonly #ring: number[] = [];
+  #next = 0;
+  #lastStartAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: RateLimiterOptions) {
     if (!Number.isFinite(options.limit) || options.limit <= 0) {
@@ -45,9 +47,9 @@ export class RateLimiter {
 
   /** When the next call could start if reserved now. */
   nextStartAt(): number {
-    const now = this.#clock.now();
-    if (this.#recent.length < this.#limit) return Math.max(now, this.#recent.at(-1) ?? now);
-    return Math.max(now, (this.#recent[this.#recent.length - this.#limit] ?? now) + this.#spacingMs);
+    const earliest = Math.max(this.#clock.now(), this.#lastStartAt);
+    if (this.#ring.length < this.#limit) return earliest;
+    return Math.max(earliest, (this.#ring[this.#next] ?? 0) + this.#spacingMs);
   }
 
   /**
@@ -62,8 +64,9 @@ export class RateLimiter {
     if (options.latestStartAt !== undefined && startAt > options.latestStartAt) {
       throw new RateLimitWaitTooLongError(startAt);
     }
-    this.#recent.push(startAt);
-    if (this.#recent.length > this.#limit) this.#recent.shift();
+    this.#ring[this.#next] = startAt;
+    this.#next = (this.#next + 1) % this.#limit;
+    this.#lastStartAt = startAt;
     const waitMs = startAt - this.#clock.now();
     if (waitMs > 0) await this.#clock.sleep(waitMs, options.signal);
   }
