@@ -1,0 +1,88 @@
+import { InvokeUsageError } from './errors';
+import { httpHealthEvent, timerEvent } from './events';
+
+export const FUNCTION_TARGETS = ['http', 'poller'] as const;
+export type FunctionTarget = (typeof FUNCTION_TARGETS)[number];
+
+/** The names s.yaml deploys; FC_HTTP_FUNCTION_NAME / FC_POLLER_FUNCTION_NAME override them. */
+export const DEFAULT_FUNCTION_NAMES: Readonly<Record<FunctionTarget, string>> = {
+  http: 'cams-flow-watch-http',
+  poller: 'cams-flow-watch-poller',
+};
+
+export interface InvokeOptions {
+  functionName: string;
+  /** Raw InvokeFunction body, handed to the handler unchanged. */
+  event: string;
+  qualifier?: string;
+  /** host[:port] of the FC API, without scheme. */
+  endpoint: string;
+  protocol: 'https' | 'http';
+  regionId: string;
+  credentials: { accessKeyId: string; accessKeySecret: string; securityToken?: string };
+  timeoutMs: number;
+}
+
+const USAGE = 'usage: npm run invoke -- <http|poller> [event JSON]';
+
+/** Reads the command line and the environment once; every problem is an InvokeUsageError. */
+export function invokeOptionsFrom(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  now: Date = new Date(),
+): InvokeOptions {
+  const [target, event, ...extra] = args;
+  if (!isTarget(target) || extra.length > 0) throw new InvokeUsageError('InvalidUsage', USAGE);
+
+  const accessKeyId = env.ALIBABA_CLOUD_ACCESS_KEY_ID?.trim();
+  const accessKeySecret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET?.trim();
+  if (!accessKeyId || !accessKeySecret) {
+    throw new InvokeUsageError(
+      'MissingCredentials',
+      'no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET ' +
+        '(and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials) of a RAM user allowed fc:InvokeFunction',
+    );
+  }
+  const securityToken = env.ALIBABA_CLOUD_SECURITY_TOKEN?.trim();
+
+  const regionId = env.FC_REGION?.trim() || env.ALIBABA_CLOUD_REGION?.trim() || 'ap-southeast-1';
+  const { endpoint, protocol } = endpointFrom(env, regionId);
+  const qualifier = env.FC_QUALIFIER?.trim();
+  const nameOverride = env[target === 'http' ? 'FC_HTTP_FUNCTION_NAME' : 'FC_POLLER_FUNCTION_NAME']?.trim();
+  const timeoutSeconds = Number(env.FC_INVOKE_TIMEOUT_SECONDS ?? '90');
+
+  return {
+    functionName: nameOverride || DEFAULT_FUNCTION_NAMES[target],
+    event: event ?? (target === 'http' ? httpHealthEvent(now) : timerEvent(now)),
+    ...(qualifier ? { qualifier } : {}),
+    endpoint,
+    protocol,
+    regionId,
+    credentials: { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) },
+    timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : 90_000,
+  };
+}
+
+function isTarget(value: string | undefined): value is FunctionTarget {
+  return (FUNCTION_TARGETS as readonly (string | undefined)[]).includes(value);
+}
+
+// FC 3.0's API endpoint is per account: <accountId>.<region>.fc.aliyuncs.com.
+function endpointFrom(
+  env: NodeJS.ProcessEnv,
+  regionId: string,
+): Pick<InvokeOptions, 'endpoint' | 'protocol'> {
+  const override = env.FC_ENDPOINT?.trim();
+  if (override) {
+    const url = new URL(override.includes('://') ? override : `https://${override}`);
+    return { endpoint: url.host, protocol: url.protocol === 'http:' ? 'http' : 'https' };
+  }
+  const accountId = env.ALIBABA_CLOUD_ACCOUNT_ID?.trim();
+  if (!accountId) {
+    throw new InvokeUsageError(
+      'MissingAccountId',
+      'set ALIBABA_CLOUD_ACCOUNT_ID (the FC 3.0 endpoint is <accountId>.<region>.fc.aliyuncs.com) or FC_ENDPOINT',
+    );
+  }
+  return { endpoint: `${accountId}.${regionId}.fc.aliyuncs.com`, protocol: 'https' };
+}
