@@ -10,8 +10,15 @@ export class VirtualClock implements Clock {
   #seq = 0;
   #scheduled = false;
 
-  constructor(startMs = Date.UTC(2026, 10, 25, 12, 0, 0)) {
+  readonly #isBusy: () => boolean;
+
+  /**
+   * `isBusy` lets real I/O finish before time moves: while it returns true (say, HTTP calls
+   * in flight), no sleeper wakes, so a loopback request takes zero virtual time.
+   */
+  constructor(startMs = Date.UTC(2026, 10, 25, 12, 0, 0), options: { isBusy?: () => boolean } = {}) {
     this.#now = startMs;
+    this.#isBusy = options.isBusy ?? (() => false);
   }
 
   now(): number {
@@ -51,6 +58,14 @@ export class VirtualClock implements Clock {
 
   #wakeNext(): void {
     if (this.#sleepers.length === 0) return;
+    if (this.#isBusy()) {
+      this.#scheduled = true;
+      setTimeout(() => {
+        this.#scheduled = false;
+        this.#wakeNext();
+      }, 0);
+      return;
+    }
     this.#sleepers.sort((a, b) => a.wakeAt - b.wakeAt || a.seq - b.seq);
     const next = this.#sleepers.shift();
     if (!next) return;
