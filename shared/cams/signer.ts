@@ -59,6 +59,8 @@ export function signRequest(request: SignableRequest): SignedRequest {
   headers['x-acs-signature-nonce'] = request.nonce;
   headers['x-acs-content-sha256'] = sha256Hex(request.body);
   if (request.credentials.securityToken) {
+    // As the official SDK does with STS credentials: the key id travels as a signed header too.
+    headers['x-acs-accesskey-id'] = request.credentials.accessKeyId;
     headers['x-acs-security-token'] = request.credentials.securityToken;
   }
 
