@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { validateCustSpaceId } from '../../shared/cams';
+import { ConfigError } from '../../shared/config-error';
+
+export interface HttpConfig {
+  /** sha256 digests of the accepted bearer tokens. */
+  readonly tokenDigests: readonly Buffer[];
+  /** `none`: the trigger authenticates (authType function|jwt), so this function does not. */
+  readonly authMode: 'token' | 'none';
+  readonly cacheTtlMs: number;
+  readonly defaultCustSpaceId: string | undefined;
+}
+
+const envSchema = z.object({
+  HTTP_API_TOKENS: z.string().default(''),
+  HTTP_AUTH: z.enum(['token', 'none'], { error: 'must be "token" (default) or "none"' }).default('token'),
+  HTTP_CACHE_TTL_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .min(0, 'must be 0 or more seconds')
+    .max(3600, 'must be at most 3600 seconds')
+    .default(5),
+  CAMS_CUST_SPACE_ID: z.string().default(''),
+});
+
+function tokenDigest(entry: string, index: number): Buffer {
+  if (entry.startsWith('sha256:')) {
+    const hex = entry.slice('sha256:'.length);
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+      throw new ConfigError(
+        'HTTP_API_TOKENS',
+        `entry ${index + 1} starts with sha256: but is not 64 hex digits`,
+      );
+    }
+    return Buffer.from(hex, 'hex');
+  }
+  return createHash('sha256').update(entry, 'utf8').digest();
+}
+
+/** Read once per cold start. Throws ConfigError naming the variable; never echoes a token. */
+export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')),
+  );
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(String(issue?.path[0] ?? 'configuration'), issue?.message ?? 'is invalid');
+  }
+  const config = parsed.data;
+  const entries = config.HTTP_API_TOKENS.split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  let defaultCustSpaceId: string | undefined;
+  if (config.CAMS_CUST_SPACE_ID) {
+    try {
+      defaultCustSpaceId = validateCustSpaceId(config.CAMS_CUST_SPACE_ID);
+    } catch (error) {
+      throw new ConfigError('CAMS_CUST_SPACE_ID', (error as Error).message.replace(/^custSpaceId /, ''));
+    }
+  }
+  return {
+    tokenDigests: entries.map(tokenDigest),
+    authMode: config.HTTP_AUTH,
+    cacheTtlMs: config.HTTP_CACHE_TTL_SECONDS * 1000,
+    defaultCustSpaceId,
+  };
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * FC 3.0's HTTP trigger event (`version: "v1"`), which arrives as a Buffer of JSON. middy's
+ * http-event-normalizer only knows AWS shapes, so the normalisation lives here.
+ */
+const fcHttpEventSchema = z.object({
+  version: z.string().optional(),
+  rawPath: z.string().optional(),
+  body: z.string().nullish(),
+  isBase64Encoded: z.boolean().nullish(),
+  headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).nullish(),
+  queryParameters: z.record(z.string(), z.union([z.string(), z.array(z.string())])).nullish(),
+  requestContext: z
+    .object({
+      requestId: z.string().optional(),
+      http: z.object({ method: z.string().optional(), path: z.string().optional() }).partial().optional(),
+    })
+    .partial()
+    .nullish(),
+});
+
+export interface HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Lower-cased names; repeated headers arrive comma-joined from FC and stay so. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+export class BadEventError extends Error {
+  override readonly name = 'BadEventError';
+  readonly code = 'BadRequest';
+}
+
+function flatten(values: Record<string, string | string[]> | null | undefined, lowerCaseNames: boolean) {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values ?? {})) {
+    out[lowerCaseNames ? name.toLowerCase() : name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return out;
+}
+
+export function parseFcHttpEvent(event: unknown): HttpRequest {
+  let json: unknown = event;
+  if (Buffer.isBuffer(event) || event instanceof Uint8Array || typeof event === 'string') {
+    try {
+      json = JSON.parse(Buffer.from(event as Uint8Array | string).toString('utf8'));
+    } catch {
+      throw new BadEventError('the request event is not JSON');
+    }
+  }
+  const parsed = fcHttpEventSchema.safeParse(json);
+  if (!parsed.success) throw new BadEventError('the request event is not an FC HTTP trigger event');
+  const fcEvent = parsed.data;
+  const method = (fcEvent.requestContext?.http?.method ?? 'GET').toUpperCase();
+  const path = fcEvent.rawPath ?? fcEvent.requestContext?.http?.path ?? '/';
+  const rawBody = fcEvent.body ?? '';
+  let body: Buffer;
+  if (fcEvent.isBase64Encoded) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(rawBody) || rawBody.length % 4 !== 0) {
+      throw new BadEventError('the request body is marked base64 but is not valid base64');
+    }
+    body = Buffer.from(rawBody, 'base64');
+  } else {
+    body = Buffer.from(rawBody, 'utf8');
+  }
+  return {
+    method,
+    path,
+    headers: flatten(fcEvent.headers, true),
+    query: flatten(fcEvent.queryParameters, false),
+    body,
+  };
+}

@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import middy from '@middy/core';
+import {
+  type CamsClient,
+  type CamsClientOptions,
+  camsClientFromEnv,
+  type Flow,
+  resolveCredentials,
+  validateCustSpaceId,
+  validateFlowId,
+} from '../../shared/cams';
+import { type Clock, systemClock } from '../../shared/clock';
+import { authorise } from './auth';
+import { type HttpConfig, parseHttpConfig } from './config';
+import { toHttpError } from './error-mapping';
+import { type HttpRequest, parseFcHttpEvent } from './fc-event';
+import { FlowCache } from './flow-cache';
+import { HttpError } from './http-error';
+import { allowedMethods, matchRoute } from './routes';
+
+export interface FcContext {
+  readonly requestId?: string;
+  readonly credentials?: unknown;
+  readonly function?: { readonly timeout?: number; readonly name?: string };
+}
+
+export interface FcHttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  isBase64Encoded: boolean;
+  body: string;
+}
+
+export interface HttpHandlerDependencies {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: Clock;
+  readonly cams?: CamsClient;
+  readonly camsOptions?: CamsClientOptions;
+  readonly log?: (line: string) => void;
+  readonly version?: string;
+}
+
+/** Leave this much of the function's timeout to answer and log after a slow CAMS call. */
+const DEADLINE_MARGIN_MS = 1000;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+interface RequestState {
+  http?: HttpRequest;
+  route?: string;
+  camsCalls: number;
+  cacheHit: boolean;
+  errorCode?: string;
+  startedAt: number;
+}
+
+function json(statusCode: number, payload: unknown, headers: Record<string, string> = {}): FcHttpResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': JSON_TYPE, ...headers },
+    isBase64Encoded: false,
+    body: JSON.stringify(payload),
+  };
+}
+
+function etagOf(flow: Flow): string {
+  // Weak: the body's requestId differs between CAMS reads of an unchanged flow.
+  const { requestId: _requestId, ...stable } = flow;
+  return `W/"${createHash('sha256').update(JSON.stringify(stable)).digest('base64url').slice(0, 27)}"`;
+}
+
+function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const opaque = etag.replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((candidate) => {
+    const value = candidate.trim();
+    return value === '*' || value.replace(/^W\//, '') === opaque;
+  });
+}
+
+/**
+ * Builds the FC handler. Configuration is parsed once, when the first invocation arrives
+ * (FC keeps module state on a warm instance, so the client pool and cache live on).
+ */
+export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
+  const env = dependencies.env ?? process.env;
+  const clock = dependencies.clock ?? systemClock;
+  const log = dependencies.log ?? ((line: string) => console.log(line));
+  const version = dependencies.version ?? 'dev';
+  let config: HttpConfig | undefined;
+  let configError: unknown;
+  let cams = dependencies.cams;
+  let cache: FlowCache | undefined;
+  let warnedNoTokens = false;
+
+  function setUp(): HttpConfig {
+    if (config) return config;
+    if (configError) throw configError;
+    try {
+      config = parseHttpConfig(env);
+      cams ??= camsClientFromEnv(env, dependencies.camsOptions);
+      cache = new FlowCache({ ttlMs: config.cacheTtlMs, clock });
+    } catch (error) {
+      configError = error;
+      log(JSON.stringify({ level: 'error', msg: 'configuration error', error: (error as Error).message }));
+      throw error;
+    }
+    if (config.authMode === 'token' && config.tokenDigests.length === 0 && !warnedNoTokens) {
+      warnedNoTokens = true;
+      log(
+        JSON.stringify({
+          level: 'error',
+          msg: 'HTTP_API_TOKENS is empty: every route but /healthz answers 401. Set HTTP_API_TOKENS, or HTTP_AUTH=none when the HTTP trigger authenticates (authType function or jwt).',
+        }),
+      );
+    }
+    return config;
+  }
+
+  async function route(
+    request: HttpRequest,
+    state: RequestState,
+    context: FcContext,
+  ): Promise<FcHttpResponse> {
+    const match = matchRoute(request.path);
+    if (!match)
+      throw new HttpError(404, 'NotFound', `no route for ${request.method} ${request.path.slice(0, 200)}`);
+    state.route = match.template;
+    const allowed = allowedMethods(match.name);
+    if (!allowed.includes(request.method)) {
+      throw new HttpError(405, 'MethodNotAllowed', `${match.template} answers ${allowed.join(', ')}`, {
+        headers: { allow: allowed.join(', ') },
+      });
+    }
+    if (match.name === 'healthz') return json(200, { ok: true, version }, { 'cache-control': 'no-store' });
+
+    const activeConfig = setUp();
+    authorise(activeConfig, request.headers.authorization);
+    const flowId = validateFlowId(match.params.flowId);
+    const custSpaceParam = request.query.custSpaceId;
+    const custSpaceId =
+      custSpaceParam !== undefined ? validateCustSpaceId(custSpaceParam) : activeConfig.defaultCustSpaceId;
+    const credentials = resolveCredentials(context.credentials, env);
+    const timeoutS = context.function?.timeout ?? 10;
+    const deadlineMs = state.startedAt + Math.max(1000, timeoutS * 1000 - DEADLINE_MARGIN_MS);
+    const client = cams;
+    if (!client || !cache) throw new Error('handler not set up');
+    const cached = await cache.get(`${custSpaceId ?? ''}\u0000${flowId}`, () =>
+      client.getFlow(
+        { flowId, custSpaceId },
+        {
+          credentials,
+          deadlineMs,
+          onAttempt: () => {
+            state.camsCalls += 1;
+          },
+        },
+      ),
+    );
+    state.cacheHit = cached.hit;
+    const maxAgeS = Math.max(0, Math.floor((cached.expiresAt - clock.now()) / 1000));
+
+    if (match.name === 'preview') {
+      return {
+        statusCode: 302,
+        headers: { location: cached.flow.previewUrl, 'cache-control': 'no-store', 'content-type': JSON_TYPE },
+        isBase64Encoded: false,
+        body: JSON.stringify({ location: cached.flow.previewUrl }),
+      };
+    }
+    const etag = etagOf(cached.flow);
+    const headers = { etag, 'cache-control': `private, max-age=${maxAgeS}` };
+    if (etagMatches(request.headers['if-none-match'], etag)) {
+      return { statusCode: 304, headers, isBase64Encoded: false, body: '' };
+    }
+    return json(200, cached.flow, headers);
+  }
+
+  type HttpRequestContext = {
+    event: unknown;
+    context: FcContext;
+    response: FcHttpResponse | null;
+    error: unknown;
+    internal: Record<string, unknown>;
+  };
+  const stateOf = (request: HttpRequestContext) => request.internal.state as RequestState;
+
+  /** First in: FC's Buffer event becomes a validated, normalised HttpRequest. */
+  const fcHttpEventParser = {
+    name: 'fcHttpEventParser',
+    before: function parseFcEventBefore(request: HttpRequestContext) {
+      const http = parseFcHttpEvent(request.event);
+      const state = stateOf(request);
+      state.http = http;
+      request.event = { http, state } satisfies ParsedEvent;
+    },
+  };
+
+  /** Decides what a caller sees for any failure; 5xx internals never leak. */
+  const errorResponse = {
+    name: 'errorResponse',
+    onError: function errorResponseOnError(request: HttpRequestContext) {
+      const httpError = toHttpError(request.error);
+      const requestId = typeof request.context?.requestId === 'string' ? request.context.requestId : '';
+      stateOf(request).errorCode = httpError.code;
+      if (!httpError.expose) {
+        log(
+          JSON.stringify({
+            level: 'error',
+            msg: 'unexpected error',
+            requestId,
+            error: (request.error as Error)?.message,
+          }),
+        );
+      }
+      request.response = json(
+        httpError.statusCode,
+        {
+          error: {
+            code: httpError.code,
+            message: httpError.message,
+            requestId,
+            ...(httpError.camsRequestId ? { camsRequestId: httpError.camsRequestId } : {}),
+          },
+        },
+        { 'cache-control': 'no-store', ...httpError.headers },
+      );
+    },
+  };
+
+  /** Outermost: HEAD answers carry no body, and every request logs one JSON line. */
+  const finishResponse = (request: HttpRequestContext) => {
+    const state = stateOf(request);
+    const response = request.response;
+    if (!response) return;
+    if (state.http?.method === 'HEAD') request.response = { ...response, body: '' };
+    log(
+      JSON.stringify({
+        level: response.statusCode >= 500 ? 'error' : 'info',
+        msg: 'request',
+        requestId: typeof request.context?.requestId === 'string' ? request.context.requestId : '',
+        method: state.http?.method ?? null,
+        route: state.route ?? null,
+        status: response.statusCode,
+        durationMs: clock.now() - state.startedAt,
+        camsCalls: state.camsCalls,
+        cacheHit: state.cacheHit,
+        ...(state.errorCode ? { errorCode: state.errorCode } : {}),
+      }),
+    );
+  };
+  const requestLog = {
+    name: 'requestLog',
+    before: function requestLogBefore(request: HttpRequestContext) {
+      request.internal.state = {
+        camsCalls: 0,
+        cacheHit: false,
+        startedAt: clock.now(),
+      } satisfies RequestState;
+    },
+    after: function requestLogAfter(request: HttpRequestContext) {
+      finishResponse(request);
+    },
+    onError: function requestLogOnError(request: HttpRequestContext) {
+      finishResponse(request);
+    },
+  };
+
+  // middy's types are written against aws-lambda's Context; FC's context differs, so the chain is typed here.
+  const chain = middy({ timeoutEarlyInMillis: 0 }) as unknown as MiddyChain;
+  return chain
+    .use(requestLog)
+    .use(errorResponse)
+    .use(fcHttpEventParser)
+    .handler(async (event: ParsedEvent, context: FcContext) => route(event.http, event.state, context ?? {}));
+}
+
+interface MiddyChain {
+  use(middleware: object): MiddyChain;
+  handler(
+    base: (event: ParsedEvent, context: FcContext) => Promise<FcHttpResponse>,
+  ): (event: unknown, context: FcContext) => Promise<FcHttpResponse>;
+}
+
+interface ParsedEvent {
+  readonly http: HttpRequest;
+  readonly state: RequestState;
+}

@@ -1,0 +1,370 @@
+import { createHash } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
+import packageJson from '../../package.json';
+import { type Answer, coldStart, observed } from './harness';
+import { undocumented } from './openapi-check';
+
+const TOKEN = 'local-test-token-1';
+const HASHED_TOKEN = 'second-token-2';
+const FLOW = { flowId: '926753328126431', flowName: 'sign_up', status: 'PUBLISHED', categories: ['SIGN_UP'] };
+const SPACE_FLOW = {
+  flowId: '926753328126432',
+  custSpaceId: 'cams-space',
+  flowName: 'support',
+  status: 'THROTTLED',
+};
+
+let simulator: CamsSimulator;
+const logs: string[] = [];
+const auth = { authorization: `Bearer ${TOKEN}` };
+const credentials = SIMULATOR_CREDENTIALS;
+
+function record(route: string, method: string, answer: Answer): Answer {
+  observed.add(`${route} ${method} ${answer.statusCode}`);
+  return answer;
+}
+
+function errorOf(answer: Answer) {
+  return (JSON.parse(answer.body) as { error: { code: string; message: string; requestId: string } }).error;
+}
+
+function baseEnv(extra: Record<string, string | undefined> = {}) {
+  return {
+    CAMS_ENDPOINT: simulator.endpoint,
+    HTTP_API_TOKENS: `${TOKEN}, sha256:${createHash('sha256').update(HASHED_TOKEN).digest('hex')}`,
+    HTTP_AUTH: undefined,
+    HTTP_CACHE_TTL_SECONDS: '5',
+    CAMS_CUST_SPACE_ID: undefined,
+    ALIBABA_CLOUD_ACCESS_KEY_ID: undefined,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: undefined,
+    ...extra,
+  };
+}
+
+beforeAll(async () => {
+  simulator = await startCamsSimulator({ flows: [FLOW, SPACE_FLOW], rateLimit: false });
+  vi.spyOn(console, 'log').mockImplementation((line: string) => void logs.push(String(line)));
+});
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await simulator.close();
+});
+afterEach(() => {
+  simulator.clearFaults();
+  logs.length = 0;
+});
+
+describe('HTTP function routes', () => {
+  it('answers /healthz without auth or CAMS call', async () => {
+    const fn = coldStart(baseEnv());
+    const before = simulator.calls.length;
+    const answer = record('/healthz', 'GET', await fn.invoke({ path: '/healthz' }));
+    expect(answer.statusCode).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ ok: true, version: packageJson.version });
+    expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(simulator.calls.length).toBe(before);
+    const head = record('/healthz', 'HEAD', await fn.invoke({ method: 'HEAD', path: '/healthz' }));
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+  });
+
+  it('serves a flow camelCased, with ETag and Cache-Control', async () => {
+    const fn = coldStart(baseEnv());
+    const answer = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials }),
+    );
+    expect(answer.statusCode).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({
+      ...FLOW,
+      previewUrl: expect.any(String),
+      requestId: expect.any(String),
+    });
+    expect(answer.headers.etag).toMatch(/^W\/"/);
+    expect(answer.headers['cache-control']).toMatch(/^private, max-age=[0-5]$/);
+    const head = record(
+      '/flows/{flowId}',
+      'HEAD',
+      await fn.invoke({ method: 'HEAD', path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials }),
+    );
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers.etag).toBe(answer.headers.etag);
+  });
+
+  it('takes custSpaceId from the query, or CAMS_CUST_SPACE_ID by default', async () => {
+    const fn = coldStart(baseEnv());
+    const answer = await fn.invoke(
+      { path: `/flows/${SPACE_FLOW.flowId}`, headers: auth, query: { custSpaceId: 'cams-space' } },
+      { credentials },
+    );
+    expect(JSON.parse(answer.body)).toMatchObject({ status: 'THROTTLED' });
+    const withDefault = coldStart(baseEnv({ CAMS_CUST_SPACE_ID: 'cams-space' }));
+    const byDefault = await withDefault.invoke(
+      { path: `/flows/${SPACE_FLOW.flowId}`, headers: auth },
+      { credentials },
+    );
+    expect(byDefault.statusCode).toBe(200);
+  });
+
+  it('answers 304 to a matching If-None-Match', async () => {
+    const fn = coldStart(baseEnv());
+    const first = await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+    const again = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke(
+        { path: `/flows/${FLOW.flowId}`, headers: { ...auth, 'if-none-match': first.headers.etag ?? '' } },
+        { credentials },
+      ),
+    );
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+  });
+
+  it('redirects to the preview URL and renews it once expired', async () => {
+    simulator.setFlow({ ...FLOW, flowId: '926753328126499', previewUrlTtlMs: 300 });
+    const fn = coldStart(baseEnv());
+    const first = record(
+      '/flows/{flowId}/preview',
+      'GET',
+      await fn.invoke({ path: '/flows/926753328126499/preview', headers: auth }, { credentials }),
+    );
+    expect(first.statusCode).toBe(302);
+    expect(first.headers.location).toMatch(/^https:\/\//);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const second = await fn.invoke(
+      { path: '/flows/926753328126499/preview', headers: auth },
+      { credentials },
+    );
+    expect(second.headers.location).not.toBe(first.headers.location);
+  });
+
+  it('answers 404 for unknown paths and 405 with Allow for other methods', async () => {
+    const fn = coldStart(baseEnv());
+    const unknown = await fn.invoke({ path: '/nope', headers: auth });
+    expect(unknown.statusCode).toBe(404);
+    expect(errorOf(unknown).code).toBe('NotFound');
+    const post = record(
+      '/flows/{flowId}',
+      'POST',
+      await fn.invoke({ method: 'POST', path: `/flows/${FLOW.flowId}`, headers: auth }),
+    );
+    expect(post.statusCode).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+    const deleteHealth = record(
+      '/healthz',
+      'DELETE',
+      await fn.invoke({ method: 'DELETE', path: '/healthz' }),
+    );
+    expect(deleteHealth.statusCode).toBe(405);
+  });
+});
+
+describe('HTTP function auth', () => {
+  it.each([
+    ['no header', {}],
+    ['wrong scheme', { authorization: `Basic ${TOKEN}` }],
+    ['empty token', { authorization: 'Bearer ' }],
+    ['wrong token', { authorization: 'Bearer not-a-token' }],
+    ['token prefix', { authorization: `Bearer ${TOKEN.slice(0, -1)}` }],
+  ])('answers 401 with WWW-Authenticate for %s', async (_label, headers) => {
+    const fn = coldStart(baseEnv());
+    const answer = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers }, { credentials }),
+    );
+    expect(answer.statusCode).toBe(401);
+    expect(answer.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(errorOf(answer).code).toBe('Unauthorized');
+  });
+
+  it('accepts a hashed token and any case of the header name and scheme', async () => {
+    const fn = coldStart(baseEnv());
+    const hashed = await fn.invoke(
+      { path: `/flows/${FLOW.flowId}`, headers: { AUTHORIZATION: `bearer ${HASHED_TOKEN}` } },
+      { credentials },
+    );
+    expect(hashed.statusCode).toBe(200);
+    const mixed = await fn.invoke(
+      { path: `/flows/${FLOW.flowId}`, headers: { Authorization: `Bearer ${TOKEN}` } },
+      { credentials },
+    );
+    expect(mixed.statusCode).toBe(200);
+  });
+
+  it('denies everything but /healthz when no tokens are configured, and says so once in the log', async () => {
+    const fn = coldStart(baseEnv({ HTTP_API_TOKENS: '' }));
+    const answer = await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+    await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+    expect(answer.statusCode).toBe(401);
+    expect(logs.filter((line) => line.includes('HTTP_API_TOKENS is empty'))).toHaveLength(1);
+    expect((await fn.invoke({ path: '/healthz' })).statusCode).toBe(200);
+  });
+
+  it('lets the trigger authenticate with HTTP_AUTH=none', async () => {
+    const fn = coldStart(baseEnv({ HTTP_API_TOKENS: '', HTTP_AUTH: 'none' }));
+    expect((await fn.invoke({ path: `/flows/${FLOW.flowId}` }, { credentials })).statusCode).toBe(200);
+  });
+
+  it('never logs tokens or credentials', async () => {
+    const fn = coldStart(baseEnv());
+    await fn.invoke(
+      { path: `/flows/${FLOW.flowId}`, headers: auth, query: { custSpaceId: 'x y' } },
+      { credentials },
+    );
+    await fn.invoke(
+      { path: `/flows/${FLOW.flowId}`, headers: { authorization: 'Bearer wrong-secret-token' } },
+      { credentials },
+    );
+    const all = logs.join('\n');
+    for (const secret of [
+      TOKEN,
+      'wrong-secret-token',
+      credentials.accessKeySecret,
+      credentials.securityToken ?? '',
+    ]) {
+      expect(all).not.toContain(secret);
+    }
+    const line = JSON.parse(logs[0] ?? '{}');
+    expect(line).toMatchObject({
+      msg: 'request',
+      method: 'GET',
+      route: '/flows/{flowId}',
+      status: 400,
+      camsCalls: 0,
+    });
+  });
+});
+
+describe('HTTP function errors', () => {
+  it('answers 400 naming the field and the rule', async () => {
+    const fn = coldStart(baseEnv());
+    const badFlow = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: '/flows/abc%20def', headers: auth }, { credentials }),
+    );
+    expect(badFlow.statusCode).toBe(400);
+    expect(errorOf(badFlow)).toMatchObject({
+      code: 'InvalidParameter',
+      message: expect.stringMatching(/^flowId is invalid: .*letters/),
+    });
+    const badSpace = await fn.invoke(
+      { path: `/flows/${FLOW.flowId}`, headers: auth, query: { custSpaceId: '<script>' } },
+      { credentials },
+    );
+    expect(errorOf(badSpace).message).toMatch(/^custSpaceId is invalid/);
+  });
+
+  it.each([
+    ['Unknown.ResourceOwnerId', 404, 'FlowNotFound', /flowId and custSpaceId/],
+    ['Ram.PermissionDeny', 502, 'UpstreamPermissionDenied', /cams:GetFlow/],
+    ['Product.Unsubscript', 502, 'UpstreamNotSubscribed', /activated/],
+    ['System.LimitControl', 429, 'Throttled', /throttling/],
+    ['SignatureDoesNotMatch', 502, 'SignatureDoesNotMatch', /signature/],
+  ])('maps %s to %s', async (camsCode, status, code, message) => {
+    const fn = coldStart(baseEnv());
+    simulator.injectFault({ kind: 'error', code: camsCode });
+    const answer = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials, timeoutSeconds: 2 }),
+    );
+    expect(answer.statusCode).toBe(status);
+    const error = errorOf(answer);
+    expect(error).toMatchObject({ code, requestId: expect.any(String) });
+    expect(error.message).toMatch(message);
+    if (status === 429) expect(answer.headers['retry-after']).toBe('1');
+    expect(answer.body).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('answers 504 when CAMS is too slow for the function timeout', async () => {
+    const fn = coldStart(baseEnv());
+    simulator.injectFault({ kind: 'latency', ms: 3000 });
+    const answer = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials, timeoutSeconds: 2 }),
+    );
+    expect(answer.statusCode).toBe(504);
+    expect(errorOf(answer).code).toBe('UpstreamTimeout');
+  });
+
+  it('answers 502 with the CAMS code for a body it cannot read', async () => {
+    const fn = coldStart(baseEnv());
+    simulator.injectFault({ kind: 'malformed' });
+    const answer = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials }),
+    );
+    expect(answer.statusCode).toBe(502);
+    expect(errorOf(answer).code).toBe('InvalidResponse');
+  });
+
+  it('answers 503 naming the RAM role when the function has no credentials', async () => {
+    const fn = coldStart(baseEnv());
+    const answer = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, {}),
+    );
+    expect(answer.statusCode).toBe(503);
+    expect(errorOf(answer)).toMatchObject({
+      code: 'MissingCredentials',
+      message: expect.stringMatching(/RAM role.*cams:GetFlow/),
+    });
+  });
+
+  it('answers 500 naming the variable for bad configuration', async () => {
+    const fn = coldStart(baseEnv({ HTTP_CACHE_TTL_SECONDS: 'soon' }));
+    const answer = record(
+      '/flows/{flowId}',
+      'GET',
+      await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials }),
+    );
+    expect(answer.statusCode).toBe(500);
+    expect(errorOf(answer)).toMatchObject({
+      code: 'InvalidConfiguration',
+      message: expect.stringMatching(/^HTTP_CACHE_TTL_SECONDS/),
+    });
+  });
+});
+
+describe('HTTP function budget', () => {
+  it('coalesces 20 concurrent identical requests into one CAMS call', async () => {
+    const fn = coldStart(baseEnv());
+    simulator.injectFault({ kind: 'latency', ms: 100 }, { times: 1 });
+    const before = simulator.calls.length;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials }),
+      ),
+    );
+    expect(answers.every((answer) => answer.statusCode === 200)).toBe(true);
+    expect(simulator.calls.length - before).toBe(1);
+  });
+
+  it('serves from cache within the TTL and reads CAMS again after it', async () => {
+    const fn = coldStart(baseEnv({ HTTP_CACHE_TTL_SECONDS: '1' }));
+    const before = simulator.calls.length;
+    await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+    await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+    expect(simulator.calls.length - before).toBe(1);
+    expect(JSON.parse(logs.at(-1) ?? '{}')).toMatchObject({ cacheHit: true, camsCalls: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 1050));
+    await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+    expect(simulator.calls.length - before).toBe(2);
+  });
+});
+
+describe('OpenAPI description', () => {
+  it('documents every route, method and status the tests above saw', () => {
+    expect(observed.size).toBeGreaterThan(10);
+    expect(undocumented(observed)).toEqual([]);
+  });
+});
