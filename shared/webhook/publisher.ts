@@ -1,0 +1,122 @@
+import { Agent, type Dispatcher, request } from 'undici';
+import { type Clock, systemClock } from '../clock';
+import { dingtalkFormat } from './formats/dingtalk';
+import { feishuFormat } from './formats/feishu';
+import { metaFormat } from './formats/meta';
+import { slackFormat } from './formats/slack';
+import { standardFormat } from './formats/standard';
+import { parseRetryAfter } from './retry-after';
+import type { DeliveryOutcome, FlowEvent, FormatAdapter, WebhookEndpoint, WebhookFormat } from './types';
+
+const FORMATS: Record<WebhookFormat, FormatAdapter> = {
+  standard: standardFormat,
+  meta: metaFormat,
+  dingtalk: dingtalkFormat,
+  feishu: feishuFormat,
+  slack: slackFormat,
+};
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface WebhookPublisherOptions {
+  /** Whole-attempt timeout; default 10 s. */
+  timeoutMs?: number;
+  clock?: Clock;
+  /** Defaults to one keep-alive Agent per publisher. */
+  dispatcher?: Dispatcher;
+}
+
+export interface WebhookPublisher {
+  /** Never throws for delivery failures: every failure is an outcome. */
+  deliver(
+    event: FlowEvent,
+    endpoint: WebhookEndpoint,
+    options?: { signal?: AbortSignal },
+  ): Promise<DeliveryOutcome>;
+}
+
+export function createWebhookPublisher(options: WebhookPublisherOptions = {}): WebhookPublisher {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const clock = options.clock ?? systemClock;
+  const dispatcher =
+    options.dispatcher ??
+    new Agent({ keepAliveTimeout: 30_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+
+  async function deliver(
+    event: FlowEvent,
+    endpoint: WebhookEndpoint,
+    deliverOptions: { signal?: AbortSignal } = {},
+  ): Promise<DeliveryOutcome> {
+    const format = FORMATS[endpoint.format];
+    const outgoing = format.build(event, endpoint, clock.now());
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = deliverOptions.signal ? AbortSignal.any([deliverOptions.signal, timeout]) : timeout;
+    try {
+      // undici's request never follows redirects: a 3xx is judged below as a failure.
+      const response = await request(outgoing.url, {
+        method: 'POST',
+        headers: outgoing.headers,
+        body: outgoing.body,
+        dispatcher,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const bodyText = await readBounded(response.body);
+      return judge(format, response.statusCode, response.headers['retry-after'], bodyText, clock.now());
+    } catch (error) {
+      return { kind: 'retry', reason: describeFailure(error, timeout, deliverOptions.signal) };
+    }
+  }
+
+  return { deliver };
+}
+
+async function readBounded(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function judge(
+  format: FormatAdapter,
+  httpStatus: number,
+  retryAfter: string | string[] | undefined,
+  bodyText: string,
+  nowMs: number,
+): DeliveryOutcome {
+  if (httpStatus >= 200 && httpStatus < 300) {
+    return format.judgeSuccess
+      ? format.judgeSuccess(httpStatus, bodyText)
+      : { kind: 'delivered', httpStatus };
+  }
+  if (httpStatus === 410) return { kind: 'gone', httpStatus: 410 };
+  if (httpStatus >= 300 && httpStatus < 400) {
+    return {
+      kind: 'retry',
+      httpStatus,
+      reason: `HTTP ${httpStatus}: redirects are not followed; fix the webhook URL`,
+    };
+  }
+  const retryAfterMs = parseRetryAfter(retryAfter, nowMs);
+  return retryAfterMs === undefined
+    ? { kind: 'retry', httpStatus, reason: `HTTP ${httpStatus}` }
+    : { kind: 'retry', httpStatus, retryAfterMs, reason: `HTTP ${httpStatus}` };
+}
+
+/** Error messages of undici may quote the url; reasons only use codes we choose. */
+function describeFailure(
+  error: unknown,
+  timeout: AbortSignal,
+  callerSignal: AbortSignal | undefined,
+): string {
+  if (callerSignal?.aborted) return 'aborted by caller';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return 'timeout';
+  return typeof code === 'string' ? `connection failed: ${code}` : 'connection failed';
+}

@@ -1,0 +1,48 @@
+export type WebhookFormat = 'standard' | 'meta' | 'dingtalk' | 'feishu' | 'slack';
+
+export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['standard', 'meta', 'dingtalk', 'feishu', 'slack'];
+
+export interface WebhookEndpoint {
+  /** Stable short hash of the url; safe to log (never contains the url's secrets). */
+  id: string;
+  url: string;
+  format: WebhookFormat;
+  secret?: string | undefined;
+}
+
+export interface FlowEventData {
+  flowId: string;
+  custSpaceId?: string;
+  flowName: string;
+  previousStatus?: string;
+  status?: string;
+  observedAt: string;
+  previousObservedAt?: string;
+}
+
+export interface FlowEvent {
+  id: string;
+  type: 'flow.status_changed' | 'flow.removed';
+  /** ISO 8601 of the observation. */
+  timestamp: string;
+  data: FlowEventData;
+}
+
+export type DeliveryOutcome =
+  | { kind: 'delivered'; httpStatus: number }
+  | { kind: 'gone'; httpStatus: 410 }
+  | { kind: 'retry'; httpStatus?: number; retryAfterMs?: number; reason: string };
+
+/** One HTTP request a format wants sent. */
+export interface WebhookRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** How one receiver family wants events shaped, signed and judged. */
+export interface FormatAdapter {
+  build(event: FlowEvent, endpoint: WebhookEndpoint, nowMs: number): WebhookRequest;
+  /** Judges a 2xx answer by its body; robots answer 200 even when they refuse a message. */
+  judgeSuccess?(httpStatus: number, bodyText: string): DeliveryOutcome;
+}

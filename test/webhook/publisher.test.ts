@@ -1,0 +1,302 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
+import type { Clock } from '../../shared/clock';
+import {
+  ConfigError,
+  createWebhookPublisher,
+  type FlowEvent,
+  parseWebhookEndpoints,
+  type WebhookEndpoint,
+} from '../../shared/webhook';
+
+const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+const clock: Clock = { now: () => NOW, sleep: async () => {} };
+
+const event: FlowEvent = {
+  id: 'evt_abc123',
+  type: 'flow.status_changed',
+  timestamp: '2026-11-25T05:59:58.000Z',
+  data: {
+    flowId: '333993838',
+    custSpaceId: 'cs-1',
+    flowName: 'Signup',
+    previousStatus: 'DRAFT',
+    status: 'PUBLISHED',
+    observedAt: '2026-11-25T05:59:58.000Z',
+  },
+};
+
+const receivers: WebhookReceiver[] = [];
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+  await Promise.all(
+    servers.splice(0).map((s) => {
+      s.closeAllConnections();
+      return new Promise<void>((resolve) => s.close(() => resolve()));
+    }),
+  );
+});
+
+async function receiver(secret = SECRET): Promise<WebhookReceiver> {
+  const started = await startWebhookReceiver({ secret });
+  receivers.push(started);
+  return started;
+}
+
+async function rawServer(
+  answer: (body: string, url: string) => { status: number; body?: string; headers?: Record<string, string> },
+): Promise<{ url: string; bodies: Array<{ body: string; url: string }> }> {
+  const bodies: Array<{ body: string; url: string }> = [];
+  const server = createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += String(chunk);
+    bodies.push({ body, url: req.url ?? '' });
+    const reply = answer(body, req.url ?? '');
+    res.writeHead(reply.status, reply.headers ?? {});
+    res.end(reply.body ?? '');
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?access_token=tok`, bodies };
+}
+
+function endpoint(
+  url: string,
+  format: WebhookEndpoint['format'] = 'standard',
+  secret = SECRET,
+): WebhookEndpoint {
+  return { id: 'ep1', url, format, secret };
+}
+
+describe('standard format', () => {
+  it('delivers a payload the standardwebhooks library verifies', async () => {
+    const r = await receiver();
+    const publisher = createWebhookPublisher();
+    const outcome = await publisher.deliver(event, endpoint(r.url));
+    expect(outcome).toEqual({ kind: 'delivered', httpStatus: 204 });
+    const delivery = r.received[0];
+    expect(delivery?.verified).toBe(true);
+    expect(delivery?.id).toBe('evt_abc123');
+    const signed = {
+      'webhook-id': String(delivery?.headers['webhook-id']),
+      'webhook-timestamp': String(delivery?.headers['webhook-timestamp']),
+      'webhook-signature': String(delivery?.headers['webhook-signature']),
+    };
+    expect(() => new Webhook(SECRET).verify(delivery?.body ?? '', signed)).not.toThrow();
+    expect(JSON.parse(delivery?.body ?? '')).toEqual({
+      type: event.type,
+      timestamp: event.timestamp,
+      data: event.data,
+    });
+  });
+
+  it('stamps and signs with the injected clock', async () => {
+    const r = await receiver();
+    await createWebhookPublisher({ clock }).deliver(event, endpoint(r.url));
+    const delivery = r.received[0];
+    expect(delivery?.headers['webhook-timestamp']).toBe(String(NOW / 1000));
+    const headers = {
+      'webhook-id': String(delivery?.headers['webhook-id']),
+      'webhook-timestamp': String(delivery?.headers['webhook-timestamp']),
+      'webhook-signature': String(delivery?.headers['webhook-signature']),
+    };
+    // The library's ±5 min window uses the real clock, so the injected-clock signature is checked directly.
+    const key = Buffer.from(SECRET.slice(6), 'base64');
+    const expected = createHmac('sha256', key)
+      .update(`evt_abc123.${NOW / 1000}.${delivery?.body}`)
+      .digest('base64');
+    expect(headers['webhook-signature']).toBe(`v1,${expected}`);
+  });
+
+  it('treats a secret without whsec_ as raw bytes', async () => {
+    const r = await receiver('plain-secret-value');
+    await createWebhookPublisher().deliver(event, endpoint(r.url, 'standard', 'plain-secret-value'));
+    expect(r.received[0]?.verified).toBe(true);
+  });
+});
+
+describe('other formats', () => {
+  it('meta: Cloud API flows envelope signed with X-Hub-Signature-256', async () => {
+    const r = await receiver('app-secret');
+    const outcome = await createWebhookPublisher().deliver(event, endpoint(r.url, 'meta', 'app-secret'));
+    expect(outcome.kind).toBe('delivered');
+    const delivery = r.received[0];
+    expect(delivery?.verified).toBe(true);
+    expect(delivery?.id).toBe('evt_abc123');
+    const body = JSON.parse(delivery?.body ?? '');
+    expect(body.object).toBe('whatsapp_business_account');
+    expect(body.entry[0].changes[0]).toMatchObject({
+      field: 'flows',
+      value: {
+        event: 'FLOW_STATUS_CHANGE',
+        flow_id: '333993838',
+        old_status: 'DRAFT',
+        new_status: 'PUBLISHED',
+      },
+    });
+  });
+
+  it('dingtalk: signs the query and judges errcode', async () => {
+    let errcode = 0;
+    const server = await rawServer(() => ({ status: 200, body: JSON.stringify({ errcode, errmsg: 'x' }) }));
+    const publisher = createWebhookPublisher({ clock });
+    expect(await publisher.deliver(event, endpoint(server.url, 'dingtalk', 'SECdemo'))).toEqual({
+      kind: 'delivered',
+      httpStatus: 200,
+    });
+    const query = new URL(server.bodies[0]?.url ?? '', 'http://x').searchParams;
+    expect(query.get('access_token')).toBe('tok');
+    expect(query.get('timestamp')).toBe(String(NOW));
+    expect(query.get('sign')).toBe(
+      createHmac('sha256', 'SECdemo').update(`${NOW}\nSECdemo`).digest('base64'),
+    );
+    expect(JSON.parse(server.bodies[0]?.body ?? '').msgtype).toBe('markdown');
+    errcode = 310000;
+    const refused = await publisher.deliver(event, endpoint(server.url, 'dingtalk', 'SECdemo'));
+    expect(refused).toMatchObject({ kind: 'retry', httpStatus: 200 });
+    if (refused.kind === 'retry') expect(refused.reason).not.toMatch(/SECdemo|tok/);
+  });
+
+  it('feishu: signs with key timestamp\\nsecret and judges code', async () => {
+    let answer: object = { code: 0 };
+    const server = await rawServer(() => ({ status: 200, body: JSON.stringify(answer) }));
+    const publisher = createWebhookPublisher({ clock });
+    expect((await publisher.deliver(event, endpoint(server.url, 'feishu', 'fs'))).kind).toBe('delivered');
+    const body = JSON.parse(server.bodies[0]?.body ?? '');
+    const ts = String(NOW / 1000);
+    expect(body).toMatchObject({ timestamp: ts, msg_type: 'text' });
+    expect(body.sign).toBe(createHmac('sha256', `${ts}\nfs`).update('').digest('base64'));
+    answer = { StatusCode: 0 };
+    expect((await publisher.deliver(event, endpoint(server.url, 'feishu', 'fs'))).kind).toBe('delivered');
+    answer = { code: 19021, msg: 'sign match fail' };
+    expect((await publisher.deliver(event, endpoint(server.url, 'feishu', 'fs'))).kind).toBe('retry');
+  });
+
+  it('slack: posts {text}', async () => {
+    const server = await rawServer(() => ({ status: 200, body: 'ok' }));
+    const outcome = await createWebhookPublisher().deliver(event, {
+      id: 's',
+      url: server.url,
+      format: 'slack',
+    });
+    expect(outcome.kind).toBe('delivered');
+    expect(JSON.parse(server.bodies[0]?.body ?? '').text).toContain('PUBLISHED');
+  });
+});
+
+describe('delivery outcomes', () => {
+  it('410 means gone', async () => {
+    const r = await receiver();
+    r.setResponse(410);
+    expect(await createWebhookPublisher().deliver(event, endpoint(r.url))).toEqual({
+      kind: 'gone',
+      httpStatus: 410,
+    });
+  });
+
+  it('429 with Retry-After seconds and 503 with an HTTP-date give retryAfterMs', async () => {
+    const r = await receiver();
+    const publisher = createWebhookPublisher({ clock });
+    r.setResponse({ status: 429, headers: { 'retry-after': '7' } });
+    expect(await publisher.deliver(event, endpoint(r.url))).toMatchObject({
+      kind: 'retry',
+      httpStatus: 429,
+      retryAfterMs: 7000,
+    });
+    r.setResponse({ status: 503, headers: { 'retry-after': new Date(NOW + 120_000).toUTCString() } });
+    expect(await publisher.deliver(event, endpoint(r.url))).toMatchObject({
+      kind: 'retry',
+      httpStatus: 503,
+      retryAfterMs: 120_000,
+    });
+  });
+
+  it('500 and 3xx are retries; redirects are not followed', async () => {
+    const r = await receiver();
+    const publisher = createWebhookPublisher();
+    r.setResponse(500);
+    expect(await publisher.deliver(event, endpoint(r.url))).toMatchObject({ kind: 'retry', httpStatus: 500 });
+    r.setResponse({ status: 302, headers: { location: `${r.url}/elsewhere` } });
+    const redirected = await publisher.deliver(event, endpoint(r.url));
+    expect(redirected).toMatchObject({ kind: 'retry', httpStatus: 302 });
+    expect(r.received).toHaveLength(2);
+  });
+
+  it('a server that never answers is a timeout retry', async () => {
+    const r = await receiver();
+    r.setResponse(() => 'hang');
+    const outcome = await createWebhookPublisher({ timeoutMs: 200 }).deliver(event, endpoint(r.url));
+    expect(outcome).toEqual({ kind: 'retry', reason: 'timeout' });
+  });
+
+  it("the caller's abort signal ends the attempt as a retry", async () => {
+    const r = await receiver();
+    r.setResponse(() => 'hang');
+    const controller = new AbortController();
+    const pending = createWebhookPublisher().deliver(event, endpoint(r.url), { signal: controller.signal });
+    setImmediate(() => controller.abort());
+    expect(await pending).toEqual({ kind: 'retry', reason: 'aborted by caller' });
+  });
+
+  it('connection refused is a retry whose reason has no url secrets', async () => {
+    const server = await rawServer(() => ({ status: 200 }));
+    const url = server.url;
+    const s = servers.pop();
+    s?.closeAllConnections();
+    await new Promise<void>((resolve) => s?.close(() => resolve()));
+    const outcome = await createWebhookPublisher().deliver(event, endpoint(url, 'dingtalk', 'SECdemo'));
+    expect(outcome.kind).toBe('retry');
+    if (outcome.kind === 'retry') {
+      expect(outcome.reason).toMatch(/connection failed/);
+      expect(outcome.reason).not.toMatch(/tok|SECdemo|127\.0\.0\.1/);
+    }
+  });
+});
+
+describe('parseWebhookEndpoints', () => {
+  it('returns [] without WEBHOOK_URL', () => {
+    expect(parseWebhookEndpoints({})).toEqual([]);
+  });
+
+  it('splits, trims and ignores empty entries, with stable ids', () => {
+    const env = {
+      WEBHOOK_URL: ' https://a.example/h , ,https://b.example/h?token=zz ',
+      WEBHOOK_SECRET: SECRET,
+    };
+    const endpoints = parseWebhookEndpoints(env);
+    expect(endpoints.map((e) => e.url)).toEqual(['https://a.example/h', 'https://b.example/h?token=zz']);
+    expect(endpoints[0]?.format).toBe('standard');
+    expect(endpoints[0]?.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(parseWebhookEndpoints(env)[1]?.id).toBe(endpoints[1]?.id);
+    expect(endpoints[1]?.id).not.toContain('zz');
+  });
+
+  it.each([
+    [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_FORMAT: 'teams', WEBHOOK_SECRET: 's' }, 'WEBHOOK_FORMAT'],
+    [{ WEBHOOK_URL: 'https://a.example' }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_URL: 'https://a.example,ftp://b.example/?token=zz', WEBHOOK_SECRET: 's' }, 'WEBHOOK_URL'],
+    [{ WEBHOOK_URL: 'not a url?token=zz', WEBHOOK_SECRET: 's' }, 'WEBHOOK_URL'],
+  ])('rejects %j naming %s', (env, variable) => {
+    let thrown: unknown;
+    try {
+      parseWebhookEndpoints(env);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).variable).toBe(variable);
+    expect((thrown as ConfigError).message).not.toContain('zz');
+  });
+
+  it('slack needs no secret', () => {
+    expect(
+      parseWebhookEndpoints({ WEBHOOK_URL: 'https://hooks.slack.example/x', WEBHOOK_FORMAT: 'slack' }),
+    ).toHaveLength(1);
+  });
+});
