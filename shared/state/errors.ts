@@ -1,0 +1,12 @@
+/** A state store that cannot read or write. `retryable` when trying again later may work. */
+export class StateStoreError extends Error {
+  override readonly name = 'StateStoreError';
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}

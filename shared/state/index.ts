@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import type { Credentials } from '../cams/types';
+import type { Clock } from '../clock';
+import { StateStoreError } from './errors';
+import { FileStateStore } from './file-store';
+import type { StateStore } from './types';
+
+export { StateStoreError } from './errors';
+export { FileStateStore } from './file-store';
+export type { StateStore, VersionedItem } from './types';
+
+export interface StateStoreOptions {
+  readonly credentials?: Credentials | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+  readonly clock?: Clock | undefined;
+}
+
+const ACCEPTED = 'file:<path> (local runs) or tablestore://<instance>/<table> (Function Compute)';
+
+/** Opens the store STATE_URL names. */
+export async function createStateStore(url: string, options: StateStoreOptions = {}): Promise<StateStore> {
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new StateStoreError('InvalidConfiguration', `STATE_URL needs a path: ${ACCEPTED}`);
+    return new FileStateStore(resolve(path));
+  }
+  if (url.startsWith('tablestore://')) {
+    void options;
+    throw new StateStoreError('Unsupported', 'the Tablestore state store is not available in this build');
+  }
+  throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`);
+}

@@ -1,0 +1,43 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createStateStore, StateStoreError } from '../../shared/state';
+import { describeStateStoreContract } from './store-contract';
+
+const freshDirectory = () => mkdtempSync(join(tmpdir(), 'cfw-state-'));
+
+describeStateStoreContract('file store', () => createStateStore(`file:${freshDirectory()}`));
+
+describe('file store', () => {
+  it('survives a crash mid-write: leftover temp files are ignored and data stays intact', async () => {
+    const directory = freshDirectory();
+    const store = await createStateStore(`file:${directory}`);
+    await store.put('flow/-/1', { status: 'PUBLISHED' }, 0);
+    const [file] = readdirSync(directory).filter((name) => name.endsWith('.json'));
+    // What a crash between writing the temp file and renaming it leaves behind.
+    writeFileSync(join(directory, `${file}.abc123.tmp`), '{"key":"flow/-/1","version":2,"val');
+    const reopened = await createStateStore(`file:${directory}`);
+    expect(await reopened.get('flow/-/1')).toEqual({
+      key: 'flow/-/1',
+      value: { status: 'PUBLISHED' },
+      version: 1,
+    });
+    expect((await reopened.list('flow/')).map((item) => item.key)).toEqual(['flow/-/1']);
+    expect(await reopened.put('flow/-/1', { status: 'THROTTLED' }, 1)).toBe(2);
+  });
+
+  it('keeps compare-and-set across two store instances on one directory', async () => {
+    const directory = freshDirectory();
+    const first = await createStateStore(`file:${directory}`);
+    const second = await createStateStore(`file:${directory}`);
+    await first.put('k', 1, 0);
+    const results = await Promise.all([first.put('k', 'a', 1), second.put('k', 'b', 1)]);
+    expect(results.filter((result) => result === 2)).toHaveLength(1);
+  });
+
+  it('rejects an unknown STATE_URL naming the accepted forms', async () => {
+    await expect(createStateStore('redis://x')).rejects.toBeInstanceOf(StateStoreError);
+    await expect(createStateStore('redis://x')).rejects.toThrow(/file:<path>.*tablestore:\/\//);
+  });
+});

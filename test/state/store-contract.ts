@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import type { StateStore } from '../../shared/state';
+
+/** The behaviour every StateStore must show; each adapter's test file runs it with its own factory. */
+export function describeStateStoreContract(name: string, open: () => Promise<StateStore>): void {
+  describe(`${name} (state store contract)`, () => {
+    it('creates, reads and updates with versions', async () => {
+      const store = await open();
+      expect(await store.get('a')).toBeUndefined();
+      expect(await store.put('a', { n: 1 }, 0)).toBe(1);
+      expect(await store.get('a')).toEqual({ key: 'a', value: { n: 1 }, version: 1 });
+      expect(await store.put('a', { n: 2 }, 1)).toBe(2);
+      expect((await store.get('a'))?.value).toEqual({ n: 2 });
+      await store.close();
+    });
+
+    it('refuses a write that expects another version', async () => {
+      const store = await open();
+      await store.put('b', 'first', 0);
+      expect(await store.put('b', 'stale', 0)).toBeUndefined();
+      expect(await store.put('b', 'stale', 5)).toBeUndefined();
+      expect((await store.get('b'))?.value).toBe('first');
+      await store.close();
+    });
+
+    it('lets exactly one of many concurrent writers of one version win', async () => {
+      const store = await open();
+      await store.put('c', 0, 0);
+      const results = await Promise.all(Array.from({ length: 12 }, (_, index) => store.put('c', index, 1)));
+      expect(results.filter((result) => result === 2)).toHaveLength(1);
+      expect(results.filter((result) => result === undefined)).toHaveLength(11);
+      await store.close();
+    });
+
+    it('deletes only at the expected version', async () => {
+      const store = await open();
+      await store.put('d', 1, 0);
+      expect(await store.delete('d', 7)).toBe(false);
+      expect(await store.delete('d', 1)).toBe(true);
+      expect(await store.get('d')).toBeUndefined();
+      expect(await store.delete('d', 1)).toBe(false);
+      await store.close();
+    });
+
+    it('lists by prefix in key order, across many items', async () => {
+      const store = await open();
+      const keys = Array.from({ length: 230 }, (_, index) => `flow/-/${String(index).padStart(4, '0')}`);
+      for (const key of [...keys].reverse()) await store.put(key, { key }, 0);
+      await store.put('other/x', 1, 0);
+      const listed = await store.list<{ key: string }>('flow/');
+      expect(listed.map((item) => item.key)).toEqual(keys);
+      expect(listed.every((item) => item.value.key === item.key && item.version === 1)).toBe(true);
+      await store.close();
+    });
+
+    it('round-trips unicode keys and nested JSON', async () => {
+      const store = await open();
+      const value = { text: '流程 ✓ "quoted" \\ back', nested: { list: [1, null, true, { deep: 'x' }] } };
+      await store.put('flow/cams-空间/1', value, 0);
+      expect((await store.get('flow/cams-空间/1'))?.value).toEqual(value);
+      await store.close();
+    });
+  });
+}
