@@ -1,0 +1,118 @@
+import middy from '@middy/core';
+import { type CamsClient, createCamsClient, parseCamsEnv, resolveCredentials } from '../../shared/cams';
+import { type Clock, systemClock } from '../../shared/clock';
+import {
+  type LogEntry,
+  type PollerConfig,
+  parsePollerConfig,
+  type RunSummary,
+  runPoller,
+} from '../../shared/poller';
+import { createStateStore } from '../../shared/state';
+import { createWebhookPublisher, parseWebhookEndpoints, type WebhookEndpoint } from '../../shared/webhook';
+import { parseTimerEvent } from './timer-event';
+
+export interface FcTimerContext {
+  readonly requestId?: string;
+  readonly credentials?: unknown;
+  readonly function?: { readonly timeout?: number };
+}
+
+export interface PollerHandlerDependencies {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly log?: (line: string) => void;
+}
+
+export type PollerResult = RunSummary | { error: { code: string; message: string } };
+
+interface Setup {
+  readonly config: PollerConfig;
+  readonly endpoints: readonly WebhookEndpoint[];
+  readonly cams: CamsClient;
+  readonly publisher: ReturnType<typeof createWebhookPublisher>;
+}
+
+/**
+ * The timer-triggered poller. Configuration, the CAMS client (pool + limiter) and the webhook
+ * publisher are built once per cold start; credentials are read from every invocation.
+ * It never throws: FC would retry a failed timer invocation, and the next tick redoes the work.
+ */
+export function createPollerHandler(dependencies: PollerHandlerDependencies = {}) {
+  const env = dependencies.env ?? process.env;
+  const clock = dependencies.clock ?? systemClock;
+  const write = dependencies.log ?? ((line: string) => console.log(line));
+  const log = (entry: LogEntry) => write(JSON.stringify(entry));
+  let setup: Setup | undefined;
+
+  function setUp(): Setup {
+    if (setup) return setup;
+    const config = parsePollerConfig(env);
+    const cams = createCamsClient({ endpoint: parseCamsEnv(env).endpoint, qps: config.pollQps, clock });
+    setup = {
+      config,
+      endpoints: parseWebhookEndpoints(env),
+      cams,
+      publisher: createWebhookPublisher({ clock }),
+    };
+    if (setup.endpoints.length === 0) {
+      log({ level: 'warn', msg: 'WEBHOOK_URL is empty: status changes are logged but delivered nowhere' });
+    }
+    if (config.watchFlows.length === 0 && config.watchCustSpaces.length === 0) {
+      log({ level: 'warn', msg: 'WATCH_FLOWS and WATCH_CUST_SPACES are empty: nothing to watch' });
+    }
+    return setup;
+  }
+
+  const base = async (event: unknown, context: FcTimerContext): Promise<PollerResult> => {
+    const startedAt = clock.now();
+    const timer = parseTimerEvent(event);
+    if (timer.problem) log({ level: 'warn', msg: `timer event ignored: ${timer.problem}; running anyway` });
+    try {
+      const { config, endpoints, cams, publisher } = setUp();
+      const credentials = resolveCredentials(context?.credentials, env);
+      const store = await createStateStore(config.stateUrl, { credentials, env, clock });
+      const timeoutS = typeof context?.function?.timeout === 'number' ? context.function.timeout : 60;
+      try {
+        const summary = await runPoller(
+          {
+            cams,
+            store,
+            endpoints,
+            clock,
+            random: dependencies.random,
+            log,
+            deliver: (flowEvent, endpoint) => publisher.deliver(flowEvent, endpoint),
+          },
+          { config, credentials, deadlineMs: startedAt + timeoutS * 1000 },
+        );
+        log({ level: 'info', msg: 'poller run', requestId: context?.requestId ?? null, ...summary });
+        return summary;
+      } finally {
+        await store.close();
+      }
+    } catch (error) {
+      const code =
+        typeof (error as { code?: unknown })?.code === 'string'
+          ? (error as { code: string }).code
+          : 'InternalError';
+      const message = error instanceof Error ? error.message : String(error);
+      log({
+        level: 'error',
+        msg: 'poller run failed',
+        requestId: context?.requestId ?? null,
+        code,
+        error: message,
+      });
+      return { error: { code, message } };
+    }
+  };
+
+  const chain = middy({ timeoutEarlyInMillis: 0 }) as unknown as {
+    handler(
+      fn: (event: unknown, context: FcTimerContext) => Promise<PollerResult>,
+    ): (event: unknown, context: FcTimerContext) => Promise<PollerResult>;
+  };
+  return chain.handler(base);
+}

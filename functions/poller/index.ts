@@ -1,0 +1,4 @@
+import { createPollerHandler } from './handler';
+
+/** FC entry point (`handler: index.handler`), invoked by the timer trigger. */
+export const handler = createPollerHandler();

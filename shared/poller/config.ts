@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { validateCustSpaceId, validateFlowId } from '../cams';
+import { ConfigError } from '../config-error';
+
+export interface WatchedFlow {
+  readonly flowId: string;
+  readonly custSpaceId?: string | undefined;
+}
+
+export interface PollerConfig {
+  readonly watchFlows: readonly WatchedFlow[];
+  readonly watchCustSpaces: readonly string[];
+  /** GetFlow/ListFlow calls per rolling second for the poller; CAMS allows 5 per account. */
+  readonly pollQps: number;
+  /** Seconds between checks by last known status; `*` for any other status. */
+  readonly intervalsS: Readonly<Record<string, number>>;
+  readonly discoveryIntervalS: number;
+  readonly webhookMaxAgeMs: number;
+  readonly stateUrl: string;
+}
+
+/**
+ * THROTTLED and BLOCKED are the statuses a team must hear about leaving or entering fastest;
+ * DEPRECATED is terminal, so it is barely polled. Unknown statuses are polled like `*`.
+ */
+export const DEFAULT_INTERVALS_S: Readonly<Record<string, number>> = {
+  BLOCKED: 30,
+  THROTTLED: 30,
+  PUBLISHED: 60,
+  DRAFT: 120,
+  DEPRECATED: 3600,
+  '*': 60,
+};
+
+function fail(variable: string, problem: string): never {
+  throw new ConfigError(variable, problem);
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
+export function parseWatchFlows(value: string | undefined): WatchedFlow[] {
+  return list(value).map((entry, index) => {
+    const parts = entry.split(':');
+    if (parts.length > 2) fail('WATCH_FLOWS', `entry ${index + 1} must be flowId or custSpaceId:flowId`);
+    const [first = '', second] = parts;
+    try {
+      return second === undefined
+        ? { flowId: validateFlowId(first) }
+        : { custSpaceId: validateCustSpaceId(first), flowId: validateFlowId(second) };
+    } catch (error) {
+      return fail('WATCH_FLOWS', `entry ${index + 1}: ${(error as Error).message}`);
+    }
+  });
+}
+
+export function parseIntervals(value: string | undefined): Record<string, number> {
+  const intervals: Record<string, number> = { ...DEFAULT_INTERVALS_S };
+  for (const [index, entry] of list(value).entries()) {
+    const match = /^([A-Z_*]+)=(\d+(?:\.\d+)?)$/.exec(entry);
+    if (!match?.[1] || !match[2]) {
+      fail('POLL_INTERVALS', `entry ${index + 1} must look like THROTTLED=30 (status=seconds, or *=seconds)`);
+    }
+    intervals[match[1]] = Number(match[2]);
+  }
+  return intervals;
+}
+
+const numbers = z.object({
+  POLL_QPS: z.coerce.number().positive().max(100).default(4),
+  DISCOVERY_INTERVAL_SECONDS: z.coerce.number().min(0).default(600),
+  WEBHOOK_MAX_AGE_HOURS: z.coerce.number().positive().default(72),
+});
+
+/** Read once per cold start; a typo fails there, naming the variable. */
+export function parsePollerConfig(env: NodeJS.ProcessEnv): PollerConfig {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = numbers.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    fail(String(issue?.path[0] ?? 'configuration'), `is invalid: ${issue?.message ?? 'bad value'}`);
+  }
+  const watchFlows = parseWatchFlows(env.WATCH_FLOWS);
+  const watchCustSpaces = list(env.WATCH_CUST_SPACES).map((entry, index) => {
+    try {
+      return validateCustSpaceId(entry);
+    } catch (error) {
+      return fail('WATCH_CUST_SPACES', `entry ${index + 1}: ${(error as Error).message}`);
+    }
+  });
+  return {
+    watchFlows,
+    watchCustSpaces,
+    pollQps: parsed.data.POLL_QPS,
+    intervalsS: parseIntervals(env.POLL_INTERVALS),
+    discoveryIntervalS: parsed.data.DISCOVERY_INTERVAL_SECONDS,
+    webhookMaxAgeMs: parsed.data.WEBHOOK_MAX_AGE_HOURS * 3600 * 1000,
+    stateUrl: env.STATE_URL?.trim() || 'file:.local/state',
+  };
+}

@@ -1,0 +1,11 @@
+export { DEFAULT_INTERVALS_S, type PollerConfig, parsePollerConfig, type WatchedFlow } from './config';
+export { changeEventId } from './event-id';
+export type { FlowRecord, OutboxEntry } from './records';
+export {
+  type LogEntry,
+  type PollerDependencies,
+  type RunOptions,
+  type RunSummary,
+  runPoller,
+  saveMarginMs,
+} from './run';

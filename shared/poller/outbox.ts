@@ -1,0 +1,106 @@
+import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../webhook';
+import type { FlowRecord, OutboxEntry } from './records';
+
+/** Webhook retry schedule after the first failure, as in the Standard Webhooks reference (capped). */
+const RETRY_STEPS_MS = [5_000, 30_000, 5 * 60_000, 30 * 60_000, 2 * 3600_000, 5 * 3600_000];
+const MAX_DEAD_LETTERS = 50;
+
+export function retryDelayMs(attempts: number, random: () => number, retryAfterMs?: number): number {
+  const step = RETRY_STEPS_MS[Math.min(attempts - 1, RETRY_STEPS_MS.length - 1)] ?? 5_000;
+  const jittered = Math.floor(step * (0.8 + 0.4 * random()));
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+export function enqueue(
+  record: FlowRecord,
+  event: FlowEvent,
+  endpointIds: readonly string[],
+  now: number,
+): void {
+  if (endpointIds.length === 0) return;
+  if (record.outbox.some((entry) => entry.event.id === event.id)) return;
+  record.outbox.push({
+    event,
+    pendingEndpoints: [...endpointIds],
+    attempts: 0,
+    nextAttemptAt: now,
+    createdAt: now,
+  });
+}
+
+export interface DeliveryReport {
+  delivered: number;
+  gone: string[];
+  deadLettered: OutboxEntry[];
+  /** `eventId endpointId` pairs acknowledged in this pass, to merge after a write conflict. */
+  acknowledged: string[];
+}
+
+export type Deliver = (event: FlowEvent, endpoint: WebhookEndpoint) => Promise<DeliveryOutcome>;
+
+/**
+ * Delivers what is due of one flow's outbox, oldest first. For each endpoint it stops at the
+ * first event that fails, so that endpoint receives this flow's events in order.
+ */
+export async function deliverOutbox(options: {
+  record: FlowRecord;
+  endpoints: ReadonlyMap<string, WebhookEndpoint>;
+  deliver: Deliver;
+  now: () => number;
+  random: () => number;
+  maxAgeMs: number;
+  shouldStop: () => boolean;
+}): Promise<DeliveryReport> {
+  const { record, endpoints } = options;
+  const report: DeliveryReport = { delivered: 0, gone: [], deadLettered: [], acknowledged: [] };
+  const blocked = new Set<string>();
+  for (const entry of record.outbox) {
+    entry.pendingEndpoints = entry.pendingEndpoints.filter((id) => endpoints.has(id));
+    if (options.now() - entry.createdAt > options.maxAgeMs) continue;
+    if (entry.nextAttemptAt > options.now()) {
+      for (const id of entry.pendingEndpoints) blocked.add(id);
+      continue;
+    }
+    let failedReason: string | undefined;
+    let retryAfterMs: number | undefined;
+    for (const endpointId of [...entry.pendingEndpoints]) {
+      const endpoint = endpoints.get(endpointId);
+      if (!endpoint || blocked.has(endpointId) || options.shouldStop()) continue;
+      const outcome = await options.deliver(entry.event, endpoint);
+      if (outcome.kind === 'delivered' || outcome.kind === 'gone') {
+        entry.pendingEndpoints = entry.pendingEndpoints.filter((id) => id !== endpointId);
+        report.acknowledged.push(`${entry.event.id} ${endpointId}`);
+        if (outcome.kind === 'delivered') report.delivered += 1;
+        else report.gone.push(endpointId);
+      } else {
+        blocked.add(endpointId);
+        failedReason = outcome.reason;
+        retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs ?? 0) || undefined;
+      }
+    }
+    if (failedReason !== undefined) {
+      entry.attempts += 1;
+      entry.lastReason = failedReason;
+      entry.nextAttemptAt = options.now() + retryDelayMs(entry.attempts, options.random, retryAfterMs);
+    }
+  }
+  const now = options.now();
+  const expired = record.outbox.filter(
+    (entry) => entry.pendingEndpoints.length > 0 && now - entry.createdAt > options.maxAgeMs,
+  );
+  report.deadLettered.push(...expired);
+  record.deadLetters = [...record.deadLetters, ...expired].slice(-MAX_DEAD_LETTERS);
+  record.outbox = record.outbox.filter(
+    (entry) => entry.pendingEndpoints.length > 0 && !expired.includes(entry),
+  );
+  return report;
+}
+
+/** Re-applies acknowledgements to a record another run wrote meanwhile. */
+export function applyAcknowledgements(record: FlowRecord, acknowledged: readonly string[]): void {
+  const done = new Set(acknowledged);
+  for (const entry of record.outbox) {
+    entry.pendingEndpoints = entry.pendingEndpoints.filter((id) => !done.has(`${entry.event.id} ${id}`));
+  }
+  record.outbox = record.outbox.filter((entry) => entry.pendingEndpoints.length > 0);
+}

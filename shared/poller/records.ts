@@ -1,0 +1,60 @@
+import type { FlowEvent } from '../webhook';
+
+/** One undelivered event and the endpoints still owed it. Kept with its flow for atomic writes. */
+export interface OutboxEntry {
+  readonly event: FlowEvent;
+  /** Endpoint ids that have not acknowledged the event yet. */
+  pendingEndpoints: string[];
+  attempts: number;
+  nextAttemptAt: number;
+  readonly createdAt: number;
+  lastReason?: string | undefined;
+}
+
+/**
+ * Everything the poller knows about one flow, under one key, so a status change and the event
+ * announcing it are written together by one compare-and-set.
+ */
+export interface FlowRecord {
+  flowId: string;
+  custSpaceId?: string | undefined;
+  flowName: string;
+  /** Last status seen; absent until the first successful check (the silent baseline). */
+  status?: string | undefined;
+  /** When `status` was first observed (ISO 8601). */
+  statusSince?: string | undefined;
+  lastCheckedAt?: number | undefined;
+  failures: number;
+  lastError?: string | undefined;
+  /** Not checked before this time (failure backoff). */
+  retryAt?: number | undefined;
+  removed?: boolean | undefined;
+  outbox: OutboxEntry[];
+  deadLetters: OutboxEntry[];
+}
+
+export interface EndpointRecord {
+  readonly gone: boolean;
+  readonly goneAt: string;
+  readonly httpStatus: number;
+}
+
+export interface DiscoveryRecord {
+  readonly lastRunAt: number;
+  readonly flowIds: readonly string[];
+}
+
+export const FLOW_PREFIX = 'flow/';
+export const ENDPOINT_PREFIX = 'endpoint/';
+
+export function flowKey(flowId: string, custSpaceId: string | undefined): string {
+  return `${FLOW_PREFIX}${custSpaceId ?? '-'}/${flowId}`;
+}
+
+export function discoveryKey(custSpaceId: string): string {
+  return `discovery/${custSpaceId}`;
+}
+
+export function newFlowRecord(flowId: string, custSpaceId: string | undefined, flowName = ''): FlowRecord {
+  return { flowId, custSpaceId, flowName, failures: 0, outbox: [], deadLetters: [] };
+}

@@ -1,0 +1,395 @@
+import { type CamsClient, CamsError, type Credentials, type Flow, isThrottlingCode } from '../cams';
+import type { Clock } from '../clock';
+import type { StateStore } from '../state/types';
+import type { FlowEvent, WebhookEndpoint } from '../webhook';
+import type { PollerConfig } from './config';
+import { changeEventId } from './event-id';
+import { applyAcknowledgements, type Deliver, deliverOutbox, enqueue } from './outbox';
+import {
+  type DiscoveryRecord,
+  discoveryKey,
+  ENDPOINT_PREFIX,
+  type EndpointRecord,
+  FLOW_PREFIX,
+  type FlowRecord,
+  flowKey,
+  newFlowRecord,
+} from './records';
+import { dueOrder, failureBackoffMs } from './schedule';
+
+export interface RunSummary {
+  flowsChecked: number;
+  changes: number;
+  delivered: number;
+  pending: number;
+  failed: number;
+  camsCalls: number;
+  throttled: number;
+  durationMs: number;
+}
+
+export type LogEntry = Record<string, unknown> & { level: 'info' | 'warn' | 'error'; msg: string };
+
+export interface PollerDependencies {
+  readonly cams: CamsClient;
+  readonly store: StateStore;
+  readonly deliver: Deliver;
+  readonly endpoints: readonly WebhookEndpoint[];
+  readonly clock: Clock;
+  readonly random?: (() => number) | undefined;
+  readonly log?: ((entry: LogEntry) => void) | undefined;
+}
+
+export interface RunOptions {
+  readonly config: PollerConfig;
+  readonly credentials: Credentials;
+  /** Epoch ms by which the run must have returned (the function's timeout). */
+  readonly deadlineMs: number;
+}
+
+const LIST_PAGE_SIZE = 50;
+const MAX_COMMIT_ATTEMPTS = 5;
+
+/** Time kept back before the deadline to save state and answer: a tenth of the run, 0.5–5 s. */
+export function saveMarginMs(runMs: number): number {
+  return Math.min(5000, Math.max(500, runMs * 0.1));
+}
+
+interface Held {
+  record: FlowRecord;
+  version: number;
+}
+
+const clone = (record: FlowRecord): FlowRecord => structuredClone(record);
+
+/**
+ * One poller run: discover, deliver what is owed, then check the most overdue flows at the
+ * poller's share of the budget until nothing is due or the deadline margin is reached.
+ */
+export async function runPoller(dependencies: PollerDependencies, options: RunOptions): Promise<RunSummary> {
+  const { cams, store, clock, config } = { ...dependencies, config: options.config };
+  const random = dependencies.random ?? Math.random;
+  const log = dependencies.log ?? ((entry: LogEntry) => console.log(JSON.stringify(entry)));
+  const startedAt = clock.now();
+  const stopAt = options.deadlineMs - saveMarginMs(options.deadlineMs - startedAt);
+  const summary: RunSummary = {
+    flowsChecked: 0,
+    changes: 0,
+    delivered: 0,
+    pending: 0,
+    failed: 0,
+    camsCalls: 0,
+    throttled: 0,
+    durationMs: 0,
+  };
+  const callOptions = {
+    credentials: options.credentials,
+    deadlineMs: stopAt,
+    onAttempt: (attempt: { code: string }) => {
+      summary.camsCalls += 1;
+      if (isThrottlingCode(attempt.code)) summary.throttled += 1;
+    },
+  };
+  const held = new Map<string, Held>();
+
+  // Endpoints that answered 410 once stay silenced until their configuration changes.
+  const endpoints = new Map(dependencies.endpoints.map((endpoint) => [endpoint.id, endpoint]));
+  for (const item of await store.list<EndpointRecord>(ENDPOINT_PREFIX)) {
+    if (item.value.gone) endpoints.delete(item.key.slice(ENDPOINT_PREFIX.length));
+  }
+
+  for (const item of await store.list<FlowRecord>(FLOW_PREFIX)) {
+    held.set(item.key, { record: item.value, version: item.version });
+  }
+
+  async function commit(key: string, mutate: (record: FlowRecord) => void): Promise<FlowRecord | undefined> {
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt += 1) {
+      const current = held.get(key);
+      if (!current) return undefined;
+      const next = clone(current.record);
+      mutate(next);
+      const version = await store.put(key, next, current.version);
+      if (version !== undefined) {
+        held.set(key, { record: next, version });
+        return next;
+      }
+      // Another run wrote first: start again from what it wrote.
+      const fresh = await store.get<FlowRecord>(key);
+      if (fresh) held.set(key, { record: fresh.value, version: fresh.version });
+      else held.delete(key);
+    }
+    log({ level: 'warn', msg: 'state write kept conflicting; will retry next run', key });
+    return undefined;
+  }
+
+  function ensureRecord(flowId: string, custSpaceId: string | undefined, flowName = ''): string {
+    const key = flowKey(flowId, custSpaceId);
+    if (!held.has(key)) held.set(key, { record: newFlowRecord(flowId, custSpaceId, flowName), version: 0 });
+    return key;
+  }
+
+  function removedEvent(record: FlowRecord, now: number): FlowEvent {
+    const observedAt = new Date(now).toISOString();
+    return {
+      id: changeEventId({
+        ...record,
+        previousStatus: record.status,
+        status: 'REMOVED',
+        previousObservedAt: record.statusSince,
+      }),
+      type: 'flow.removed',
+      timestamp: observedAt,
+      data: {
+        flowId: record.flowId,
+        ...(record.custSpaceId ? { custSpaceId: record.custSpaceId } : {}),
+        flowName: record.flowName,
+        ...(record.status ? { previousStatus: record.status } : {}),
+        observedAt,
+        ...(record.statusSince ? { previousObservedAt: record.statusSince } : {}),
+      },
+    };
+  }
+
+  function markRemoved(record: FlowRecord, now: number): FlowEvent | undefined {
+    record.lastCheckedAt = now;
+    if (record.removed) return undefined;
+    record.removed = true;
+    const event = removedEvent(record, now);
+    enqueue(record, event, [...endpoints.keys()], now);
+    return event;
+  }
+
+  function announce(event: FlowEvent): void {
+    summary.changes += 1;
+    log({
+      level: 'info',
+      msg: event.type === 'flow.removed' ? 'flow removed' : 'flow status changed',
+      eventId: event.id,
+      flowId: event.data.flowId,
+      custSpaceId: event.data.custSpaceId ?? null,
+      previousStatus: event.data.previousStatus ?? null,
+      status: event.data.status ?? null,
+    });
+  }
+
+  // Discovery: ListFlow has no status, so it only finds flows to watch and flows that vanished.
+  const watched = new Set(config.watchFlows.map((flow) => ensureRecord(flow.flowId, flow.custSpaceId)));
+  for (const custSpaceId of config.watchCustSpaces) {
+    const stored = await store.get<DiscoveryRecord>(discoveryKey(custSpaceId));
+    let flowIds = stored?.value.flowIds ?? [];
+    const isDue = !stored || clock.now() - stored.value.lastRunAt >= config.discoveryIntervalS * 1000;
+    if (isDue && clock.now() < stopAt) {
+      try {
+        const found: Array<{ flowId: string; flowName: string }> = [];
+        for (let pageIndex = 1; ; pageIndex += 1) {
+          const page = await cams.listFlows(
+            { custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE },
+            callOptions,
+          );
+          found.push(...page.flows);
+          if (page.flows.length < LIST_PAGE_SIZE) break;
+        }
+        const now = clock.now();
+        const current = new Set(found.map((flow) => flow.flowId));
+        for (const vanished of flowIds.filter((flowId) => !current.has(flowId))) {
+          const key = flowKey(vanished, custSpaceId);
+          if (!held.has(key)) continue;
+          let event: FlowEvent | undefined;
+          const saved = await commit(key, (record) => {
+            event = markRemoved(record, now);
+          });
+          if (saved && event) announce(event);
+        }
+        for (const flow of found) ensureRecord(flow.flowId, custSpaceId, flow.flowName);
+        flowIds = [...current];
+        await store.put(discoveryKey(custSpaceId), { lastRunAt: now, flowIds }, stored?.version ?? 0);
+      } catch (error) {
+        log({
+          level: 'warn',
+          msg: 'flow discovery failed; using the last list',
+          custSpaceId,
+          error: describe(error),
+        });
+      }
+    }
+    for (const flowId of flowIds) watched.add(ensureRecord(flowId, custSpaceId));
+  }
+
+  async function deliverFor(key: string): Promise<void> {
+    const current = held.get(key);
+    if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
+    const snapshot = clone(current.record);
+    const report = await deliverOutbox({
+      record: snapshot,
+      endpoints,
+      deliver: dependencies.deliver,
+      now: () => clock.now(),
+      random,
+      maxAgeMs: config.webhookMaxAgeMs,
+      shouldStop: () => clock.now() >= options.deadlineMs - 250,
+    });
+    summary.delivered += report.delivered;
+    for (const endpointId of report.gone) {
+      endpoints.delete(endpointId);
+      log({
+        level: 'error',
+        msg: 'webhook endpoint answered 410 Gone: no more deliveries to it',
+        endpointId,
+      });
+      const record: EndpointRecord = {
+        gone: true,
+        goneAt: new Date(clock.now()).toISOString(),
+        httpStatus: 410,
+      };
+      await store.put(`${ENDPOINT_PREFIX}${endpointId}`, record, 0).catch(() => undefined);
+    }
+    for (const dead of report.deadLettered) {
+      log({
+        level: 'error',
+        msg: 'webhook event undelivered past WEBHOOK_MAX_AGE_HOURS; kept as a dead letter',
+        eventId: dead.event.id,
+        flowId: dead.event.data.flowId,
+        endpoints: dead.pendingEndpoints,
+        lastReason: dead.lastReason ?? null,
+      });
+    }
+    const version = await store.put(key, snapshot, current.version);
+    if (version !== undefined) {
+      held.set(key, { record: snapshot, version });
+      return;
+    }
+    await commit(key, (record) => applyAcknowledgements(record, report.acknowledged));
+  }
+
+  async function check(key: string): Promise<'continue' | 'stop'> {
+    const current = held.get(key);
+    if (!current) return 'continue';
+    const { flowId, custSpaceId } = current.record;
+    let flow: Flow;
+    try {
+      flow = await cams.getFlow({ flowId, custSpaceId }, callOptions);
+    } catch (error) {
+      const now = clock.now();
+      if (error instanceof CamsError && error.code === 'DeadlineExceeded') return 'stop';
+      if (error instanceof CamsError && error.code === 'Unknown.ResourceOwnerId') {
+        summary.flowsChecked += 1;
+        let event: FlowEvent | undefined;
+        const saved = await commit(key, (record) => {
+          event = markRemoved(record, now);
+        });
+        if (saved && event) announce(event);
+        await deliverFor(key);
+        return 'continue';
+      }
+      summary.failed += 1;
+      const code =
+        error instanceof CamsError || (error instanceof Error && 'code' in error)
+          ? String((error as { code: unknown }).code)
+          : 'Error';
+      log({
+        level: 'warn',
+        msg: 'flow check failed; backing off',
+        flowId,
+        custSpaceId: custSpaceId ?? null,
+        code,
+        error: describe(error),
+      });
+      await commit(key, (record) => {
+        record.failures += 1;
+        record.lastError = code;
+        record.retryAt = now + failureBackoffMs(record.failures, random);
+      });
+      return 'continue';
+    }
+    summary.flowsChecked += 1;
+    const now = clock.now();
+    let event: FlowEvent | undefined;
+    const saved = await commit(key, (record) => {
+      event = undefined;
+      record.lastCheckedAt = now;
+      record.failures = 0;
+      record.lastError = undefined;
+      record.retryAt = undefined;
+      record.flowName = flow.flowName || record.flowName;
+      const observedAt = new Date(now).toISOString();
+      if (record.status === undefined || record.removed) {
+        // First sight (or back after removal): a silent baseline.
+        record.removed = undefined;
+        record.status = flow.status;
+        record.statusSince = observedAt;
+        return;
+      }
+      if (record.status === flow.status) return;
+      event = {
+        id: changeEventId({
+          custSpaceId: record.custSpaceId,
+          flowId: record.flowId,
+          previousStatus: record.status,
+          status: flow.status,
+          previousObservedAt: record.statusSince,
+        }),
+        type: 'flow.status_changed',
+        timestamp: observedAt,
+        data: {
+          flowId: record.flowId,
+          ...(record.custSpaceId ? { custSpaceId: record.custSpaceId } : {}),
+          flowName: record.flowName,
+          previousStatus: record.status,
+          status: flow.status,
+          observedAt,
+          ...(record.statusSince ? { previousObservedAt: record.statusSince } : {}),
+        },
+      };
+      enqueue(record, event, [...endpoints.keys()], now);
+      record.status = flow.status;
+      record.statusSince = observedAt;
+    });
+    if (saved && event) announce(event);
+    await deliverFor(key);
+    return 'continue';
+  }
+
+  // Deliveries owed from earlier runs go first: they cost no CAMS budget.
+  for (const key of [...held.keys()]) {
+    if (clock.now() >= stopAt) break;
+    await deliverFor(key);
+  }
+
+  const inProgress = new Set<string>();
+  let stopped = false;
+  const nextDue = (): string | undefined => {
+    const candidates = [...watched]
+      .filter((key) => !inProgress.has(key))
+      .map((key) => ({ key, record: held.get(key)?.record }))
+      .filter((entry): entry is { key: string; record: FlowRecord } => entry.record !== undefined);
+    return dueOrder(candidates, clock.now(), config.intervalsS)[0]?.key;
+  };
+  // Enough workers to keep the limiter's slots filled while some wait on CAMS or a webhook.
+  const workers = Math.min(32, Math.max(2, Math.ceil(config.pollQps * 2)));
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (!stopped && clock.now() < stopAt) {
+        const key = nextDue();
+        if (!key) return;
+        inProgress.add(key);
+        try {
+          if ((await check(key)) === 'stop') stopped = true;
+        } catch (error) {
+          summary.failed += 1;
+          log({ level: 'error', msg: 'flow check crashed', key, error: describe(error) });
+        } finally {
+          inProgress.delete(key);
+        }
+      }
+    }),
+  );
+
+  for (const { record } of held.values()) summary.pending += record.outbox.length;
+  summary.durationMs = clock.now() - startedAt;
+  return summary;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,59 @@
+import type { FlowRecord } from './records';
+
+const MAX_FAILURE_BACKOFF_MS = 15 * 60 * 1000;
+const FAILURE_BACKOFF_BASE_MS = 5000;
+
+export function intervalMsFor(
+  status: string | undefined,
+  intervalsS: Readonly<Record<string, number>>,
+): number {
+  const seconds = (status !== undefined ? intervalsS[status] : undefined) ?? intervalsS['*'] ?? 60;
+  return seconds * 1000;
+}
+
+/**
+ * How overdue a flow is, as a multiple of its status's interval: 1 means exactly due. Never
+ * checked flows come first. Ranking by this ratio rather than by wall-clock lateness is what
+ * checks THROTTLED/BLOCKED flows more often while still reaching every flow in bounded time.
+ */
+export function overdueRatio(
+  record: FlowRecord,
+  now: number,
+  intervalsS: Readonly<Record<string, number>>,
+): number {
+  if (record.retryAt !== undefined && now < record.retryAt) return 0;
+  if (record.lastCheckedAt === undefined) return Number.POSITIVE_INFINITY;
+  const interval = Math.max(1, intervalMsFor(record.status, intervalsS));
+  return (now - record.lastCheckedAt) / interval;
+}
+
+export function isDue(
+  record: FlowRecord,
+  now: number,
+  intervalsS: Readonly<Record<string, number>>,
+): boolean {
+  return overdueRatio(record, now, intervalsS) >= 1;
+}
+
+/** Flows due now, most overdue first (ties: oldest check first, then key for determinism). */
+export function dueOrder(
+  records: ReadonlyArray<{ key: string; record: FlowRecord }>,
+  now: number,
+  intervalsS: Readonly<Record<string, number>>,
+): Array<{ key: string; record: FlowRecord }> {
+  return records
+    .map((entry) => ({ entry, ratio: overdueRatio(entry.record, now, intervalsS) }))
+    .filter(({ ratio }) => ratio >= 1)
+    .sort(
+      (a, b) =>
+        b.ratio - a.ratio ||
+        (a.entry.record.lastCheckedAt ?? 0) - (b.entry.record.lastCheckedAt ?? 0) ||
+        (a.entry.key < b.entry.key ? -1 : 1),
+    )
+    .map(({ entry }) => entry);
+}
+
+export function failureBackoffMs(failures: number, random: () => number): number {
+  const ceiling = Math.min(MAX_FAILURE_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+  return Math.floor(ceiling / 2 + (random() * ceiling) / 2);
+}

@@ -1,0 +1,155 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import Ajv from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+// The schema is a copy of ../shared/ref/fc3-props.schema.json (see README.md here): a clean CI
+// checkout has no ../shared. It declares draft-07, which Ajv's default export speaks.
+const schemaPath = resolve(__dirname, 'fc3-props.schema.json');
+const repoRoot = resolve(__dirname, '../..');
+const requireBundle = createRequire(__filename);
+
+type Env = Record<string, string | undefined>;
+type Resource = { component: string; props: Record<string, unknown> };
+
+const ENV_CALL = /\$\{env\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\}/g;
+const VARS_REF = /\$\{vars\.([\w.]+)\}/g;
+
+/** Resolves `${env('X')}`, `${env('X', 'default')}` and `${vars.a.b}` the way `s` does. */
+function substitute(value: unknown, env: Env, vars: Record<string, unknown>): unknown {
+  if (Array.isArray(value)) return value.map((item) => substitute(item, env, vars));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, env, vars)]));
+  }
+  if (typeof value !== 'string') return value;
+  const withEnv = value.replace(ENV_CALL, (_, name: string, fallback: string | undefined) => {
+    // As `s` does: an empty variable counts as unset, so the default applies.
+    const resolved = env[name] || fallback;
+    if (resolved === undefined) throw new Error(`env('${name}') not found`);
+    return resolved;
+  });
+  return withEnv.replace(VARS_REF, (_, path: string) => {
+    const resolved = path
+      .split('.')
+      .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], vars);
+    if (typeof resolved !== 'string')
+      throw new Error(`s.yaml refers to undefined or non-string vars.${path}`);
+    return resolved;
+  });
+}
+
+function loadSYaml(env: Env): { raw: Record<string, unknown>; resources: Record<string, Resource> } {
+  const raw = parse(readFileSync(resolve(repoRoot, 's.yaml'), 'utf8')) as Record<string, unknown>;
+  const vars = substitute(raw.vars ?? {}, env, {}) as Record<string, unknown>;
+  const resources = substitute(raw.resources, env, vars) as Record<string, Resource>;
+  return { raw, resources };
+}
+
+const deployEnv: Env = { FC_ROLE_ARN: 'acs:ram::1234567890123456:role/cams-flow-watch' };
+const validateProps = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(readFileSync(schemaPath, 'utf8')),
+);
+
+describe('s.yaml', () => {
+  const { raw, resources } = loadSYaml(deployEnv);
+  const entries = Object.entries(resources);
+
+  it('is a Serverless Devs 3 project with the http and poller resources', () => {
+    expect(raw.edition).toBe('3.0.0');
+    expect(Object.keys(resources).sort()).toEqual(['http', 'poller']);
+  });
+
+  it.each(entries)('%s props satisfy the fc3 component schema', (_, resource) => {
+    expect(resource.component).toBe('fc3');
+    const isValid = validateProps(resource.props);
+    expect(validateProps.errors ?? []).toEqual([]);
+    expect(isValid).toBe(true);
+  });
+
+  it.each(entries)(
+    '%s runs on nodejs20 with the role, auto logs and every config variable',
+    (_, resource) => {
+      const { props } = resource;
+      expect(props).toMatchObject({
+        runtime: 'nodejs20',
+        handler: 'index.handler',
+        role: deployEnv.FC_ROLE_ARN,
+        logConfig: 'auto',
+        region: 'ap-southeast-1',
+      });
+      expect(Object.keys(props.environmentVariables as object)).toEqual(
+        expect.arrayContaining([
+          'CAMS_ENDPOINT',
+          'CAMS_QPS',
+          'CAMS_CUST_SPACE_ID',
+          'HTTP_API_TOKENS',
+          'HTTP_AUTH',
+          'HTTP_CACHE_TTL_SECONDS',
+          'WATCH_FLOWS',
+          'WATCH_CUST_SPACES',
+          'STATE_URL',
+          'TABLESTORE_ENDPOINT',
+          'POLL_QPS',
+          'WEBHOOK_URL',
+          'WEBHOOK_SECRET',
+          'WEBHOOK_FORMAT',
+          'WEBHOOK_MAX_AGE_HOURS',
+        ]),
+      );
+    },
+  );
+
+  it('takes every configuration value from the deploying environment, with documented defaults', () => {
+    const { resources: fromEnv } = loadSYaml({ ...deployEnv, FC_REGION: 'cn-hangzhou', CAMS_QPS: '3' });
+    expect(fromEnv.poller?.props).toMatchObject({
+      region: 'cn-hangzhou',
+      environmentVariables: { CAMS_QPS: '3' },
+    });
+    expect(resources.poller?.props.environmentVariables).toMatchObject({
+      CAMS_ENDPOINT: 'https://cams.ap-southeast-1.aliyuncs.com',
+      CAMS_QPS: '5',
+      POLL_QPS: '4',
+      WEBHOOK_FORMAT: 'standard',
+      WEBHOOK_MAX_AGE_HOURS: '72',
+    });
+  });
+
+  it('bakes no secret into the file', () => {
+    const text = readFileSync(resolve(repoRoot, 's.yaml'), 'utf8');
+    for (const name of ['HTTP_API_TOKENS', 'WEBHOOK_SECRET']) {
+      expect(text).toContain(`${name}: \${env('${name}', '')}`);
+    }
+    expect(() => loadSYaml({})).toThrow("env('FC_ROLE_ARN') not found");
+    expect(() => loadSYaml({ FC_ROLE_ARN: '' })).toThrow("env('FC_ROLE_ARN') not found");
+  });
+
+  it('triggers the http function over GET/HEAD and the poller every minute with retries fit for idempotent runs', () => {
+    expect(resources.http?.props.triggers).toEqual([
+      {
+        triggerName: 'http',
+        triggerType: 'http',
+        triggerConfig: { authType: 'anonymous', methods: ['GET', 'HEAD'] },
+      },
+    ]);
+    const poller = resources.poller?.props;
+    expect(poller?.triggers).toEqual([
+      expect.objectContaining({
+        triggerType: 'timer',
+        triggerConfig: expect.objectContaining({ cronExpression: '@every 1m', enable: true }),
+      }),
+    ]);
+    expect(poller?.asyncInvokeConfig).toEqual({ maxAsyncRetryAttempts: 2, maxAsyncEventAgeInSeconds: 300 });
+  });
+
+  // The bundles come from the vitest global setup (scripts/build.mjs).
+  it.each(entries)('%s code + handler resolve to an exported function in the built output', (_, resource) => {
+    const { code, handler } = resource.props as { code: string; handler: string };
+    const [file, exportName] = handler.split('.') as [string, string];
+    const bundle = resolve(repoRoot, code, `${file}.js`);
+    expect(existsSync(bundle), `${bundle} is built`).toBe(true);
+    const loaded = requireBundle(bundle) as Record<string, unknown>;
+    expect(typeof loaded[exportName]).toBe('function');
+  });
+});

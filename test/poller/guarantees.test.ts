@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StateStore } from '../../shared/state';
+import { type PollerWorld, startPollerWorld } from './harness';
+
+const flows = (count: number, status = 'PUBLISHED') =>
+  Array.from({ length: count }, (_, index) => ({
+    flowId: String(900000000000000 + index),
+    flowName: `flow_${index}`,
+    status,
+  }));
+
+let world: PollerWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+describe('poller', () => {
+  it('records a silent baseline, then announces each change once', async () => {
+    world = await startPollerWorld({ flows: flows(3) });
+    const first = await world.run();
+    expect(first).toMatchObject({
+      flowsChecked: 3,
+      changes: 0,
+      delivered: 0,
+      pending: 0,
+      failed: 0,
+      camsCalls: 3,
+    });
+    world.simulator.setStatus('900000000000001', 'THROTTLED');
+    world.clock.advance(61_000);
+    const second = await world.run();
+    expect(second).toMatchObject({ flowsChecked: 3, changes: 1, delivered: 1, pending: 0 });
+    const [event] = world.delivered();
+    expect(event).toMatchObject({
+      type: 'flow.status_changed',
+      data: {
+        flowId: '900000000000001',
+        flowName: 'flow_1',
+        previousStatus: 'PUBLISHED',
+        status: 'THROTTLED',
+      },
+    });
+    expect(event?.data.previousObservedAt).toBeDefined();
+    world.clock.advance(61_000);
+    expect(await world.run()).toMatchObject({ changes: 0, delivered: 0 });
+  });
+
+  it('re-delivers with the same id when a run crashes between delivery and saving state', async () => {
+    world = await startPollerWorld({ flows: flows(1) });
+    await world.run();
+    world.simulator.setStatus('900000000000000', 'BLOCKED');
+    world.clock.advance(61_000);
+    // A store that dies on the write that follows a delivery.
+    let writes = 0;
+    const { store } = world;
+    const crashing: StateStore = {
+      get: (key) => store.get(key),
+      list: (prefix) => store.list(prefix),
+      delete: (key, version) => store.delete(key, version),
+      close: async () => {},
+      put: async (key, value, version) => {
+        writes += 1;
+        if (writes === 2) throw new Error('instance crashed');
+        return store.put(key, value, version);
+      },
+    };
+    // The run survives the failed write (the flow is reported failed); state still holds the event.
+    const crashed = await world.run({ store: crashing });
+    expect(crashed).toMatchObject({ changes: 1, delivered: 1, failed: 1 });
+    world.clock.advance(61_000);
+    const retried = await world.run();
+    expect(retried.changes).toBe(0);
+    const ids = world.delivered().map((event) => event.id);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(1);
+    world.clock.advance(61_000);
+    await world.run();
+    expect(world.delivered()).toHaveLength(2);
+  });
+
+  it('delivers everything, in order, once the receiver is back after several runs', async () => {
+    world = await startPollerWorld({ flows: flows(2) });
+    await world.run();
+    world.receiver.setResponse(503);
+    const script = ['THROTTLED', 'BLOCKED', 'THROTTLED', 'PUBLISHED'];
+    for (const status of script) {
+      world.simulator.setStatus('900000000000000', status);
+      world.clock.advance(61_000);
+      const summary = await world.run();
+      expect(summary.delivered).toBe(0);
+    }
+    expect(world.delivered()).toHaveLength(0);
+    world.receiver.setResponse(200);
+    // Backoff after four failed attempts is minutes; later runs get there.
+    for (let run = 0; run < 10 && world.delivered().length < script.length; run += 1) {
+      world.clock.advance(10 * 60_000);
+      await world.run();
+    }
+    const statuses = world.delivered().map((event) => `${event.data.previousStatus}→${event.data.status}`);
+    expect(statuses).toEqual([
+      'PUBLISHED→THROTTLED',
+      'THROTTLED→BLOCKED',
+      'BLOCKED→THROTTLED',
+      'THROTTLED→PUBLISHED',
+    ]);
+  });
+
+  it('announces each change once when two runs overlap', async () => {
+    world = await startPollerWorld({ flows: flows(6), pollQps: 5 });
+    await world.run();
+    for (const flow of flows(6)) world.simulator.setStatus(flow.flowId, 'DEPRECATED');
+    world.clock.advance(61_000);
+    const [a, b] = await Promise.all([world.run(), world.run()]);
+    expect((a?.changes ?? 0) + (b?.changes ?? 0)).toBe(6);
+    const ids = world.delivered().map((event) => event.id);
+    expect(new Set(ids).size).toBe(6);
+  });
+
+  it('loses no change and invents none under CAMS throttling and faults', async () => {
+    world = await startPollerWorld({ flows: flows(8) });
+    await world.run();
+    world.simulator.injectFault({ kind: 'error', code: 'System.LimitControl' }, { times: 6 });
+    world.simulator.injectFault(
+      { kind: 'http-status', httpStatus: 503 },
+      { flowId: '900000000000002', times: 20 },
+    );
+    world.simulator.injectFault({ kind: 'malformed' }, { flowId: '900000000000003', times: 1 });
+    world.simulator.injectFault({ kind: 'reset' }, { flowId: '900000000000004', times: 2 });
+    for (const flowId of ['900000000000002', '900000000000003', '900000000000004', '900000000000005']) {
+      world.simulator.setStatus(flowId, 'THROTTLED');
+    }
+    for (let run = 0; run < 8; run += 1) {
+      world.clock.advance(61_000);
+      await world.run();
+    }
+    const changed = world.delivered().map((event) => `${event.data.flowId} ${event.data.status}`);
+    expect(changed.sort()).toEqual([
+      '900000000000002 THROTTLED',
+      '900000000000003 THROTTLED',
+      '900000000000004 THROTTLED',
+      '900000000000005 THROTTLED',
+    ]);
+  });
+
+  it('keeps 500 flows at POLL_QPS=4 within budget and deadline, checking all within 3 runs', async () => {
+    world = await startPollerWorld({ flows: flows(500), pollQps: 4, intervals: '*=60' });
+    const timeoutS = 60;
+    const perRun: number[] = [];
+    for (let run = 0; run < 3; run += 1) {
+      const startedAt = world.clock.now();
+      const summary = await world.run({ timeoutS });
+      perRun.push(summary.flowsChecked);
+      expect(world.clock.now() - startedAt).toBeLessThanOrEqual(timeoutS * 1000);
+      expect(summary.throttled).toBe(0);
+      world.clock.advance(1000);
+    }
+    const checked = new Set(
+      world.simulator.calls.filter((call) => call.code === 'OK').map((call) => call.flowId),
+    );
+    expect(checked.size).toBe(500);
+    const times = world.simulator.calls.map((call) => call.at).sort((x, y) => x - y);
+    let maxInWindow = 0;
+    for (let i = 0, j = 0; i < times.length; i += 1) {
+      while ((times[i] ?? 0) - (times[j] ?? 0) >= 1000) j += 1;
+      maxInWindow = Math.max(maxInWindow, i - j + 1);
+    }
+    expect(maxInWindow).toBeLessThanOrEqual(4);
+    expect(world.simulator.calls.filter((call) => call.code === 'System.LimitControl')).toEqual([]);
+  }, 60_000);
+});

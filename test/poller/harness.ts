@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type CamsSimulator,
+  SIMULATOR_CREDENTIALS,
+  type SimFlow,
+  startCamsSimulator,
+} from '../../local/cams-simulator';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
+import { createCamsClient } from '../../shared/cams';
+import { type LogEntry, parsePollerConfig, type RunSummary, runPoller } from '../../shared/poller';
+import { createStateStore, type StateStore } from '../../shared/state';
+import { createWebhookPublisher, parseWebhookEndpoints } from '../../shared/webhook';
+import { CountingAgent } from '../support/counting-agent';
+import { VirtualClock } from '../support/virtual-clock';
+
+export interface PollerWorld {
+  readonly clock: VirtualClock;
+  readonly simulator: CamsSimulator;
+  readonly receiver: WebhookReceiver;
+  readonly store: StateStore;
+  readonly logs: LogEntry[];
+  run(options?: { timeoutS?: number; store?: StateStore }): Promise<RunSummary>;
+  /** Events the receiver acknowledged (2xx), in arrival order, parsed. */
+  delivered(): Array<{ id: string; type: string; data: Record<string, string> }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The poller against the real simulator, file store and verifying webhook receiver, in virtual
+ * time: CAMS calls take no virtual time, rate-limit waits take no real time.
+ */
+export async function startPollerWorld(options: {
+  flows: SimFlow[];
+  pollQps?: number;
+  rateLimit?: number | false;
+  intervals?: string;
+  watch?: string;
+}): Promise<PollerWorld> {
+  const agent = new CountingAgent();
+  const clock = new VirtualClock(Date.now(), { isBusy: () => agent.inFlight > 0 });
+  const simulator = await startCamsSimulator({
+    flows: options.flows,
+    clock,
+    rateLimit: options.rateLimit ?? 5,
+  });
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const acknowledged: string[] = [];
+  const receiver = await startWebhookReceiver({ secret });
+  const store = await createStateStore(`file:${mkdtempSync(join(tmpdir(), 'cfw-poller-'))}`);
+  const endpoints = parseWebhookEndpoints({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret });
+  const publisher = createWebhookPublisher({ timeoutMs: 2000 });
+  const pollQps = options.pollQps ?? 4;
+  const cams = createCamsClient({
+    endpoint: simulator.endpoint,
+    qps: pollQps,
+    clock,
+    dispatcher: agent,
+    random: () => 0.5,
+  });
+  const config = parsePollerConfig({
+    WATCH_FLOWS:
+      options.watch ??
+      options.flows
+        .map((flow) => (flow.custSpaceId ? `${flow.custSpaceId}:${flow.flowId}` : flow.flowId))
+        .join(','),
+    POLL_QPS: String(pollQps),
+    POLL_INTERVALS: options.intervals ?? '*=60,DEPRECATED=60',
+  });
+  const logs: LogEntry[] = [];
+  return {
+    clock,
+    simulator,
+    receiver,
+    store,
+    logs,
+    run: ({ timeoutS = 60, store: runStore = store } = {}) =>
+      runPoller(
+        {
+          cams,
+          store: runStore,
+          endpoints,
+          clock,
+          random: () => 0.5,
+          log: (entry) => logs.push(entry),
+          deliver: async (event, endpoint) => {
+            const outcome = await publisher.deliver(event, endpoint);
+            if (outcome.kind === 'delivered') acknowledged.push(event.id);
+            return outcome;
+          },
+        },
+        { config, credentials: SIMULATOR_CREDENTIALS, deadlineMs: clock.now() + timeoutS * 1000 },
+      ),
+    delivered: () =>
+      acknowledged.map((id) => {
+        const delivery = receiver.received.find((entry) => entry.id === id && entry.verified);
+        if (!delivery) throw new Error(`delivery ${id} not verified by the receiver`);
+        return { id, ...(JSON.parse(delivery.body) as { type: string; data: Record<string, string> }) };
+      }),
+    close: async () => {
+      await receiver.close();
+      await simulator.close();
+      await agent.close();
+    },
+  };
+}
