@@ -1,0 +1,197 @@
+/**
+ * `npm start`: runs the two built bundles the way Function Compute runs them, on this machine,
+ * with embedded defaults (CAMS simulator, webhook receiver, file state) unless the environment
+ * points at real services.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Credentials } from '../shared/cams';
+import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from './cams-simulator';
+import { fcContext, fcTimerEvent, loadBundle, serveFcHttp } from './fc-emulator';
+import { LOCAL_CUST_SPACE_ID, SEED_FLOWS, SEED_SCRIPTS } from './seed';
+import { startWebhookReceiver } from './webhook-receiver';
+
+const LOCAL_DIR = resolve('.local');
+
+/** Per-status poll intervals short enough that the seeded changes show within the first minute. */
+const LOCAL_POLL_INTERVALS = 'BLOCKED=5,THROTTLED=5,PUBLISHED=5,DRAFT=5,DEPRECATED=60,*=5';
+
+function positiveInteger(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    console.error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function stableLocalSecret(file: string, make: () => string): string {
+  const path = resolve(LOCAL_DIR, file);
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    const value = make();
+    writeFileSync(path, `${value}\n`, { mode: 0o600 });
+    return value;
+  }
+}
+
+function realCredentials(): Credentials | undefined {
+  const accessKeyId = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
+  const accessKeySecret = process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+  if (!accessKeyId || !accessKeySecret) return undefined;
+  return {
+    accessKeyId,
+    accessKeySecret,
+    securityToken: process.env.ALIBABA_CLOUD_SECURITY_TOKEN || undefined,
+  };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(LOCAL_DIR, { recursive: true });
+  const port = positiveInteger('PORT', 9000);
+  const pollIntervalSeconds = positiveInteger('LOCAL_POLL_INTERVAL_SECONDS', 10);
+  const env = process.env;
+  const closers: Array<() => Promise<void>> = [];
+  const lines: string[] = [];
+
+  // CAMS: the real service when an endpoint and keys are given, else the simulator.
+  const cloudCredentials = realCredentials();
+  let credentials: Credentials;
+  let simulator: CamsSimulator | undefined;
+  if (env.CAMS_ENDPOINT && cloudCredentials) {
+    credentials = cloudCredentials;
+    lines.push(
+      `CAMS          ${env.CAMS_ENDPOINT} (real service, key ${credentials.accessKeyId.slice(0, 6)}…)`,
+    );
+  } else {
+    simulator = await startCamsSimulator({ flows: [...SEED_FLOWS] });
+    for (const script of SEED_SCRIPTS)
+      simulator.scriptStatus(script.flowId, [...script.steps], script.custSpaceId);
+    closers.push(() => simulator?.close() ?? Promise.resolve());
+    credentials = SIMULATOR_CREDENTIALS;
+    env.CAMS_ENDPOINT = simulator.endpoint;
+    env.WATCH_FLOWS ??= SEED_FLOWS.map((flow) =>
+      flow.custSpaceId ? `${flow.custSpaceId}:${flow.flowId}` : flow.flowId,
+    ).join(',');
+    env.POLL_INTERVALS ??= LOCAL_POLL_INTERVALS;
+    lines.push(
+      `CAMS          ${simulator.endpoint} (simulator: 5 calls/s, signatures checked; flows change in the first minute)`,
+    );
+  }
+
+  // Webhook: a local receiver that verifies and prints each delivery, unless WEBHOOK_URL is set.
+  if (!env.WEBHOOK_URL) {
+    const secret = stableLocalSecret('webhook-secret', () => `whsec_${randomBytes(24).toString('base64')}`);
+    const receiver = await startWebhookReceiver({
+      secret,
+      log: (delivery) => {
+        let data: Record<string, unknown> = {};
+        try {
+          data = (JSON.parse(delivery.body) as { data?: Record<string, unknown> }).data ?? {};
+        } catch {
+          // Printed as received below.
+        }
+        console.log(
+          `[webhook] ${delivery.verified ? 'verified' : 'UNVERIFIED'} ${delivery.type} ${String(data.flowId ?? '')}: ${String(data.previousStatus ?? '∅')} → ${String(data.status ?? 'removed')} (id ${delivery.id})`,
+        );
+      },
+    });
+    closers.push(() => receiver.close());
+    env.WEBHOOK_URL = receiver.url;
+    env.WEBHOOK_SECRET = secret;
+    env.WEBHOOK_FORMAT = 'standard';
+    lines.push(
+      `Webhook       ${receiver.url} (local receiver: verifies Standard Webhooks signatures, prints deliveries)`,
+    );
+  } else {
+    lines.push(
+      `Webhook       ${new URL(env.WEBHOOK_URL.split(',')[0] ?? '').origin}… (${env.WEBHOOK_FORMAT ?? 'standard'})`,
+    );
+  }
+
+  if (!env.STATE_URL) {
+    // Simulated flows start over on every start, so their state does too (else a restart would
+    // look like status changes).
+    const stateDirectory = resolve(LOCAL_DIR, simulator ? 'state-simulator' : 'state');
+    if (simulator) rmSync(stateDirectory, { recursive: true, force: true });
+    env.STATE_URL = `file:${stateDirectory}`;
+  }
+  lines.push(`State         ${env.STATE_URL}`);
+  env.CAMS_CUST_SPACE_ID ??= '';
+  let token: string | undefined;
+  if (!env.HTTP_API_TOKENS && env.HTTP_AUTH !== 'none') {
+    token = stableLocalSecret('api-token', () => randomBytes(24).toString('base64url'));
+    env.HTTP_API_TOKENS = token;
+  }
+
+  // The bundles read their configuration at cold start, so load them after the environment is set.
+  const http = loadBundle(resolve('dist/http/index.js'));
+  const poller = loadBundle(resolve('dist/poller/index.js'));
+  const server = await serveFcHttp(http.handler, {
+    port,
+    host: '127.0.0.1',
+    credentials,
+    timeoutSeconds: 10,
+  });
+  closers.unshift(() => server.close());
+  lines.unshift(`HTTP function ${server.url} (dist/http/index.js behind an FC HTTP trigger emulation)`);
+  lines.push(`Poller        dist/poller/index.js every ${pollIntervalSeconds}s (FC timer event)`);
+
+  let running: Promise<void> | undefined;
+  const runPoller = () => {
+    if (running) return;
+    running = (async () => {
+      try {
+        await poller.handler(
+          fcTimerEvent({ triggerName: 'local-timer', payload: '{"source":"npm-start"}' }),
+          fcContext({
+            credentials,
+            timeoutSeconds: Math.max(5, pollIntervalSeconds - 1),
+            functionName: 'cams-flow-watch-poller',
+          }),
+        );
+      } catch (error) {
+        console.error(`[poller] run failed: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        running = undefined;
+      }
+    })();
+  };
+  const timer = setInterval(runPoller, pollIntervalSeconds * 1000);
+  runPoller();
+
+  const firstFlow = SEED_FLOWS[0]?.flowId ?? '<flowId>';
+  console.log(
+    ['', 'cams-flow-watch is running locally:', ...lines.map((line) => `  ${line}`), ''].join('\n'),
+  );
+  if (token) console.log(`API token     ${token}   (stored in .local/api-token)`);
+  const auth = token ? ` -H 'Authorization: Bearer ${token}'` : '';
+  console.log(`Try:          curl -s${auth} ${server.url}/flows/${simulator ? firstFlow : '<flowId>'}`);
+  if (simulator)
+    console.log(
+      `              curl -s${auth} '${server.url}/flows/700000000000003?custSpaceId=${LOCAL_CUST_SPACE_ID}'`,
+    );
+  console.log('Status changes appear below as the poller delivers them. Ctrl-C stops everything.\n');
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    console.log('\nstopping…');
+    await running;
+    for (const close of closers) await close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
