@@ -12,6 +12,8 @@ import { createStateStore } from '../../shared/state';
 import { createWebhookPublisher, parseWebhookEndpoints, type WebhookEndpoint } from '../../shared/webhook';
 import { parseTimerEvent } from './timer-event';
 
+const DELIVERY_CUTOFF_MS = 300;
+
 export interface FcTimerContext {
   readonly requestId?: string;
   readonly credentials?: unknown;
@@ -74,6 +76,9 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
       const credentials = resolveCredentials(context?.credentials, env);
       const store = await createStateStore(config.stateUrl, { credentials, env, clock });
       const timeoutS = typeof context?.function?.timeout === 'number' ? context.function.timeout : 60;
+      const deadlineMs = startedAt + timeoutS * 1000;
+      // A webhook still in flight when the run must return is abandoned; the event stays owed.
+      const deliverySignal = AbortSignal.timeout(Math.max(1, deadlineMs - clock.now() - DELIVERY_CUTOFF_MS));
       try {
         const summary = await runPoller(
           {
@@ -83,9 +88,10 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
             clock,
             random: dependencies.random,
             log,
-            deliver: (flowEvent, endpoint) => publisher.deliver(flowEvent, endpoint),
+            deliver: (flowEvent, endpoint) =>
+              publisher.deliver(flowEvent, endpoint, { signal: deliverySignal }),
           },
-          { config, credentials, deadlineMs: startedAt + timeoutS * 1000 },
+          { config, credentials, deadlineMs },
         );
         log({ level: 'info', msg: 'poller run', requestId: context?.requestId ?? null, ...summary });
         return summary;

@@ -1,11 +1,6 @@
 import { z } from 'zod';
-import { validateCustSpaceId, validateFlowId } from '../cams';
 import { ConfigError } from '../config-error';
-
-export interface WatchedFlow {
-  readonly flowId: string;
-  readonly custSpaceId?: string | undefined;
-}
+import { parseWatchCustSpaces, parseWatchFlows, splitList, type WatchedFlow } from './watch-list';
 
 export interface PollerConfig {
   readonly watchFlows: readonly WatchedFlow[];
@@ -36,31 +31,9 @@ function fail(variable: string, problem: string): never {
   throw new ConfigError(variable, problem);
 }
 
-function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
-}
-
-export function parseWatchFlows(value: string | undefined): WatchedFlow[] {
-  return list(value).map((entry, index) => {
-    const parts = entry.split(':');
-    if (parts.length > 2) fail('WATCH_FLOWS', `entry ${index + 1} must be flowId or custSpaceId:flowId`);
-    const [first = '', second] = parts;
-    try {
-      return second === undefined
-        ? { flowId: validateFlowId(first) }
-        : { custSpaceId: validateCustSpaceId(first), flowId: validateFlowId(second) };
-    } catch (error) {
-      return fail('WATCH_FLOWS', `entry ${index + 1}: ${(error as Error).message}`);
-    }
-  });
-}
-
 export function parseIntervals(value: string | undefined): Record<string, number> {
   const intervals: Record<string, number> = { ...DEFAULT_INTERVALS_S };
-  for (const [index, entry] of list(value).entries()) {
+  for (const [index, entry] of splitList(value).entries()) {
     const match = /^([A-Z_*]+)=(\d+(?:\.\d+)?)$/.exec(entry);
     if (!match?.[1] || !match[2]) {
       fail('POLL_INTERVALS', `entry ${index + 1} must look like THROTTLED=30 (status=seconds, or *=seconds)`);
@@ -87,13 +60,7 @@ export function parsePollerConfig(env: NodeJS.ProcessEnv): PollerConfig {
     fail(String(issue?.path[0] ?? 'configuration'), `is invalid: ${issue?.message ?? 'bad value'}`);
   }
   const watchFlows = parseWatchFlows(env.WATCH_FLOWS);
-  const watchCustSpaces = list(env.WATCH_CUST_SPACES).map((entry, index) => {
-    try {
-      return validateCustSpaceId(entry);
-    } catch (error) {
-      return fail('WATCH_CUST_SPACES', `entry ${index + 1}: ${(error as Error).message}`);
-    }
-  });
+  const watchCustSpaces = parseWatchCustSpaces(env.WATCH_CUST_SPACES);
   return {
     watchFlows,
     watchCustSpaces,

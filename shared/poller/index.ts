@@ -1,4 +1,4 @@
-export { DEFAULT_INTERVALS_S, type PollerConfig, parsePollerConfig, type WatchedFlow } from './config';
+export { DEFAULT_INTERVALS_S, type PollerConfig, parsePollerConfig } from './config';
 export { changeEventId } from './event-id';
 export type { FlowRecord, OutboxEntry } from './records';
 export {
@@ -9,3 +9,4 @@ export {
   runPoller,
   saveMarginMs,
 } from './run';
+export { parseWatchCustSpaces, parseWatchFlows, type WatchedFlow } from './watch-list';

@@ -57,3 +57,12 @@ export function failureBackoffMs(failures: number, random: () => number): number
   const ceiling = Math.min(MAX_FAILURE_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
   return Math.floor(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/** When a flow next becomes due: its interval after the last check, and not before its backoff ends. */
+export function nextDueAt(record: FlowRecord, intervalsS: Readonly<Record<string, number>>): number {
+  const byInterval =
+    record.lastCheckedAt === undefined
+      ? Number.NEGATIVE_INFINITY
+      : record.lastCheckedAt + Math.max(1, intervalMsFor(record.status, intervalsS));
+  return Math.max(byInterval, record.retryAt ?? Number.NEGATIVE_INFINITY);
+}

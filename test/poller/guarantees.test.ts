@@ -127,6 +127,11 @@ describe('poller', () => {
     );
     world.simulator.injectFault({ kind: 'malformed' }, { flowId: '900000000000003', times: 1 });
     world.simulator.injectFault({ kind: 'reset' }, { flowId: '900000000000004', times: 2 });
+    world.simulator.injectFault(
+      { kind: 'ok-with-code', code: 'System.LimitControl' },
+      { flowId: '900000000000005', times: 2 },
+    );
+    world.simulator.injectFault({ kind: 'latency', ms: 50 }, { flowId: '900000000000006', times: 3 });
     for (const flowId of ['900000000000002', '900000000000003', '900000000000004', '900000000000005']) {
       world.simulator.setStatus(flowId, 'THROTTLED');
     }
@@ -141,6 +146,35 @@ describe('poller', () => {
       '900000000000004 THROTTLED',
       '900000000000005 THROTTLED',
     ]);
+  });
+
+  it('backs off a flow that keeps failing without holding back the others', async () => {
+    world = await startPollerWorld({ flows: flows(3) });
+    await world.run();
+    world.simulator.injectFault({ kind: 'error', code: 'Ram.PermissionDeny' }, { flowId: '900000000000000' });
+    world.simulator.setStatus('900000000000001', 'BLOCKED');
+    world.clock.advance(61_000);
+    const before = world.simulator.calls.length;
+    const summary = await world.run();
+    expect(summary).toMatchObject({ changes: 1, delivered: 1 });
+    expect(summary.failed).toBeGreaterThanOrEqual(1);
+    // 5 s, 10 s, 20 s … backoff: a handful of tries in a 60 s run, not one per limiter slot.
+    const tries = world.simulator.calls.slice(before).filter((call) => call.flowId === '900000000000000');
+    expect(tries.length).toBeLessThanOrEqual(6);
+    expect(world.logs).toContainEqual(
+      expect.objectContaining({ level: 'warn', flowId: '900000000000000', code: 'Ram.PermissionDeny' }),
+    );
+  });
+
+  it('waits inside a run for flows whose interval is shorter than the timer', async () => {
+    world = await startPollerWorld({ flows: flows(2), intervals: 'THROTTLED=20,*=600' });
+    world.simulator.setStatus('900000000000000', 'THROTTLED');
+    const summary = await world.run({ timeoutS: 60 });
+    // The THROTTLED flow at 0, 20 and 40 s (the save margin starts at 54 s); the other once.
+    expect(summary.flowsChecked).toBe(4);
+    expect(summary.durationMs).toBeLessThan(54_000);
+    const checks = world.simulator.calls.filter((call) => call.flowId === '900000000000000');
+    expect(checks.map((call) => call.at - (checks[0]?.at ?? 0))).toEqual([0, 20_000, 40_000]);
   });
 
   it('keeps 500 flows at POLL_QPS=4 within budget and deadline, checking all within 3 runs', async () => {

@@ -38,6 +38,8 @@ export async function startPollerWorld(options: {
   rateLimit?: number | false;
   intervals?: string;
   watch?: string;
+  custSpaces?: string;
+  discoveryIntervalS?: number;
 }): Promise<PollerWorld> {
   const agent = new CountingAgent();
   const clock = new VirtualClock(Date.now(), { isBusy: () => agent.inFlight > 0 });
@@ -66,8 +68,10 @@ export async function startPollerWorld(options: {
       options.flows
         .map((flow) => (flow.custSpaceId ? `${flow.custSpaceId}:${flow.flowId}` : flow.flowId))
         .join(','),
+    WATCH_CUST_SPACES: options.custSpaces,
+    DISCOVERY_INTERVAL_SECONDS: String(options.discoveryIntervalS ?? 0),
     POLL_QPS: String(pollQps),
-    POLL_INTERVALS: options.intervals ?? '*=60,DEPRECATED=60',
+    POLL_INTERVALS: options.intervals ?? '*=60,DEPRECATED=60,THROTTLED=60,BLOCKED=60',
   });
   const logs: LogEntry[] = [];
   return {

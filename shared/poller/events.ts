@@ -1,0 +1,41 @@
+import type { FlowEvent } from '../webhook';
+import { changeEventId } from './event-id';
+import type { FlowRecord } from './records';
+
+/** The event for a status change the record has not taken in yet. */
+export function statusChangedEvent(record: FlowRecord, status: string, observedAt: string): FlowEvent {
+  return changeEvent(record, 'flow.status_changed', status, observedAt);
+}
+
+/** The event for a flow that vanished; `REMOVED` only feeds the id, it is no CAMS status. */
+export function removedEvent(record: FlowRecord, observedAt: string): FlowEvent {
+  return changeEvent(record, 'flow.removed', 'REMOVED', observedAt);
+}
+
+function changeEvent(
+  record: FlowRecord,
+  type: 'flow.status_changed' | 'flow.removed',
+  status: string,
+  observedAt: string,
+): FlowEvent {
+  return {
+    id: changeEventId({
+      custSpaceId: record.custSpaceId,
+      flowId: record.flowId,
+      previousStatus: record.status,
+      status,
+      previousObservedAt: record.statusSince,
+    }),
+    type,
+    timestamp: observedAt,
+    data: {
+      flowId: record.flowId,
+      ...(record.custSpaceId ? { custSpaceId: record.custSpaceId } : {}),
+      flowName: record.flowName,
+      ...(record.status ? { previousStatus: record.status } : {}),
+      ...(type === 'flow.status_changed' ? { status } : {}),
+      observedAt,
+      ...(record.statusSince ? { previousObservedAt: record.statusSince } : {}),
+    },
+  };
+}

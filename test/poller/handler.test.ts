@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
+import { fcContext, fcTimerEvent, loadBundle } from '../../local/fc-emulator';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
+
+const BUNDLE = join(__dirname, '../../dist/poller/index.js');
+const secret = `whsec_${randomBytes(24).toString('base64')}`;
+let simulator: CamsSimulator;
+let receiver: WebhookReceiver;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  // Every test is a cold start within the same second; the budget is covered by guarantees.test.ts.
+  simulator = await startCamsSimulator({
+    rateLimit: false,
+    flows: [
+      { flowId: '600000000000001', flowName: 'one', status: 'PUBLISHED' },
+      { flowId: '600000000000002', flowName: 'two', status: 'DRAFT' },
+    ],
+  });
+  receiver = await startWebhookReceiver({ secret });
+});
+
+afterAll(async () => {
+  await receiver.close();
+  await simulator.close();
+});
+
+afterEach(() => {
+  process.env = { ...savedEnv };
+  vi.restoreAllMocks();
+});
+
+/** A cold start of the built bundle with this environment, its log lines captured. */
+function coldStart(env: Record<string, string>) {
+  process.env = {
+    ...savedEnv,
+    CAMS_ENDPOINT: simulator.endpoint,
+    WATCH_FLOWS: '600000000000001,600000000000002',
+    WEBHOOK_URL: receiver.url,
+    WEBHOOK_SECRET: secret,
+    STATE_URL: `file:${mkdtempSync(join(tmpdir(), 'cfw-poller-fn-'))}`,
+    ALIBABA_CLOUD_ACCESS_KEY_ID: '',
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
+    ALIBABA_CLOUD_SECURITY_TOKEN: '',
+    ...env,
+  };
+  const lines: string[] = [];
+  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    lines.push(String(line));
+  });
+  return { ...loadBundle(BUNDLE, { fresh: true }), lines };
+}
+
+const context = () => fcContext({ credentials: SIMULATOR_CREDENTIALS, timeoutSeconds: 10 });
+
+describe('poller function (built bundle)', () => {
+  it('runs on a timer event and returns and logs the summary as one JSON line', async () => {
+    const { handler, lines } = coldStart({});
+    const summary = await handler(fcTimerEvent({ payload: '{"note":"tick"}' }), context());
+    expect(summary).toMatchObject({ flowsChecked: 2, changes: 0, failed: 0, camsCalls: 2, throttled: 0 });
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged.filter((entry) => entry.msg === 'poller run')).toEqual([
+      expect.objectContaining({ level: 'info', flowsChecked: 2, durationMs: expect.any(Number) }),
+    ]);
+  });
+
+  it.each([
+    ['an empty buffer', Buffer.alloc(0)],
+    ['a non-JSON buffer', Buffer.from('\u0000not json')],
+    ['a JSON array', Buffer.from('[1,2]')],
+    ['a plain-text payload', fcTimerEvent({ payload: 'hello' })],
+    ['undefined', undefined],
+  ])('never throws for %s', async (_name, event) => {
+    const { handler } = coldStart({});
+    await expect(handler(event as Buffer, context())).resolves.toMatchObject({ failed: 0 });
+  });
+
+  it('answers a configuration error without throwing, naming the variable', async () => {
+    const { handler, lines } = coldStart({ POLL_QPS: 'lots' });
+    const result = await handler(fcTimerEvent(), context());
+    expect(result).toMatchObject({ error: { code: 'InvalidConfiguration' } });
+    expect(JSON.stringify(result)).toContain('POLL_QPS');
+    expect(lines.some((line) => line.includes('"level":"error"'))).toBe(true);
+  });
+
+  it('tells the operator about missing credentials and leaks no secret', async () => {
+    const { handler, lines } = coldStart({});
+    const result = await handler(fcTimerEvent(), fcContext({ timeoutSeconds: 10 }));
+    expect(result).toMatchObject({ error: { code: 'MissingCredentials' } });
+    const output = lines.join('\n') + JSON.stringify(result);
+    expect(output).not.toContain(secret);
+    expect(output).not.toContain(SIMULATOR_CREDENTIALS.accessKeySecret);
+  });
+});

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { applyAcknowledgements, deliverOutbox, enqueue, retryDelayMs } from '../../shared/poller/outbox';
+import { type FlowRecord, newFlowRecord } from '../../shared/poller/records';
+import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../../shared/webhook';
+
+const HOUR = 3600_000;
+const endpointA: WebhookEndpoint = { id: 'a', url: 'http://127.0.0.1:1/a', format: 'standard' };
+const endpointB: WebhookEndpoint = { id: 'b', url: 'http://127.0.0.1:1/b', format: 'standard' };
+const endpoints = new Map([
+  ['a', endpointA],
+  ['b', endpointB],
+]);
+
+function event(id: string): FlowEvent {
+  return {
+    id,
+    type: 'flow.status_changed',
+    timestamp: '2026-11-25T12:00:00.000Z',
+    data: { flowId: '1', flowName: 'f', status: id, observedAt: '2026-11-25T12:00:00.000Z' },
+  };
+}
+
+function recordWith(ids: string[], now = 0): FlowRecord {
+  const record = newFlowRecord('1', undefined, 'f');
+  for (const id of ids) enqueue(record, event(id), ['a', 'b'], now);
+  return record;
+}
+
+/** A fake transport: answers per endpoint from a script, records what it was asked to send. */
+function transport(answer: (endpointId: string, eventId: string) => DeliveryOutcome) {
+  const sent: string[] = [];
+  return {
+    sent,
+    deliver: async (flowEvent: FlowEvent, endpoint: WebhookEndpoint) => {
+      sent.push(`${endpoint.id}:${flowEvent.id}`);
+      return answer(endpoint.id, flowEvent.id);
+    },
+  };
+}
+
+const ok: DeliveryOutcome = { kind: 'delivered', httpStatus: 200 };
+const options = (now: number) => ({
+  endpoints,
+  now: () => now,
+  random: () => 0.5,
+  maxAgeMs: 72 * HOUR,
+  shouldStop: () => false,
+});
+
+describe('outbox', () => {
+  it('queues an event once, however often the same change is enqueued', () => {
+    const record = recordWith(['e1', 'e1']);
+    expect(record.outbox).toHaveLength(1);
+  });
+
+  it('delivers a flow’s events oldest first to every endpoint and empties the outbox', async () => {
+    const record = recordWith(['e1', 'e2']);
+    const fake = transport(() => ok);
+    const report = await deliverOutbox({ ...options(0), record, deliver: fake.deliver });
+    expect(fake.sent).toEqual(['a:e1', 'b:e1', 'a:e2', 'b:e2']);
+    expect(report.delivered).toBe(4);
+    expect(record.outbox).toEqual([]);
+  });
+
+  it('holds later events for an endpoint that failed, keeps serving the others', async () => {
+    const record = recordWith(['e1', 'e2']);
+    const fake = transport((endpointId) =>
+      endpointId === 'a' ? { kind: 'retry', httpStatus: 503, reason: 'HTTP 503' } : ok,
+    );
+    await deliverOutbox({ ...options(1000), record, deliver: fake.deliver });
+    expect(fake.sent).toEqual(['a:e1', 'b:e1', 'b:e2']);
+    expect(record.outbox.map((entry) => [entry.event.id, entry.pendingEndpoints])).toEqual([
+      ['e1', ['a']],
+      ['e2', ['a']],
+    ]);
+    expect(record.outbox[0]).toMatchObject({ attempts: 1, lastReason: 'HTTP 503' });
+    expect(record.outbox[0]?.nextAttemptAt).toBeGreaterThan(1000);
+  });
+
+  it('waits at least Retry-After and backs off exponentially with jitter', () => {
+    expect(retryDelayMs(1, () => 0.5)).toBe(5_000);
+    expect(retryDelayMs(1, () => 0)).toBe(4_000);
+    expect(retryDelayMs(1, () => 1)).toBe(6_000);
+    expect(retryDelayMs(3, () => 0.5)).toBe(300_000);
+    expect(retryDelayMs(99, () => 0.5)).toBe(5 * HOUR);
+    expect(retryDelayMs(1, () => 0.5, 120_000)).toBe(120_000);
+  });
+
+  it('does not retry before nextAttemptAt, then delivers in order', async () => {
+    const record = recordWith(['e1', 'e2']);
+    const failing = transport(() => ({ kind: 'retry', reason: 'HTTP 429', retryAfterMs: 60_000 }));
+    await deliverOutbox({ ...options(0), record, deliver: failing.deliver });
+    const early = transport(() => ok);
+    await deliverOutbox({ ...options(59_000), record, deliver: early.deliver });
+    expect(early.sent).toEqual([]);
+    const later = transport(() => ok);
+    await deliverOutbox({ ...options(60_000), record, deliver: later.deliver });
+    expect(later.sent).toEqual(['a:e1', 'b:e1', 'a:e2', 'b:e2']);
+    expect(record.outbox).toEqual([]);
+  });
+
+  it('reports an endpoint that answered 410 and stops owing it events', async () => {
+    const record = recordWith(['e1']);
+    const fake = transport((endpointId) => (endpointId === 'b' ? { kind: 'gone', httpStatus: 410 } : ok));
+    const report = await deliverOutbox({ ...options(0), record, deliver: fake.deliver });
+    expect(report.gone).toEqual(['b']);
+    expect(record.outbox).toEqual([]);
+  });
+
+  it('moves events older than the maximum age to dead letters without sending them', async () => {
+    const record = recordWith(['old'], 0);
+    enqueue(record, event('new'), ['a', 'b'], 72 * HOUR);
+    const fake = transport(() => ok);
+    const report = await deliverOutbox({ ...options(72 * HOUR + 1), record, deliver: fake.deliver });
+    expect(fake.sent).toEqual(['a:new', 'b:new']);
+    expect(report.deadLettered.map((entry) => entry.event.id)).toEqual(['old']);
+    expect(record.deadLetters.map((entry) => entry.event.id)).toEqual(['old']);
+    expect(record.outbox).toEqual([]);
+  });
+
+  it('drops endpoints no longer configured', async () => {
+    const record = recordWith(['e1']);
+    const fake = transport(() => ok);
+    await deliverOutbox({
+      ...options(0),
+      endpoints: new Map([['a', endpointA]]),
+      record,
+      deliver: fake.deliver,
+    });
+    expect(fake.sent).toEqual(['a:e1']);
+    expect(record.outbox).toEqual([]);
+  });
+
+  it('re-applies acknowledgements onto a record another run wrote meanwhile', () => {
+    const record = recordWith(['e1', 'e2']);
+    applyAcknowledgements(record, ['e1 a', 'e1 b', 'e2 a']);
+    expect(record.outbox.map((entry) => [entry.event.id, entry.pendingEndpoints])).toEqual([['e2', ['b']]]);
+  });
+});
