@@ -4,6 +4,7 @@
 // one broken function fails its own tests rather than every test).
 import { existsSync, readdirSync } from 'node:fs';
 import { build } from 'esbuild';
+import { bundleOptions } from './bundle-options.mjs';
 
 const keepGoing = process.argv.includes('--keep-going');
 const functions = (existsSync('functions') ? readdirSync('functions', { withFileTypes: true }) : [])
@@ -15,13 +16,7 @@ const results = await Promise.allSettled(
     build({
       entryPoints: [`functions/${name}/index.ts`],
       outfile: `dist/${name}/index.js`,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      minify: true,
-      legalComments: 'none',
-      logLevel: 'error',
+      ...bundleOptions,
     }).then(() => `dist/${name}/index.js`),
   ),
 );
