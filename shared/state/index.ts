@@ -25,8 +25,16 @@ export async function createStateStore(url: string, options: StateStoreOptions =
     return new FileStateStore(resolve(path));
   }
   if (url.startsWith('tablestore://')) {
-    void options;
-    throw new StateStoreError('Unsupported', 'the Tablestore state store is not available in this build');
+    // Loaded on demand: the SDK is large, and local runs on a file store never need it.
+    const { parseTablestoreUrl, TablestoreStateStore } = await import('./tablestore');
+    const location = parseTablestoreUrl(url, options.env ?? process.env);
+    if (!options.credentials) {
+      throw new StateStoreError(
+        'MissingCredentials',
+        'the Tablestore state store needs credentials: attach a RAM role to the function (see ram-policy.json)',
+      );
+    }
+    return new TablestoreStateStore({ ...location, credentials: options.credentials });
   }
   throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`);
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { fcContext, fcTimerEvent, loadBundle } from '../../local/fc-emulator';
+import { startTablestoreServer } from '../../local/tablestore-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
 
 const BUNDLE = join(__dirname, '../../dist/poller/index.js');
@@ -95,5 +96,52 @@ describe('poller function (built bundle)', () => {
     const output = lines.join('\n') + JSON.stringify(result);
     expect(output).not.toContain(secret);
     expect(output).not.toContain(SIMULATOR_CREDENTIALS.accessKeySecret);
+  });
+
+  it('keeps its state in Tablestore through the bundled SDK, with the role credentials of each invocation', async () => {
+    const tablestore = await startTablestoreServer({
+      instance: 'cfw-fn',
+      credentials: [SIMULATOR_CREDENTIALS],
+    });
+    try {
+      const { handler } = coldStart({
+        STATE_URL: 'tablestore://cfw-fn/flow_state',
+        TABLESTORE_ENDPOINT: tablestore.endpoint,
+        // Short runs that come back for flows due again within them, so two runs see a change.
+        // (the limiter would otherwise rightly hold the second run's calls past its deadline).
+        POLL_INTERVALS: 'PUBLISHED=0.3,DRAFT=0.3',
+        POLL_QPS: '50',
+      });
+      const shortRun = () => fcContext({ credentials: SIMULATOR_CREDENTIALS, timeoutSeconds: 1 });
+      expect(await handler(fcTimerEvent(), shortRun())).toMatchObject({ changes: 0, failed: 0 });
+      expect(tablestore.rows('flow_state').map((row) => row.primaryKey)).toEqual([
+        'flow/-/600000000000001',
+        'flow/-/600000000000002',
+      ]);
+      simulator.setStatus('600000000000002', 'PUBLISHED');
+      const delivered = receiver.received.length;
+      expect(await handler(fcTimerEvent(), shortRun())).toMatchObject({
+        changes: 1,
+        delivered: 1,
+        pending: 0,
+      });
+      expect(receiver.received.slice(delivered)).toEqual([
+        expect.objectContaining({ type: 'flow.status_changed', verified: true }),
+      ]);
+      simulator.setStatus('600000000000002', 'DRAFT');
+    } finally {
+      await tablestore.close();
+    }
+  });
+
+  it('reports an unreachable Tablestore as a failed run naming the fix, without throwing', async () => {
+    const { handler, lines } = coldStart({
+      STATE_URL: 'tablestore://cfw-fn/flow_state',
+      TABLESTORE_ENDPOINT: 'http://127.0.0.1:9',
+    });
+    const result = await handler(fcTimerEvent(), context());
+    expect(result).toMatchObject({ error: { code: 'NetworkingError' } });
+    expect(JSON.stringify(result)).toMatch(/Tablestore .* failed/);
+    expect(lines.join('\n')).not.toContain(SIMULATOR_CREDENTIALS.accessKeySecret);
   });
 });

@@ -1,0 +1,265 @@
+/**
+ * The production state store: one Tablestore table, written through the official `tablestore`
+ * SDK with the function's RAM role credentials (STS token included).
+ *
+ * Table schema: primary key `key` (STRING); attribute columns `value` (STRING, the JSON value)
+ * and `version` (INTEGER). Every write is conditional — row must not exist (version 0), or must
+ * exist with `version` equal to the expected one — so of two overlapping runs only one can
+ * claim a change; the other gets OTSConditionCheckFail and re-reads.
+ */
+import TableStore from 'tablestore';
+import type { Credentials } from '../cams/types';
+import { StateStoreError } from './errors';
+import type { StateStore, VersionedItem } from './types';
+
+export interface TablestoreLocation {
+  readonly instance: string;
+  readonly table: string;
+  readonly endpoint: string;
+}
+
+export interface TablestoreStoreOptions extends TablestoreLocation {
+  readonly credentials: Credentials;
+  /** Per-request socket timeout; the SDK retries retryable failures up to `maxRetries` times. */
+  readonly timeoutMs?: number;
+  readonly maxRetries?: number;
+}
+
+type Client = TableStore.Client;
+type DecodedRow = TableStore.DecodedRow;
+type SdkError = TableStore.SdkError;
+
+const PRIMARY_KEY = 'key';
+/** Above every character a key can hold, so [prefix, prefix + MAX_CHAR) is the prefix's range. */
+const MAX_CHAR = '\u{10FFFF}';
+const RETRYABLE = new Set([
+  'OTSServerBusy',
+  'OTSServerUnavailable',
+  'OTSInternalServerError',
+  'OTSTimeout',
+  'OTSPartitionUnavailable',
+  'OTSTableNotReady',
+  'OTSNotEnoughCapacityUnit',
+  'OTSOperationThrottled',
+  'OTSRowOperationConflict',
+  'OTSQuotaExhausted',
+]);
+/** Tables known to exist, per endpoint/instance/table, so a warm instance checks once. */
+const knownTables = new Set<string>();
+
+const TABLESTORE_URL = /^tablestore:\/\/([A-Za-z][A-Za-z0-9-]{2,15})\/([A-Za-z_][A-Za-z0-9_]{0,254})\/?$/;
+
+/**
+ * `tablestore://<instance>/<table>`; the endpoint from TABLESTORE_ENDPOINT, else the instance's
+ * public endpoint in the function's region (FC sets FC_REGION).
+ */
+export function parseTablestoreUrl(url: string, env: NodeJS.ProcessEnv): TablestoreLocation {
+  const match = TABLESTORE_URL.exec(url);
+  if (!match?.[1] || !match[2]) {
+    throw new StateStoreError(
+      'InvalidConfiguration',
+      'STATE_URL must be tablestore://<instance>/<table>: instance 3–16 letters, digits or hyphens starting with a letter; table letters, digits or underscores',
+    );
+  }
+  const [, instance, table] = match;
+  const region = env.FC_REGION || env.ALIBABA_CLOUD_REGION;
+  const endpoint =
+    env.TABLESTORE_ENDPOINT || (region ? `https://${instance}.${region}.ots.aliyuncs.com` : '');
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
+    throw new StateStoreError(
+      'InvalidConfiguration',
+      `TABLESTORE_ENDPOINT must be the instance's endpoint, e.g. https://${instance}.ap-southeast-1.ots.aliyuncs.com (or its VPC endpoint)`,
+    );
+  }
+  return { instance, table, endpoint: endpoint.replace(/\/$/, '') };
+}
+
+/** The Tablestore error code, which the Node SDK leaves inside the raw body it puts in `message`. */
+function codeOf(error: SdkError): string {
+  const code = /OTS[A-Za-z]+/.exec(String(error.message))?.[0];
+  if (code) return code;
+  return typeof error.code === 'string' ? error.code : `HTTP${error.code ?? ''}`;
+}
+
+function adviceFor(code: string, operation: string): string {
+  if (code === 'OTSAuthFailed' || code === 'OTSNoPermissionAccess') {
+    return `the function's RAM role may not call ots:${operation} on this table, or the instance or endpoint is wrong: attach the Tablestore statement of ram-policy.json and check STATE_URL and TABLESTORE_ENDPOINT`;
+  }
+  if (code === 'OTSObjectNotExist') return 'the table does not exist and could not be created';
+  if (RETRYABLE.has(code) || code === 'NetworkingError')
+    return 'Tablestore is unavailable; the next run retries';
+  return 'see the Tablestore error code reference';
+}
+
+function mapError(error: SdkError, operation: string, table: string): StateStoreError {
+  const code = codeOf(error);
+  const retryable = RETRYABLE.has(code) || code === 'NetworkingError' || /^HTTP5/.test(code);
+  return new StateStoreError(
+    code,
+    `Tablestore ${operation} on table ${table} failed: ${code} — ${adviceFor(code, operation)}`,
+    { retryable, cause: error },
+  );
+}
+
+function rowToItem<T>(row: DecodedRow, table: string): VersionedItem<T> | undefined {
+  const key = row.primaryKey?.[0]?.value;
+  if (typeof key !== 'string') return undefined;
+  const value = row.attributes?.find((cell) => cell.columnName === 'value')?.columnValue;
+  const version = row.attributes?.find((cell) => cell.columnName === 'version')?.columnValue;
+  if (typeof value !== 'string' || typeof version !== 'object' || !('toNumber' in version)) {
+    throw new StateStoreError('CorruptState', `Tablestore table ${table} has a malformed row for key ${key}`);
+  }
+  try {
+    return { key, value: JSON.parse(value) as T, version: version.toNumber() };
+  } catch (error) {
+    throw new StateStoreError('CorruptState', `Tablestore table ${table} holds invalid JSON for key ${key}`, {
+      cause: error,
+    });
+  }
+}
+
+export class TablestoreStateStore implements StateStore {
+  readonly #client: Client;
+  readonly #location: TablestoreLocation;
+
+  constructor(options: TablestoreStoreOptions) {
+    this.#location = options;
+    this.#client = new TableStore.Client({
+      accessKeyId: options.credentials.accessKeyId,
+      secretAccessKey: options.credentials.accessKeySecret,
+      stsToken: options.credentials.securityToken,
+      endpoint: options.endpoint,
+      instancename: options.instance,
+      maxRetries: options.maxRetries ?? 3,
+      httpOptions: { timeout: options.timeoutMs ?? 5000 },
+    });
+  }
+
+  #call<T>(operation: keyof Client & string, params: Record<string, unknown>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const method = this.#client[operation] as (
+        params: Record<string, unknown>,
+        callback: (error: SdkError | null, data: T) => void,
+      ) => void;
+      method.call(this.#client, { tableName: this.#location.table, ...params }, (error, data) => {
+        if (error) reject(error);
+        else resolve(data);
+      });
+    });
+  }
+
+  async #run<T>(operation: keyof Client & string, params: Record<string, unknown>): Promise<T> {
+    try {
+      return await this.#call<T>(operation, params);
+    } catch (error) {
+      throw mapError(
+        error as SdkError,
+        operation.charAt(0).toUpperCase() + operation.slice(1),
+        this.#location.table,
+      );
+    }
+  }
+
+  /** A conditional write: true when applied, false when its condition did not hold. */
+  async #conditional(operation: 'putRow' | 'deleteRow', params: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.#call(operation, params);
+      return true;
+    } catch (error) {
+      if (codeOf(error as SdkError) === 'OTSConditionCheckFail') return false;
+      throw mapError(
+        error as SdkError,
+        operation === 'putRow' ? 'PutRow' : 'DeleteRow',
+        this.#location.table,
+      );
+    }
+  }
+
+  /** Creates the table on first use; a concurrent creator winning the race is fine. */
+  async #ensureTable(): Promise<void> {
+    const id = `${this.#location.endpoint}/${this.#location.instance}/${this.#location.table}`;
+    if (knownTables.has(id)) return;
+    try {
+      await this.#call('describeTable', {});
+    } catch (error) {
+      if (codeOf(error as SdkError) !== 'OTSObjectNotExist') {
+        throw mapError(error as SdkError, 'DescribeTable', this.#location.table);
+      }
+      try {
+        await this.#call('createTable', {
+          tableMeta: { tableName: this.#location.table, primaryKey: [{ name: PRIMARY_KEY, type: 'STRING' }] },
+          reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+          tableOptions: { timeToLive: -1, maxVersions: 1 },
+        });
+      } catch (createError) {
+        if (codeOf(createError as SdkError) !== 'OTSObjectAlreadyExist') {
+          throw mapError(createError as SdkError, 'CreateTable', this.#location.table);
+        }
+      }
+    }
+    knownTables.add(id);
+  }
+
+  async get<T = unknown>(key: string): Promise<VersionedItem<T> | undefined> {
+    await this.#ensureTable();
+    const data = await this.#run<{ row: DecodedRow }>('getRow', {
+      primaryKey: [{ [PRIMARY_KEY]: key }],
+      maxVersions: 1,
+    });
+    return rowToItem<T>(data.row, this.#location.table);
+  }
+
+  async list<T = unknown>(prefix: string): Promise<VersionedItem<T>[]> {
+    await this.#ensureTable();
+    const items: VersionedItem<T>[] = [];
+    let start: string | undefined = prefix;
+    while (start !== undefined) {
+      const page: { rows: DecodedRow[]; nextStartPrimaryKey: Array<{ value: unknown }> | null } =
+        await this.#run('getRange', {
+          direction: TableStore.Direction.FORWARD,
+          inclusiveStartPrimaryKey: [{ [PRIMARY_KEY]: start }],
+          exclusiveEndPrimaryKey: [{ [PRIMARY_KEY]: `${prefix}${MAX_CHAR}` }],
+          maxVersions: 1,
+          limit: 1000,
+        });
+      for (const row of page.rows) {
+        const item = rowToItem<T>(row, this.#location.table);
+        if (item?.key.startsWith(prefix)) items.push(item);
+      }
+      const next = page.nextStartPrimaryKey?.[0]?.value;
+      start = typeof next === 'string' ? next : undefined;
+    }
+    return items;
+  }
+
+  async put(key: string, value: unknown, expectedVersion: number): Promise<number | undefined> {
+    await this.#ensureTable();
+    const version = expectedVersion + 1;
+    const applied = await this.#conditional('putRow', {
+      condition: this.#expect(expectedVersion),
+      primaryKey: [{ [PRIMARY_KEY]: key }],
+      attributeColumns: [{ value: JSON.stringify(value) }, { version: TableStore.Long.fromNumber(version) }],
+    });
+    return applied ? version : undefined;
+  }
+
+  async delete(key: string, expectedVersion: number): Promise<boolean> {
+    if (expectedVersion < 1) return false;
+    await this.#ensureTable();
+    return this.#conditional('deleteRow', {
+      condition: this.#expect(expectedVersion),
+      primaryKey: [{ [PRIMARY_KEY]: key }],
+    });
+  }
+
+  #expect(expectedVersion: number) {
+    const { Condition, RowExistenceExpectation, SingleColumnCondition, ComparatorType, Long } = TableStore;
+    if (expectedVersion === 0) return new Condition(RowExistenceExpectation.EXPECT_NOT_EXIST, null);
+    return new Condition(
+      RowExistenceExpectation.EXPECT_EXIST,
+      new SingleColumnCondition('version', Long.fromNumber(expectedVersion), ComparatorType.EQUAL, false),
+    );
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
+import { otsStringToSign } from '../../local/tablestore-server/ots-signature';
+import type { Credentials } from '../../shared/cams/types';
+import { createStateStore, StateStoreError } from '../../shared/state';
+import { parseTablestoreUrl, TablestoreStateStore } from '../../shared/state/tablestore';
+import { describeStateStoreContract } from './store-contract';
+
+const ROLE: Credentials = {
+  accessKeyId: 'STS.TablestoreRoleKey',
+  accessKeySecret: 'tablestore-role-secret',
+  securityToken: 'tablestore-security-token',
+};
+const INSTANCE = 'cfw-test';
+
+let server: TablestoreServer;
+let tableNumber = 0;
+const freshTable = () => `flow_state_${++tableNumber}`;
+
+function open(table = freshTable(), credentials: Credentials = ROLE) {
+  return createStateStore(`tablestore://${INSTANCE}/${table}`, {
+    credentials,
+    env: { TABLESTORE_ENDPOINT: server.endpoint },
+  });
+}
+
+beforeAll(async () => {
+  server = await startTablestoreServer({ instance: INSTANCE, credentials: [ROLE] });
+});
+afterAll(() => server.close());
+
+describeStateStoreContract('tablestore store (official SDK, loopback wire protocol)', () => open());
+
+describe('tablestore store', () => {
+  it('creates its table on first use, then stores value and version as columns', async () => {
+    const table = freshTable();
+    const store = await open(table);
+    expect(await store.put('flow/-/1', { status: 'DRAFT' }, 0)).toBe(1);
+    const calls = server.calls.map((call) => `${call.operation}:${call.code}`);
+    expect(calls.slice(-3)).toEqual(['DescribeTable:OTSObjectNotExist', 'CreateTable:OK', 'PutRow:OK']);
+    const [row] = server.rows(table);
+    expect(row?.primaryKey).toBe('flow/-/1');
+    expect(row?.columns.get('value')).toBe('{"status":"DRAFT"}');
+    expect(row?.columns.get('version')).toBe(1n);
+  });
+
+  it('checks the table once per warm instance, not on every run', async () => {
+    const table = freshTable();
+    await (await open(table)).put('a', 1, 0);
+    const before = server.calls.length;
+    const nextRun = await open(table);
+    await nextRun.get('a');
+    expect(server.calls.slice(before).map((call) => call.operation)).toEqual(['GetRow']);
+  });
+
+  it('turns a failed write condition into a conflict, through the SDK and the server’s condition check', async () => {
+    const store = await open();
+    await store.put('k', 'v1', 0);
+    expect(await store.put('k', 'other', 0)).toBeUndefined();
+    expect(await store.put('k', 'stale', 7)).toBeUndefined();
+    expect(server.calls.at(-1)?.code).toBe('OTSConditionCheckFail');
+  });
+
+  it('lets only one of two overlapping stores (two runs) claim a version', async () => {
+    const table = freshTable();
+    const first = await open(table);
+    const second = await open(table);
+    await first.put('flow/-/9', { status: 'PUBLISHED' }, 0);
+    const results = await Promise.all([
+      first.put('flow/-/9', { status: 'THROTTLED', by: 'first' }, 1),
+      second.put('flow/-/9', { status: 'THROTTLED', by: 'second' }, 1),
+    ]);
+    expect(results.filter((result) => result === 2)).toHaveLength(1);
+    expect(results.filter((result) => result === undefined)).toHaveLength(1);
+  });
+
+  it('signs with the STS token: a wrong secret or token is refused with advice naming the RAM policy', async () => {
+    const table = freshTable();
+    await (await open(table)).put('x', 1, 0);
+    for (const credentials of [
+      { ...ROLE, accessKeySecret: 'wrong-secret' },
+      { ...ROLE, securityToken: 'expired-token' },
+    ]) {
+      const store = await open(table, credentials);
+      const failure = await store.get('x').catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(StateStoreError);
+      expect((failure as StateStoreError).code).toBe('OTSAuthFailed');
+      expect((failure as StateStoreError).retryable).toBe(false);
+      expect((failure as Error).message).toMatch(/ots:GetRow.*ram-policy\.json/);
+      expect((failure as Error).message).not.toContain(credentials.accessKeySecret);
+      expect((failure as Error).message).not.toContain(String(credentials.securityToken));
+    }
+  });
+
+  it('reports server faults as retryable StateStoreErrors after the SDK’s own retries', async () => {
+    const store = new TablestoreStateStore({
+      ...parseTablestoreUrl(`tablestore://${INSTANCE}/${freshTable()}`, {
+        TABLESTORE_ENDPOINT: server.endpoint,
+      }),
+      credentials: ROLE,
+      maxRetries: 1,
+    });
+    await store.put('y', 1, 0);
+    server.failNext(2, { httpStatus: 503, code: 'OTSServerUnavailable' }, 'GetRow');
+    const failure = (await store.get('y').catch((error: unknown) => error)) as StateStoreError;
+    expect(failure.code).toBe('OTSServerUnavailable');
+    expect(failure.retryable).toBe(true);
+    server.failNext(1, { httpStatus: 503, code: 'OTSServerUnavailable' }, 'GetRow');
+    expect((await store.get('y'))?.value).toBe(1);
+  });
+
+  it('needs credentials and a well-formed STATE_URL and endpoint', async () => {
+    await expect(
+      createStateStore(`tablestore://${INSTANCE}/t`, { env: { TABLESTORE_ENDPOINT: server.endpoint } }),
+    ).rejects.toMatchObject({ code: 'MissingCredentials' });
+    await expect(open('bad-table-name')).rejects.toMatchObject({ code: 'InvalidConfiguration' });
+    await expect(
+      createStateStore(`tablestore://${INSTANCE}/t`, { credentials: ROLE, env: {} }),
+    ).rejects.toThrow(/TABLESTORE_ENDPOINT/);
+    expect(
+      parseTablestoreUrl('tablestore://cfw-prod/flow_state', { FC_REGION: 'ap-southeast-1' }).endpoint,
+    ).toBe('https://cfw-prod.ap-southeast-1.ots.aliyuncs.com');
+  });
+});
+
+describe('tablestore server signature check', () => {
+  it('canonicalises x-ots headers as the service documents', () => {
+    expect(
+      otsStringToSign('/GetRow', 'POST', {
+        'x-ots-date': '2026-11-25T00:00:00.000Z',
+        'X-OTS-APIVersion': '2015-12-31',
+        'x-ots-signature': 'ignored',
+        host: 'ignored',
+      }),
+    ).toBe('/GetRow\nPOST\n\nx-ots-apiversion:2015-12-31\nx-ots-date:2026-11-25T00:00:00.000Z\n');
+  });
+});
