@@ -92,6 +92,8 @@ describe('s.yaml', () => {
           'STATE_URL',
           'TABLESTORE_ENDPOINT',
           'POLL_QPS',
+          'POLL_INTERVALS',
+          'DISCOVERY_INTERVAL_SECONDS',
           'WEBHOOK_URL',
           'WEBHOOK_SECRET',
           'WEBHOOK_FORMAT',
@@ -109,11 +111,23 @@ describe('s.yaml', () => {
     });
     expect(resources.poller?.props.environmentVariables).toMatchObject({
       CAMS_ENDPOINT: 'https://cams.ap-southeast-1.aliyuncs.com',
-      CAMS_QPS: '5',
+      CAMS_QPS: '1',
       POLL_QPS: '4',
       WEBHOOK_FORMAT: 'standard',
       WEBHOOK_MAX_AGE_HOURS: '72',
     });
+  });
+
+  it("splits the account's 5 GetFlow calls/s: one HTTP instance at CAMS_QPS plus one poller run at POLL_QPS", () => {
+    const http = resources.http?.props as Record<string, unknown> & {
+      environmentVariables: Record<string, string>;
+    };
+    const poller = resources.poller?.props as Record<string, unknown> & {
+      environmentVariables: Record<string, string>;
+    };
+    expect(http.concurrencyConfig).toEqual({ reservedConcurrency: 1 });
+    expect(poller.concurrencyConfig).toEqual({ reservedConcurrency: 1 });
+    expect(Number(http.environmentVariables.CAMS_QPS) + Number(poller.environmentVariables.POLL_QPS)).toBe(5);
   });
 
   it('bakes no secret into the file', () => {
