@@ -55,7 +55,10 @@ function toResponder(response: number | ReceiverAnswer | ReceiverResponder): Rec
 export async function startWebhookReceiver(options: WebhookReceiverOptions): Promise<WebhookReceiver> {
   const verifier = standardVerifier(options.secret);
   const received: ReceivedDelivery[] = [];
-  let responder = toResponder(options.respond ?? 204);
+  // Like a real receiver: 204 for a delivery whose signature holds, 401 for one that does not.
+  let responder = toResponder(
+    options.respond ?? ((delivery: ReceivedDelivery) => ({ status: delivery.verified ? 204 : 401 })),
+  );
   const hanging = new Set<ServerResponse>();
 
   function verify(body: string, headers: IncomingHttpHeaders): boolean {

@@ -34,6 +34,8 @@ export interface DeliveryReport {
   deadLettered: OutboxEntry[];
   /** `eventId endpointId` pairs acknowledged in this pass, to merge after a write conflict. */
   acknowledged: string[];
+  /** Attempts that failed and will be retried, with the reason (never the URL or a secret). */
+  failed: Array<{ eventId: string; endpointId: string; reason: string }>;
 }
 
 export type Deliver = (event: FlowEvent, endpoint: WebhookEndpoint) => Promise<DeliveryOutcome>;
@@ -52,7 +54,7 @@ export async function deliverOutbox(options: {
   shouldStop: () => boolean;
 }): Promise<DeliveryReport> {
   const { record, endpoints } = options;
-  const report: DeliveryReport = { delivered: 0, gone: [], deadLettered: [], acknowledged: [] };
+  const report: DeliveryReport = { delivered: 0, gone: [], deadLettered: [], acknowledged: [], failed: [] };
   const blocked = new Set<string>();
   for (const entry of record.outbox) {
     entry.pendingEndpoints = entry.pendingEndpoints.filter((id) => endpoints.has(id));
@@ -75,6 +77,7 @@ export async function deliverOutbox(options: {
       } else {
         blocked.add(endpointId);
         failedReason = outcome.reason;
+        report.failed.push({ eventId: entry.event.id, endpointId, reason: outcome.reason });
         retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs ?? 0) || undefined;
       }
     }

@@ -204,6 +204,9 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       shouldStop: () => clock.now() >= stopAt,
     });
     summary.delivered += report.delivered;
+    for (const failure of report.failed) {
+      log({ level: 'warn', msg: 'webhook delivery failed; retried later with the same id', ...failure });
+    }
     for (const endpointId of report.gone) {
       endpoints.delete(endpointId);
       log({

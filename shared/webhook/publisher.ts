@@ -103,9 +103,14 @@ function judge(
     };
   }
   const retryAfterMs = parseRetryAfter(retryAfter, nowMs);
+  // A receiver that verifies signatures answers 401/403 when WEBHOOK_SECRET is not its secret.
+  const reason =
+    httpStatus === 401 || httpStatus === 403
+      ? `HTTP ${httpStatus}: the receiver refused the request; check that WEBHOOK_SECRET is the receiver's secret`
+      : `HTTP ${httpStatus}`;
   return retryAfterMs === undefined
-    ? { kind: 'retry', httpStatus, reason: `HTTP ${httpStatus}` }
-    : { kind: 'retry', httpStatus, retryAfterMs, reason: `HTTP ${httpStatus}` };
+    ? { kind: 'retry', httpStatus, reason }
+    : { kind: 'retry', httpStatus, retryAfterMs, reason };
 }
 
 /** Error messages of undici may quote the url; reasons only use codes we choose. */

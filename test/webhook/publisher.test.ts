@@ -96,6 +96,15 @@ describe('standard format', () => {
     });
   });
 
+  it('a receiver refusing the signature (wrong WEBHOOK_SECRET) is a retry whose reason says so', async () => {
+    const r = await receiver();
+    const wrongSecret = `whsec_${Buffer.from('another secret, not the receiver one').toString('base64')}`;
+    const outcome = await createWebhookPublisher().deliver(event, endpoint(r.url, 'standard', wrongSecret));
+    expect(outcome).toMatchObject({ kind: 'retry', httpStatus: 401 });
+    expect(outcome.kind === 'retry' && outcome.reason).toMatch(/check that WEBHOOK_SECRET/);
+    expect(r.received[0]?.verified).toBe(false);
+  });
+
   it('stamps and signs with the injected clock', async () => {
     const r = await receiver();
     await createWebhookPublisher({ clock }).deliver(event, endpoint(r.url));
