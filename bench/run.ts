@@ -1,0 +1,141 @@
+/**
+ * `npm run bench`: measures side by side, in one run, on loopback. Figures are ratios against
+ * baselines measured in the same run, so they compare across machines better than absolutes.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { benchColdStart } from './cold-start';
+import { benchGetFlow } from './getflow';
+import { round, table } from './stats';
+
+interface Target {
+  readonly name: string;
+  readonly figure: number;
+  readonly target: string;
+  readonly met: boolean;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+  const results: Record<string, unknown> = { ranAt: new Date().toISOString(), machine };
+  const targets: Target[] = [];
+  console.log(
+    `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}\n`,
+  );
+
+  if (!only || only === 'getflow') {
+    const getflow = await benchGetFlow(quick ? 500 : 3000);
+    results.getflow = getflow;
+    console.log('GetFlow on a warm instance (simulator, limit off)');
+    console.log(
+      table(
+        ['client', 'concurrency', 'req/s', 'p50 ms', 'p99 ms'],
+        getflow.map((row) => [row.client, row.concurrency, row.requestsPerSecond, row.p50Ms, row.p99Ms]),
+      ),
+    );
+    for (const concurrency of [1, 16]) {
+      const rps = (client: string) =>
+        getflow.find((row) => row.client === client && row.concurrency === concurrency)?.requestsPerSecond ??
+        Number.NaN;
+      const overSdk = round(rps('core') / rps('sdk'));
+      const floorRatio = round(rps('bare') / rps('core'));
+      targets.push({
+        name: `core/sdk req/s at c=${concurrency}`,
+        figure: overSdk,
+        target: '>= 3',
+        met: overSdk >= 3,
+      });
+      targets.push({
+        name: `bare/core req/s at c=${concurrency}`,
+        figure: floorRatio,
+        target: '<= 1.3',
+        met: floorRatio <= 1.3,
+      });
+    }
+    console.log('');
+  }
+
+  if (!only || only === 'cold') {
+    const cold = await benchColdStart(quick ? 3 : 7);
+    results.coldStart = cold;
+    console.log('Cold start: fresh node process to first answered request through the built handler');
+    console.log(
+      table(
+        ['handler', 'bundle KB', 'first answer ms (median)'],
+        cold.map((row) => [row.handler, round(row.bundleBytes / 1024, 1), row.firstAnswerMs]),
+      ),
+    );
+    const core = cold.find((row) => row.handler === 'core');
+    const sdk = cold.find((row) => row.handler === 'sdk');
+    if (core && sdk) {
+      const sizeKb = round(core.bundleBytes / 1024, 1);
+      targets.push({ name: 'HTTP bundle size KB', figure: sizeKb, target: '<= 150', met: sizeKb <= 150 });
+      const ratio = round(core.firstAnswerMs / sdk.firstAnswerMs);
+      targets.push({
+        name: 'core/sdk first-answer time',
+        figure: ratio,
+        target: '<= 0.33',
+        met: ratio <= 1 / 3,
+      });
+    }
+    console.log('');
+  }
+
+  if (!only || only === 'poller') {
+    const { benchPoller } = await import('./poller');
+    const poller = await benchPoller({ quick });
+    results.poller = poller.rows;
+    console.log('Poller (simulator enforcing 5 calls/s)');
+    console.log(poller.table);
+    targets.push(...poller.targets);
+    console.log('');
+    const { benchPollerMemory } = await import('./poller-memory');
+    const memory = [];
+    for (const flows of quick ? [5000] : [500, 5000])
+      memory.push(await benchPollerMemory(flows, quick ? 10 : 20));
+    results.pollerMemory = memory;
+    console.log(
+      'Poller function memory: built bundle, fresh node process, one timer run, state for every flow',
+    );
+    console.log(
+      table(
+        ['flows', 'run s', 'flows checked', 'RSS after load MB', 'peak RSS MB'],
+        memory.map((row) => [row.flows, row.runSeconds, row.flowsChecked, row.loadedRssMb, row.peakRssMb]),
+      ),
+    );
+    const largest = memory.at(-1);
+    if (largest) {
+      targets.push({
+        name: `poller peak RSS MB at ${largest.flows} flows`,
+        figure: largest.peakRssMb,
+        target: '< 128',
+        met: largest.peakRssMb < 128,
+      });
+    }
+    console.log('');
+  }
+
+  results.targets = targets;
+  console.log('Targets');
+  console.log(
+    table(
+      ['target', 'figure', 'wanted', 'met'],
+      targets.map((target) => [target.name, target.figure, target.target, target.met ? 'yes' : 'NO']),
+    ),
+  );
+  writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
+  console.log('\nwrote bench/results.json');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});
