@@ -1,7 +1,7 @@
 /** Part 2: bundle sizes and the time from a fresh `node` process to the first answered request. */
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
 import { SIMULATOR_CREDENTIALS, startCamsSimulator } from '../local/cams-simulator';
@@ -15,9 +15,11 @@ const FLOW = {
   categories: ['OTHER'],
 };
 const SDK_BUNDLE = resolve('.local/bench/sdk-handler/index.js');
+/** The floor: a handler that answers at once, so what remains is node's own start. */
+const EMPTY_BUNDLE = resolve('.local/bench/empty-handler/index.js');
 
 export interface ColdStartResult {
-  readonly handler: 'core' | 'sdk';
+  readonly handler: 'core' | 'sdk' | 'node only';
   readonly bundleBytes: number;
   readonly firstAnswerMs: number;
   readonly runs: number;
@@ -64,6 +66,8 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
     outfile: SDK_BUNDLE,
     ...bundleOptions,
   });
+  mkdirSync(dirname(EMPTY_BUNDLE), { recursive: true });
+  writeFileSync(EMPTY_BUNDLE, 'exports.handler = async () => ({ statusCode: 200 });\n');
   const simulator = await startCamsSimulator({ rateLimit: false, flows: [FLOW] });
   try {
     const env = {
@@ -76,8 +80,9 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
     const bundles = [
       ['core', resolve('dist/http/index.js')],
       ['sdk', SDK_BUNDLE],
+      ['node only', EMPTY_BUNDLE],
     ] as const;
-    const timings: Record<string, number[]> = { core: [], sdk: [] };
+    const timings: Record<string, number[]> = { core: [], sdk: [], 'node only': [] };
     // Interleaved, so drift in machine load affects both alike.
     for (let run = 0; run < runs; run += 1) {
       for (const [name, bundle] of bundles) timings[name]?.push(await timeOneColdStart(bundle, env));
