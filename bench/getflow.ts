@@ -7,7 +7,7 @@ import { SIMULATOR_CREDENTIALS } from '../local/cams-simulator';
 import { createCamsClient } from '../shared/cams';
 import { buildRpcRequest } from '../shared/cams/rpc-request';
 import { spawnSimulator } from './spawn-simulator';
-import { round, summarise } from './stats';
+import { median, round, summarise } from './stats';
 
 const FLOW = {
   flowId: '926753328126431',
@@ -15,6 +15,8 @@ const FLOW = {
   status: 'PUBLISHED',
   categories: ['OTHER'],
 };
+
+const ROUNDS = 7;
 
 export interface ThroughputResult {
   readonly client: 'core' | 'sdk' | 'bare';
@@ -25,36 +27,56 @@ export interface ThroughputResult {
   readonly p99Ms: number;
 }
 
-async function measure(
-  client: ThroughputResult['client'],
-  concurrency: number,
-  requests: number,
-  once: (index: number) => Promise<void>,
-): Promise<ThroughputResult> {
-  const warmup = Math.min(200, requests / 5);
+interface Round {
+  readonly requestsPerSecond: number;
+  readonly latencies: number[];
+}
+
+/** One timed round of `requests` calls by `concurrency` workers (after a short warm-up). */
+async function round_(concurrency: number, requests: number, once: () => Promise<void>): Promise<Round> {
   let next = 0;
   const worker = async (count: number, latencies: number[]) => {
     while (next < count) {
-      const index = next;
       next += 1;
       const startedAt = performance.now();
-      await once(index);
+      await once();
       latencies.push(performance.now() - startedAt);
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, () => worker(warmup, [])));
+  await Promise.all(Array.from({ length: concurrency }, () => worker(Math.min(100, requests / 5), [])));
   next = 0;
   const latencies: number[] = [];
   const startedAt = performance.now();
   await Promise.all(Array.from({ length: concurrency }, () => worker(requests, latencies)));
-  const elapsedS = (performance.now() - startedAt) / 1000;
-  return {
-    client,
-    concurrency,
-    requests,
-    requestsPerSecond: round(requests / elapsedS, 0),
-    ...summarise(latencies),
-  };
+  return { requestsPerSecond: requests / ((performance.now() - startedAt) / 1000), latencies };
+}
+
+/**
+ * The clients take turns, round after round, and each figure is the median round: on a shared
+ * 2-core machine load drifts within seconds, and taking turns spreads the drift over all clients.
+ */
+async function measure(
+  clients: ReadonlyArray<readonly [ThroughputResult['client'], () => Promise<void>]>,
+  concurrency: number,
+  requests: number,
+  rounds: number,
+): Promise<ThroughputResult[]> {
+  const collected = new Map(clients.map(([name]) => [name, [] as Round[]]));
+  for (let index = 0; index < rounds; index += 1) {
+    for (const [name, once] of clients) {
+      collected.get(name)?.push(await round_(concurrency, Math.ceil(requests / rounds), once));
+    }
+  }
+  return clients.map(([client]) => {
+    const results = collected.get(client) ?? [];
+    return {
+      client,
+      concurrency,
+      requests,
+      requestsPerSecond: round(median(results.map((result) => result.requestsPerSecond)), 0),
+      ...summarise(results.flatMap((result) => result.latencies)),
+    };
+  });
 }
 
 export async function benchGetFlow(requests: number): Promise<ThroughputResult[]> {
@@ -73,35 +95,35 @@ export async function benchGetFlow(requests: number): Promise<ThroughputResult[]
       }),
     );
     const bareAgent = new Agent({ keepAliveTimeout: 30_000 });
-    const results: ThroughputResult[] = [];
-    for (const concurrency of [1, 16]) {
-      results.push(
-        await measure('core', concurrency, requests, async () => {
+    // The floor: the same bytes over the same transport, signed ahead of time (the simulator
+    // still checks signatures and nonces), no validation. Signing happens outside the timing.
+    const presigned = Array.from({ length: 2 * (requests + ROUNDS * 100) }, (_, index) =>
+      buildRpcRequest({
+        endpoint,
+        action: 'GetFlow',
+        fields: [['FlowId', FLOW.flowId]],
+        credentials,
+        nowMs: Date.now(),
+        nonce: `bare-${index}`,
+      }),
+    );
+    let used = 0;
+    const clients = [
+      [
+        'core',
+        async () => {
           await core.getFlow({ flowId: FLOW.flowId }, { credentials });
-        }),
-      );
-      results.push(
-        await measure('sdk', concurrency, requests, async () => {
+        },
+      ],
+      [
+        'sdk',
+        async () => {
           await sdk.getFlow(new $Cams.GetFlowRequest({ flowId: FLOW.flowId }));
-        }),
-      );
-      // The floor: the same bytes over the same transport, signed ahead of time (the simulator
-      // still checks signatures and nonces), no validation. Signing happens outside the timing.
-      let nonce = 0;
-      const total = requests + Math.min(200, requests / 5);
-      const presigned = Array.from({ length: total }, () =>
-        buildRpcRequest({
-          endpoint,
-          action: 'GetFlow',
-          fields: [['FlowId', FLOW.flowId]],
-          credentials,
-          nowMs: Date.now(),
-          nonce: `bare-${concurrency}-${nonce++}`,
-        }),
-      );
-      let used = 0;
-      results.push(
-        await measure('bare', concurrency, requests, async () => {
+        },
+      ],
+      [
+        'bare',
+        async () => {
           const built = presigned[used++];
           if (!built) throw new Error('ran out of presigned requests');
           const response = await request(built.url, {
@@ -112,9 +134,12 @@ export async function benchGetFlow(requests: number): Promise<ThroughputResult[]
           });
           const text = await response.body.text();
           if (response.statusCode !== 200) throw new Error(`bare request failed: ${text}`);
-        }),
-      );
-    }
+        },
+      ],
+    ] as const;
+    const results: ThroughputResult[] = [];
+    for (const concurrency of [1, 16])
+      results.push(...(await measure(clients, concurrency, requests, ROUNDS)));
     // Every client above throws on an answer other than OK, so a finished run had no failures.
     await bareAgent.close();
     return results;
