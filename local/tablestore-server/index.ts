@@ -48,6 +48,8 @@ export interface TablestoreServer {
   failNext(count: number, fault: TablestoreFault, operation?: string): void;
   /** Rows of a table in key order, for assertions. */
   rows(table: string): StoredRow[];
+  /** Deletes a table, as an operator might. */
+  dropTable(table: string): void;
   close(): Promise<void>;
 }
 
@@ -295,6 +297,9 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     calls,
     failNext(count, fault, operation) {
       faults.push({ fault, operation, remaining: count });
+    },
+    dropTable(name) {
+      tables.delete(name);
     },
     rows(name) {
       const table = tables.get(name);

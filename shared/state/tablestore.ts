@@ -148,10 +148,16 @@ export class TablestoreStateStore implements StateStore {
     });
   }
 
+  get #tableId(): string {
+    return `${this.#location.endpoint}/${this.#location.instance}/${this.#location.table}`;
+  }
+
   async #run<T>(operation: keyof Client & string, params: Record<string, unknown>): Promise<T> {
     try {
       return await this.#call<T>(operation, params);
     } catch (error) {
+      // Deleted meanwhile, or not loaded yet: the next run checks (and creates) the table again.
+      if (codeOf(error as SdkError) === 'OTSObjectNotExist') knownTables.delete(this.#tableId);
       throw mapError(
         error as SdkError,
         operation.charAt(0).toUpperCase() + operation.slice(1),
@@ -167,6 +173,7 @@ export class TablestoreStateStore implements StateStore {
       return true;
     } catch (error) {
       if (codeOf(error as SdkError) === 'OTSConditionCheckFail') return false;
+      if (codeOf(error as SdkError) === 'OTSObjectNotExist') knownTables.delete(this.#tableId);
       throw mapError(
         error as SdkError,
         operation === 'putRow' ? 'PutRow' : 'DeleteRow',
@@ -177,7 +184,7 @@ export class TablestoreStateStore implements StateStore {
 
   /** Creates the table on first use; a concurrent creator winning the race is fine. */
   async #ensureTable(): Promise<void> {
-    const id = `${this.#location.endpoint}/${this.#location.instance}/${this.#location.table}`;
+    const id = this.#tableId;
     if (knownTables.has(id)) return;
     try {
       await this.#call('describeTable', {});

@@ -53,6 +53,17 @@ describe('tablestore store', () => {
     expect(server.calls.slice(before).map((call) => call.operation)).toEqual(['GetRow']);
   });
 
+  it('recreates a table deleted under a warm instance on the next run', async () => {
+    const table = freshTable();
+    const store = await open(table);
+    await store.put('a', 1, 0);
+    server.dropTable(table);
+    await expect(store.get('a')).rejects.toMatchObject({ code: 'OTSObjectNotExist' });
+    const nextRun = await open(table);
+    expect(await nextRun.get('a')).toBeUndefined();
+    expect(await nextRun.put('a', 2, 0)).toBe(1);
+  });
+
   it('turns a failed write condition into a conflict, through the SDK and the server’s condition check', async () => {
     const store = await open();
     await store.put('k', 'v1', 0);
