@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StateStore } from '../../shared/state';
+import { SIMULATOR_CREDENTIALS } from '../../local/cams-simulator';
+import { startTablestoreServer } from '../../local/tablestore-server';
+import { createStateStore, type StateStore } from '../../shared/state';
 import { type PollerWorld, startPollerWorld } from './harness';
 
 const flows = (count: number, status = 'PUBLISHED') =>
@@ -115,6 +117,33 @@ describe('poller', () => {
     expect((a?.changes ?? 0) + (b?.changes ?? 0)).toBe(6);
     const ids = world.delivered().map((event) => event.id);
     expect(new Set(ids).size).toBe(6);
+  });
+
+  it('announces each change once when two runs on two instances overlap on Tablestore', async () => {
+    const tablestore = await startTablestoreServer({
+      instance: 'cfw-overlap',
+      credentials: [SIMULATOR_CREDENTIALS],
+    });
+    try {
+      const open = () =>
+        createStateStore('tablestore://cfw-overlap/flow_state', {
+          credentials: SIMULATOR_CREDENTIALS,
+          env: { TABLESTORE_ENDPOINT: tablestore.endpoint },
+        });
+      world = await startPollerWorld({ flows: flows(6), pollQps: 5, openStore: open });
+      await world.run();
+      for (const flow of flows(6)) world.simulator.setStatus(flow.flowId, 'THROTTLED');
+      world.clock.advance(61_000);
+      const [a, b] = await Promise.all([world.run(), world.run({ store: await open() })]);
+      expect((a?.changes ?? 0) + (b?.changes ?? 0)).toBe(6);
+      const ids = world.delivered().map((event) => event.id);
+      expect(new Set(ids).size).toBe(6);
+      expect(tablestore.calls.filter((call) => call.code === 'OTSConditionCheckFail').length).toBeGreaterThan(
+        0,
+      );
+    } finally {
+      await tablestore.close();
+    }
   });
 
   it('loses no change and invents none under CAMS throttling and faults', async () => {

@@ -40,6 +40,8 @@ export async function startPollerWorld(options: {
   watch?: string;
   custSpaces?: string;
   discoveryIntervalS?: number;
+  /** The state store; a fresh `file:` directory when absent. */
+  openStore?: () => Promise<StateStore>;
 }): Promise<PollerWorld> {
   const agent = new CountingAgent();
   const clock = new VirtualClock(Date.now(), { isBusy: () => agent.inFlight > 0 });
@@ -51,7 +53,8 @@ export async function startPollerWorld(options: {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const acknowledged: string[] = [];
   const receiver = await startWebhookReceiver({ secret });
-  const store = await createStateStore(`file:${mkdtempSync(join(tmpdir(), 'cfw-poller-'))}`);
+  const store = await (options.openStore?.() ??
+    createStateStore(`file:${mkdtempSync(join(tmpdir(), 'cfw-poller-'))}`));
   const endpoints = parseWebhookEndpoints({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret });
   const publisher = createWebhookPublisher({ timeoutMs: 2000 });
   const pollQps = options.pollQps ?? 4;
