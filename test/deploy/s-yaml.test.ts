@@ -130,6 +130,18 @@ describe('s.yaml', () => {
     expect(Number(http.environmentVariables.CAMS_QPS) + Number(poller.environmentVariables.POLL_QPS)).toBe(5);
   });
 
+  it('gets every variable s.yaml reads from the CI deploy workflow', () => {
+    const sYaml = readFileSync(resolve(repoRoot, 's.yaml'), 'utf8');
+    const workflow = parse(readFileSync(resolve(repoRoot, '.github/workflows/deploy.yml'), 'utf8')) as {
+      jobs: Record<string, { env?: Record<string, string> }>;
+    };
+    const passed = new Set(Object.values(workflow.jobs).flatMap((job) => Object.keys(job.env ?? {})));
+    const read = [...sYaml.matchAll(/\$\{env\('([A-Z_]+)'/g)].map((match) => match[1]);
+    // HTTP_TRIGGER_AUTH_TYPE above all: HTTP_AUTH=none behind an anonymous trigger would open the API.
+    expect(read).toContain('HTTP_TRIGGER_AUTH_TYPE');
+    expect(read.filter((name) => !passed.has(name ?? ''))).toEqual([]);
+  });
+
   it('bakes no secret into the file', () => {
     const text = readFileSync(resolve(repoRoot, 's.yaml'), 'utf8');
     for (const name of ['HTTP_API_TOKENS', 'WEBHOOK_SECRET']) {
