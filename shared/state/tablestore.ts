@@ -169,16 +169,11 @@ export class TablestoreStateStore implements StateStore {
   /** A conditional write: true when applied, false when its condition did not hold. */
   async #conditional(operation: 'putRow' | 'deleteRow', params: Record<string, unknown>): Promise<boolean> {
     try {
-      await this.#call(operation, params);
+      await this.#run(operation, params);
       return true;
     } catch (error) {
-      if (codeOf(error as SdkError) === 'OTSConditionCheckFail') return false;
-      if (codeOf(error as SdkError) === 'OTSObjectNotExist') knownTables.delete(this.#tableId);
-      throw mapError(
-        error as SdkError,
-        operation === 'putRow' ? 'PutRow' : 'DeleteRow',
-        this.#location.table,
-      );
+      if (error instanceof StateStoreError && error.code === 'OTSConditionCheckFail') return false;
+      throw error;
     }
   }
 
