@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
 import { systemClock } from '../../shared/clock';
 import { type ArrivedRequest, parseAuthorization, verifyRequest } from './acs3-verifier';
@@ -71,15 +72,6 @@ const MESSAGES: Readonly<Record<string, string>> = {
 
 function reply(code: string, httpStatus = 400, message = MESSAGES[code] ?? `${code}.`): Reply {
   return new Reply(httpStatus, code, message);
-}
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
 }
 
 function parseAcsDate(value: string | undefined): number | undefined {
@@ -234,7 +226,7 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const body = await readBody(request);
+    const body = await buffer(request);
     const now = clock.now();
     const requestId = randomUUID().toUpperCase();
     const action = String(request.headers['x-acs-action'] ?? '');

@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
 import { type Clock, systemClock } from '../../shared/clock';
 import { isOtsSignatureValid } from './ots-signature';
@@ -238,9 +239,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await buffer(request);
     const operation = (request.url ?? '/').slice(1).split('?')[0] ?? '';
     try {
       if (request.method !== 'POST') {
