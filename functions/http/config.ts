@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
+import { splitList } from '../../shared/list-variable';
 
 export interface HttpConfig {
   /** sha256 digests of the accepted bearer tokens. */
@@ -47,9 +48,7 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     throw new ConfigError(String(issue?.path[0] ?? 'configuration'), issue?.message ?? 'is invalid');
   }
   const config = parsed.data;
-  const entries = config.HTTP_API_TOKENS.split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
+  const entries = splitList(config.HTTP_API_TOKENS);
   let defaultCustSpaceId: string | undefined;
   if (config.CAMS_CUST_SPACE_ID) {
     try {

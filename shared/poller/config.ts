@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../config-error';
-import { parseWatchCustSpaces, parseWatchFlows, splitList, type WatchedFlow } from './watch-list';
+import { splitList } from '../list-variable';
+import { parseWatchCustSpaces, parseWatchFlows, type WatchedFlow } from './watch-list';
 
 export interface PollerConfig {
   readonly watchFlows: readonly WatchedFlow[];

@@ -1,18 +1,11 @@
 import type { CallOptions, CamsClient, FlowSummary } from '../cams';
 import { validateCustSpaceId, validateFlowId } from '../cams';
 import { ConfigError } from '../config-error';
+import { splitList } from '../list-variable';
 
 export interface WatchedFlow {
   readonly flowId: string;
   readonly custSpaceId?: string | undefined;
-}
-
-/** Comma-separated, blanks and empty entries ignored. */
-export function splitList(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
 }
 
 function validated<T>(variable: string, index: number, read: () => T): T {
