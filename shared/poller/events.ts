@@ -1,5 +1,6 @@
 import type { FlowEvent } from '../webhook';
 import { changeEventId } from './event-id';
+import type { HistoryEntry } from './history';
 import type { FlowRecord } from './records';
 
 /** The event for a status change the record has not taken in yet. */
@@ -12,8 +13,26 @@ export function removedEvent(record: FlowRecord, observedAt: string): FlowEvent 
   return changeEvent(record, 'flow.removed', 'REMOVED', observedAt);
 }
 
+/**
+ * The event a history entry stands for, rebuilt as first announced (same id, same body): the
+ * entry keeps the record's fields of that moment that the event was made from.
+ */
+export function eventFromHistory(
+  record: Pick<FlowRecord, 'flowId' | 'custSpaceId'>,
+  entry: HistoryEntry,
+): FlowEvent {
+  const before = {
+    flowId: record.flowId,
+    custSpaceId: record.custSpaceId,
+    flowName: entry.flowName,
+    status: entry.from,
+    statusSince: entry.previousObservedAt,
+  };
+  return changeEvent(before, entry.type, entry.to, entry.observedAt);
+}
+
 function changeEvent(
-  record: FlowRecord,
+  record: Pick<FlowRecord, 'flowId' | 'custSpaceId' | 'flowName' | 'status' | 'statusSince'>,
   type: 'flow.status_changed' | 'flow.removed',
   status: string,
   observedAt: string,

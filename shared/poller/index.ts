@@ -1,6 +1,15 @@
 export { DEFAULT_INTERVALS_S, type PollerConfig, parsePollerConfig } from './config';
 export { changeEventId } from './event-id';
-export type { FlowRecord, OutboxEntry } from './records';
+export {
+  type DeliveryState,
+  deliveryStateSchema,
+  type EndpointDelivery,
+  type HistoryEntry,
+  historyEntrySchema,
+  MAX_HISTORY,
+} from './history';
+export { FLOW_PREFIX, type FlowRecord, flowKey, type OutboxEntry } from './records';
+export { holdsEvent, type RequeueResult, requeueEvent } from './redelivery';
 export {
   type LogEntry,
   type PollerDependencies,

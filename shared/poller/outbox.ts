@@ -1,4 +1,5 @@
 import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../webhook';
+import { applyDeliveryNotes, type DeliveryNote } from './history';
 import type { FlowRecord, OutboxEntry } from './records';
 
 /** Webhook retry schedule after the first failure, as in the Standard Webhooks reference (capped). */
@@ -36,6 +37,8 @@ export interface DeliveryReport {
   acknowledged: string[];
   /** Attempts that failed and will be retried, with the reason (never the URL or a secret). */
   failed: Array<{ eventId: string; endpointId: string; reason: string }>;
+  /** Every outcome of this pass, for the flow's history; re-applied after a write conflict. */
+  notes: DeliveryNote[];
 }
 
 export type Deliver = (event: FlowEvent, endpoint: WebhookEndpoint) => Promise<DeliveryOutcome>;
@@ -54,7 +57,15 @@ export async function deliverOutbox(options: {
   shouldStop: () => boolean;
 }): Promise<DeliveryReport> {
   const { record, endpoints } = options;
-  const report: DeliveryReport = { delivered: 0, gone: [], deadLettered: [], acknowledged: [], failed: [] };
+  const report: DeliveryReport = {
+    delivered: 0,
+    gone: [],
+    deadLettered: [],
+    acknowledged: [],
+    failed: [],
+    notes: [],
+  };
+  const at = () => new Date(options.now()).toISOString();
   const blocked = new Set<string>();
   for (const entry of record.outbox) {
     entry.pendingEndpoints = entry.pendingEndpoints.filter((id) => endpoints.has(id));
@@ -74,10 +85,25 @@ export async function deliverOutbox(options: {
         report.acknowledged.push(`${entry.event.id} ${endpointId}`);
         if (outcome.kind === 'delivered') report.delivered += 1;
         else report.gone.push(endpointId);
+        report.notes.push({
+          eventId: entry.event.id,
+          endpointId,
+          state: outcome.kind,
+          attempted: true,
+          at: at(),
+        });
       } else {
         blocked.add(endpointId);
         failedReason = outcome.reason;
         report.failed.push({ eventId: entry.event.id, endpointId, reason: outcome.reason });
+        report.notes.push({
+          eventId: entry.event.id,
+          endpointId,
+          state: 'pending',
+          attempted: true,
+          reason: outcome.reason,
+          at: at(),
+        });
         retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs ?? 0) || undefined;
       }
     }
@@ -92,6 +118,19 @@ export async function deliverOutbox(options: {
     (entry) => entry.pendingEndpoints.length > 0 && now - entry.createdAt > options.maxAgeMs,
   );
   report.deadLettered.push(...expired);
+  for (const entry of expired) {
+    for (const endpointId of entry.pendingEndpoints) {
+      report.notes.push({
+        eventId: entry.event.id,
+        endpointId,
+        state: 'dead',
+        attempted: false,
+        reason: entry.lastReason,
+        at: at(),
+      });
+    }
+  }
+  applyDeliveryNotes(record, report.notes);
   record.deadLetters = [...record.deadLetters, ...expired].slice(-MAX_DEAD_LETTERS);
   record.outbox = record.outbox.filter(
     (entry) => entry.pendingEndpoints.length > 0 && !expired.includes(entry),

@@ -1,4 +1,5 @@
 import type { FlowEvent } from '../webhook';
+import type { HistoryEntry } from './history';
 
 /** One undelivered event and the endpoints still owed it. Kept with its flow for atomic writes. */
 export interface OutboxEntry {
@@ -31,6 +32,8 @@ export interface FlowRecord {
   removed?: boolean | undefined;
   outbox: OutboxEntry[];
   deadLetters: OutboxEntry[];
+  /** The last transitions, oldest first, with each endpoint's delivery outcome (absent in older records). */
+  history?: HistoryEntry[] | undefined;
 }
 
 export interface EndpointRecord {

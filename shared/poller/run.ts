@@ -4,6 +4,7 @@ import type { StateStore } from '../state/types';
 import type { FlowEvent, WebhookEndpoint } from '../webhook';
 import type { PollerConfig } from './config';
 import { removedEvent, statusChangedEvent } from './events';
+import { applyDeliveryNotes, recordTransition } from './history';
 import { applyAcknowledgements, type Deliver, deliverOutbox, enqueue } from './outbox';
 import {
   type DiscoveryRecord,
@@ -139,6 +140,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     record.removed = true;
     const event = removedEvent(record, new Date(now).toISOString());
     enqueue(record, event, [...endpoints.keys()], now);
+    recordTransition(record, event, [...endpoints.keys()]);
     return event;
   }
 
@@ -236,7 +238,10 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       held.set(key, { record: snapshot, version });
       return;
     }
-    await commit(key, (record) => applyAcknowledgements(record, report.acknowledged));
+    await commit(key, (record) => {
+      applyAcknowledgements(record, report.acknowledged);
+      applyDeliveryNotes(record, report.notes);
+    });
   }
 
   async function check(key: string): Promise<'continue' | 'stop'> {
@@ -300,6 +305,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       if (record.status === flow.status) return;
       event = statusChangedEvent(record, flow.status, observedAt);
       enqueue(record, event, [...endpoints.keys()], now);
+      recordTransition(record, event, [...endpoints.keys()]);
       record.status = flow.status;
       record.statusSince = observedAt;
     });

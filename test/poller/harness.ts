@@ -40,6 +40,7 @@ export async function startPollerWorld(options: {
   watch?: string;
   custSpaces?: string;
   discoveryIntervalS?: number;
+  webhookMaxAgeHours?: number;
   /** The state store; a fresh `file:` directory when absent. */
   openStore?: () => Promise<StateStore>;
 }): Promise<PollerWorld> {
@@ -75,6 +76,7 @@ export async function startPollerWorld(options: {
     DISCOVERY_INTERVAL_SECONDS: String(options.discoveryIntervalS ?? 0),
     POLL_QPS: String(pollQps),
     POLL_INTERVALS: options.intervals ?? '*=60,DEPRECATED=60,THROTTLED=60,BLOCKED=60',
+    WEBHOOK_MAX_AGE_HOURS: options.webhookMaxAgeHours?.toString(),
   });
   const logs: LogEntry[] = [];
   return {

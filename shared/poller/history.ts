@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import type { FlowEvent } from '../webhook';
+import type { FlowRecord } from './records';
+
+/** Enough for "what did this flow go through this week" at any sane interval, small enough per row. */
+export const MAX_HISTORY = 50;
+
+/** `REMOVED` stands in for the status of a flow that vanished; it is no CAMS status. */
+export const REMOVED_STATUS = 'REMOVED';
+
+export const deliveryStateSchema = z.enum(['pending', 'delivered', 'gone', 'dead']);
+export type DeliveryState = z.infer<typeof deliveryStateSchema>;
+
+export const endpointDeliverySchema = z
+  .object({
+    endpointId: z.string().max(200),
+    state: deliveryStateSchema,
+    /** Attempts made to this endpoint, successful or not. */
+    attempts: z.number().int().min(0),
+    lastReason: z.string().max(2000).optional(),
+    /** When `state` last changed (ISO 8601). */
+    updatedAt: z.string().max(64).optional(),
+  })
+  .loose();
+export type EndpointDelivery = z.infer<typeof endpointDeliverySchema>;
+
+/**
+ * One status transition as the poller saw it. With `flowName` and `previousObservedAt` the
+ * event announcing it can be rebuilt byte for byte after it left the outbox (for redelivery).
+ */
+export const historyEntrySchema = z
+  .object({
+    eventId: z.string().max(200),
+    type: z.enum(['flow.status_changed', 'flow.removed']),
+    from: z.string().max(200).optional(),
+    to: z.string().max(200),
+    observedAt: z.string().max(64),
+    previousObservedAt: z.string().max(64).optional(),
+    flowName: z.string().max(2000),
+    deliveries: z.array(endpointDeliverySchema).max(100),
+    /** Set when an operator asked for the event to be sent again (ISO 8601). */
+    redeliveredAt: z.string().max(64).optional(),
+  })
+  .loose();
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+/** What one delivery pass learnt about one (event, endpoint) pair; re-applied after a write conflict. */
+export interface DeliveryNote {
+  readonly eventId: string;
+  readonly endpointId: string;
+  readonly state: DeliveryState;
+  /** Whether this note stands for an attempt made (a dead-letter note does not). */
+  readonly attempted: boolean;
+  readonly reason?: string | undefined;
+  readonly at: string;
+}
+
+/** Appends the transition `event` announces, owed to `endpointIds`, keeping the last MAX_HISTORY. */
+export function recordTransition(record: FlowRecord, event: FlowEvent, endpointIds: readonly string[]): void {
+  const history = record.history ?? [];
+  if (history.some((entry) => entry.eventId === event.id)) return;
+  history.push({
+    eventId: event.id,
+    type: event.type,
+    ...(event.data.previousStatus !== undefined ? { from: event.data.previousStatus } : {}),
+    to: event.data.status ?? REMOVED_STATUS,
+    observedAt: event.data.observedAt,
+    ...(event.data.previousObservedAt !== undefined
+      ? { previousObservedAt: event.data.previousObservedAt }
+      : {}),
+    flowName: event.data.flowName,
+    deliveries: endpointIds.map((endpointId) => ({ endpointId, state: 'pending', attempts: 0 })),
+  });
+  record.history = history.slice(-MAX_HISTORY);
+}
+
+/** Writes what delivery passes learnt into the history; notes for entries no longer kept are dropped. */
+export function applyDeliveryNotes(record: FlowRecord, notes: readonly DeliveryNote[]): void {
+  if (!record.history || notes.length === 0) return;
+  const byId = new Map(record.history.map((entry) => [entry.eventId, entry]));
+  for (const note of notes) {
+    const entry = byId.get(note.eventId);
+    if (!entry) continue;
+    let delivery = entry.deliveries.find((candidate) => candidate.endpointId === note.endpointId);
+    if (!delivery) {
+      delivery = { endpointId: note.endpointId, state: 'pending', attempts: 0 };
+      entry.deliveries.push(delivery);
+    }
+    delivery.state = note.state;
+    delivery.updatedAt = note.at;
+    if (note.attempted) delivery.attempts += 1;
+    if (note.reason !== undefined) delivery.lastReason = note.reason;
+  }
+}
