@@ -7,6 +7,8 @@ import { splitList } from '../../shared/list-variable';
 export interface HttpConfig {
   /** sha256 digests of the accepted bearer tokens. */
   readonly tokenDigests: readonly Buffer[];
+  /** sha256 digests of the tokens that may also write (redelivery); they read too. */
+  readonly adminTokenDigests: readonly Buffer[];
   /** `none`: the trigger authenticates (authType function|jwt), so this function does not. */
   readonly authMode: 'token' | 'none';
   readonly cacheTtlMs: number;
@@ -15,6 +17,7 @@ export interface HttpConfig {
 
 const envSchema = z.object({
   HTTP_API_TOKENS: z.string().default(''),
+  HTTP_ADMIN_TOKENS: z.string().default(''),
   HTTP_AUTH: z.enum(['token', 'none'], { error: 'must be "token" (default) or "none"' }).default('token'),
   HTTP_CACHE_TTL_SECONDS: z.coerce
     .number({ error: 'must be a number of seconds' })
@@ -24,14 +27,11 @@ const envSchema = z.object({
   CAMS_CUST_SPACE_ID: z.string().default(''),
 });
 
-function tokenDigest(entry: string, index: number): Buffer {
+function tokenDigest(variable: string, entry: string, index: number): Buffer {
   if (entry.startsWith('sha256:')) {
     const hex = entry.slice('sha256:'.length);
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-      throw new ConfigError(
-        'HTTP_API_TOKENS',
-        `entry ${index + 1} starts with sha256: but is not 64 hex digits`,
-      );
+      throw new ConfigError(variable, `entry ${index + 1} starts with sha256: but is not 64 hex digits`);
     }
     return Buffer.from(hex, 'hex');
   }
@@ -58,7 +58,10 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     }
   }
   return {
-    tokenDigests: entries.map(tokenDigest),
+    tokenDigests: entries.map((entry, index) => tokenDigest('HTTP_API_TOKENS', entry, index)),
+    adminTokenDigests: splitList(config.HTTP_ADMIN_TOKENS).map((entry, index) =>
+      tokenDigest('HTTP_ADMIN_TOKENS', entry, index),
+    ),
     authMode: config.HTTP_AUTH,
     cacheTtlMs: config.HTTP_CACHE_TTL_SECONDS * 1000,
     defaultCustSpaceId,

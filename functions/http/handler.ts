@@ -16,7 +16,9 @@ import { toHttpError } from './error-mapping';
 import { type HttpRequest, parseFcHttpEvent } from './fc-event';
 import { FlowCache } from './flow-cache';
 import { HttpError } from './http-error';
+import { createOperatorRoutes } from './operator-routes';
 import { allowedMethods, matchRoute } from './routes';
+import { statusPage } from './status-page';
 
 export interface FcContext {
   readonly requestId?: string;
@@ -91,6 +93,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
   let cams = dependencies.cams;
   let cache: FlowCache | undefined;
   let warnedNoTokens = false;
+  const operator = createOperatorRoutes({ env, clock, log });
 
   function setUp(): HttpConfig {
     if (config) return config;
@@ -104,7 +107,8 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       log(JSON.stringify({ level: 'error', msg: 'configuration error', error: (error as Error).message }));
       throw error;
     }
-    if (config.authMode === 'token' && config.tokenDigests.length === 0 && !warnedNoTokens) {
+    const hasNoTokens = config.tokenDigests.length === 0 && config.adminTokenDigests.length === 0;
+    if (config.authMode === 'token' && hasNoTokens && !warnedNoTokens) {
       warnedNoTokens = true;
       log(
         JSON.stringify({
@@ -133,8 +137,20 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     }
     if (match.name === 'healthz') return json(200, { ok: true, version }, { 'cache-control': 'no-store' });
 
+    if (match.name === 'statusPage') return statusPage(request);
+
     const activeConfig = setUp();
     authorise(activeConfig, request.headers.authorization);
+    if (operator.isOperatorRoute(match.name)) {
+      return operator.handle({
+        name: match.name,
+        params: match.params,
+        request,
+        config: activeConfig,
+        contextCredentials: context.credentials,
+        requestId: context.requestId ?? '',
+      });
+    }
     const flowId = validateFlowId(match.params.flowId);
     const custSpaceParam = request.query.custSpaceId;
     const custSpaceId =

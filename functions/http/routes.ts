@@ -1,4 +1,12 @@
-export type RouteName = 'healthz' | 'flow' | 'preview';
+export type RouteName =
+  | 'healthz'
+  | 'flow'
+  | 'preview'
+  | 'statusPage'
+  | 'overview'
+  | 'history'
+  | 'deliveries'
+  | 'redeliver';
 
 export interface RouteMatch {
   readonly name: RouteName;
@@ -11,6 +19,11 @@ export const ROUTES: ReadonlyArray<{ name: RouteName; template: string; methods:
   { name: 'healthz', template: '/healthz', methods: ['GET', 'HEAD'] },
   { name: 'flow', template: '/flows/{flowId}', methods: ['GET', 'HEAD'] },
   { name: 'preview', template: '/flows/{flowId}/preview', methods: ['GET', 'HEAD'] },
+  { name: 'statusPage', template: '/', methods: ['GET', 'HEAD'] },
+  { name: 'overview', template: '/overview', methods: ['GET', 'HEAD'] },
+  { name: 'history', template: '/flows/{flowId}/history', methods: ['GET', 'HEAD'] },
+  { name: 'deliveries', template: '/deliveries', methods: ['GET', 'HEAD'] },
+  { name: 'redeliver', template: '/events/{eventId}/redeliver', methods: ['POST'] },
 ];
 
 function segmentsOf(path: string): string[] | undefined {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
+import { DEFAULT_STATE_URL } from '../state';
 import { parseWatchCustSpaces, parseWatchFlows, type WatchedFlow } from './watch-list';
 
 export interface PollerConfig {
@@ -69,6 +70,6 @@ export function parsePollerConfig(env: NodeJS.ProcessEnv): PollerConfig {
     intervalsS: parseIntervals(env.POLL_INTERVALS),
     discoveryIntervalS: parsed.data.DISCOVERY_INTERVAL_SECONDS,
     webhookMaxAgeMs: parsed.data.WEBHOOK_MAX_AGE_HOURS * 3600 * 1000,
-    stateUrl: env.STATE_URL?.trim() || 'file:.local/state',
+    stateUrl: env.STATE_URL?.trim() || DEFAULT_STATE_URL,
   };
 }

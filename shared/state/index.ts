@@ -15,6 +15,9 @@ export interface StateStoreOptions {
   readonly clock?: Clock | undefined;
 }
 
+/** Where both functions keep state when STATE_URL is unset: a directory beside the process. */
+export const DEFAULT_STATE_URL = 'file:.local/state';
+
 const ACCEPTED = 'file:<path> (local runs) or tablestore://<instance>/<table> (Function Compute)';
 
 /** Opens the store STATE_URL names. */

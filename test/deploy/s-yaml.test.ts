@@ -85,6 +85,7 @@ describe('s.yaml', () => {
           'CAMS_QPS',
           'CAMS_CUST_SPACE_ID',
           'HTTP_API_TOKENS',
+          'HTTP_ADMIN_TOKENS',
           'HTTP_AUTH',
           'HTTP_CACHE_TTL_SECONDS',
           'WATCH_FLOWS',
@@ -144,19 +145,19 @@ describe('s.yaml', () => {
 
   it('bakes no secret into the file', () => {
     const text = readFileSync(resolve(repoRoot, 's.yaml'), 'utf8');
-    for (const name of ['HTTP_API_TOKENS', 'WEBHOOK_SECRET']) {
+    for (const name of ['HTTP_API_TOKENS', 'HTTP_ADMIN_TOKENS', 'WEBHOOK_SECRET']) {
       expect(text).toContain(`${name}: \${env('${name}', '')}`);
     }
     expect(() => loadSYaml({})).toThrow("env('FC_ROLE_ARN') not found");
     expect(() => loadSYaml({ FC_ROLE_ARN: '' })).toThrow("env('FC_ROLE_ARN') not found");
   });
 
-  it('triggers the http function over GET/HEAD and the poller every minute with retries fit for idempotent runs', () => {
+  it('triggers the http function over GET/HEAD (and POST for redelivery) and the poller every minute with retries fit for idempotent runs', () => {
     expect(resources.http?.props.triggers).toEqual([
       {
         triggerName: 'http',
         triggerType: 'http',
-        triggerConfig: { authType: 'anonymous', methods: ['GET', 'HEAD'] },
+        triggerConfig: { authType: 'anonymous', methods: ['GET', 'HEAD', 'POST'] },
       },
     ]);
     const poller = resources.poller?.props;

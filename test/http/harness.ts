@@ -23,25 +23,32 @@ export function coldStart(env: Record<string, string | undefined>) {
   const { handler } = loadBundle(HTTP_BUNDLE, { fresh: true });
   return {
     handler,
-    async invoke(
-      request: {
-        method?: string;
-        path: string;
-        headers?: Record<string, string>;
-        query?: Record<string, string>;
-      },
-      context: { credentials?: Credentials | undefined; timeoutSeconds?: number } = {},
-    ): Promise<Answer> {
-      const answer = (await handler(
-        fcHttpEvent({
-          method: request.method ?? 'GET',
-          path: request.path,
-          headers: request.headers ?? {},
-          query: request.query ?? {},
-        }),
-        fcContext(context) as FcContext,
-      )) as Answer;
-      return answer;
-    },
+    invoke: (request: InvokeRequest, context: InvokeContext = {}) => invokeHandler(handler, request, context),
   };
+}
+
+export interface InvokeRequest {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+type InvokeContext = { credentials?: Credentials | undefined; timeoutSeconds?: number };
+
+/** One invocation the way FC makes it: the v1 event as a Buffer, and FC's context. */
+export async function invokeHandler(
+  handler: (event: Buffer, context: FcContext) => Promise<unknown>,
+  request: InvokeRequest,
+  context: InvokeContext = {},
+): Promise<Answer> {
+  return (await handler(
+    fcHttpEvent({
+      method: request.method ?? 'GET',
+      path: request.path,
+      headers: request.headers ?? {},
+      query: request.query ?? {},
+    }),
+    fcContext(context) as FcContext,
+  )) as Answer;
 }

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { FLOW_PREFIX, type FlowRecord, historyEntrySchema } from '../../shared/poller';
+import type { StateStore } from '../../shared/state';
+import { mapStateErrors } from './state-store';
+
+/**
+ * What this function reads of the poller's flow records, checked as hostile input: a record
+ * another version wrote, or one damaged in the store, must not break a listing. Unknown keys
+ * pass through untouched, so a record written back (redelivery) keeps what other code added.
+ */
+const eventSchema = z
+  .object({
+    id: z.string().max(200),
+    type: z.enum(['flow.status_changed', 'flow.removed']),
+    timestamp: z.string().max(64),
+    data: z.object({ flowId: z.string(), flowName: z.string() }).loose(),
+  })
+  .loose();
+
+const outboxEntrySchema = z
+  .object({
+    event: eventSchema,
+    pendingEndpoints: z.array(z.string().max(200)).max(100),
+    attempts: z.number().int().min(0),
+    nextAttemptAt: z.number(),
+    createdAt: z.number(),
+    lastReason: z.string().max(2000).optional(),
+  })
+  .loose();
+
+const flowRecordSchema = z
+  .object({
+    flowId: z.string().max(200),
+    custSpaceId: z.string().max(200).optional(),
+    flowName: z.string().max(2000),
+    status: z.string().max(200).optional(),
+    statusSince: z.string().max(64).optional(),
+    lastCheckedAt: z.number().optional(),
+    failures: z.number().int().min(0),
+    lastError: z.string().max(2000).optional(),
+    removed: z.boolean().optional(),
+    outbox: z.array(outboxEntrySchema),
+    deadLetters: z.array(outboxEntrySchema),
+    history: z.array(historyEntrySchema).optional(),
+  })
+  .loose();
+
+export interface StoredFlow {
+  readonly key: string;
+  readonly version: number;
+  readonly record: FlowRecord;
+}
+
+export interface FlowListing {
+  readonly flows: StoredFlow[];
+  /** Keys of records that failed the schema; left alone, counted so an operator notices. */
+  readonly unreadable: string[];
+}
+
+/** Validated once here; past this point the record is the poller's own type. */
+export function parseFlowRecord(value: unknown): FlowRecord | undefined {
+  const parsed = flowRecordSchema.safeParse(value);
+  return parsed.success ? (parsed.data as unknown as FlowRecord) : undefined;
+}
+
+export async function listFlows(store: StateStore): Promise<FlowListing> {
+  const items = await mapStateErrors(() => store.list(FLOW_PREFIX));
+  const flows: StoredFlow[] = [];
+  const unreadable: string[] = [];
+  for (const item of items) {
+    const record = parseFlowRecord(item.value);
+    if (record) flows.push({ key: item.key, version: item.version, record });
+    else unreadable.push(item.key);
+  }
+  return { flows, unreadable };
+}
+
+export async function readFlow(
+  store: StateStore,
+  key: string,
+): Promise<StoredFlow | 'absent' | 'unreadable'> {
+  const item = await mapStateErrors(() => store.get(key));
+  if (!item) return 'absent';
+  const record = parseFlowRecord(item.value);
+  return record ? { key, version: item.version, record } : 'unreadable';
+}

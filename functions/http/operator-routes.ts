@@ -1,0 +1,273 @@
+import { validateCustSpaceId, validateFlowId } from '../../shared/cams';
+import type { Clock } from '../../shared/clock';
+import { type FlowRecord, flowKey, holdsEvent, type OutboxEntry, requeueEvent } from '../../shared/poller';
+import type { StateStore } from '../../shared/state';
+import { authoriseAdmin } from './auth';
+import type { HttpConfig } from './config';
+import type { HttpRequest } from './fc-event';
+import { listFlows, readFlow, type StoredFlow } from './flow-records';
+import { HttpError } from './http-error';
+import { jsonAnswer, type OperatorAnswer } from './json-answer';
+import { comparePositions, decodeCursor, page, parseLimit } from './pagination';
+import type { RouteName } from './routes';
+import { stateStoreOpener } from './state-store';
+
+const OPERATOR_ROUTES: readonly RouteName[] = ['overview', 'history', 'deliveries', 'redeliver'];
+const EVENT_ID = /^evt_[0-9a-f]{32}$/;
+const MAX_WRITE_ATTEMPTS = 5;
+const NO_STORE = { 'cache-control': 'no-store' };
+
+export interface OperatorRequest {
+  readonly name: RouteName;
+  readonly params: Readonly<Record<string, string>>;
+  readonly request: HttpRequest;
+  readonly config: HttpConfig;
+  readonly contextCredentials: unknown;
+  readonly requestId: string;
+}
+
+const iso = (ms: number | undefined) =>
+  ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+/** Newest first as an ascending sort key; an unparsable date sorts last. */
+const newestFirst = (at: string | number) => -(typeof at === 'number' ? at : Date.parse(at) || 0);
+
+function flowSummary(record: FlowRecord) {
+  return {
+    flowId: record.flowId,
+    custSpaceId: record.custSpaceId ?? null,
+    flowName: record.flowName,
+    status: record.status ?? null,
+    statusSince: record.statusSince ?? null,
+    lastCheckedAt: iso(record.lastCheckedAt),
+    lastError: record.lastError ?? null,
+    removed: record.removed === true,
+    pending: record.outbox.length,
+    dead: record.deadLetters.length,
+  };
+}
+
+function deliveryItem(flow: StoredFlow, entry: OutboxEntry, isDead: boolean) {
+  return {
+    eventId: entry.event.id,
+    flowId: flow.record.flowId,
+    custSpaceId: flow.record.custSpaceId ?? null,
+    flowName: flow.record.flowName,
+    type: entry.event.type,
+    attempts: entry.attempts,
+    lastReason: entry.lastReason ?? null,
+    nextAttemptAt: isDead ? null : iso(entry.nextAttemptAt),
+    createdAt: iso(entry.createdAt),
+    endpoints: entry.pendingEndpoints,
+  };
+}
+
+/**
+ * The operator's view of what the poller did — overview, history, owed and dead deliveries —
+ * and the one write, redelivery. All read the poller's state store, never CAMS.
+ */
+export function createOperatorRoutes(options: {
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  log: (line: string) => void;
+}) {
+  const openStore = stateStoreOpener({ env: options.env, clock: options.clock });
+
+  async function overview(store: StateStore): Promise<OperatorAnswer> {
+    const { flows, unreadable } = await listFlows(store);
+    const summaries = flows.map((flow) => flowSummary(flow.record));
+    return jsonAnswer(
+      200,
+      {
+        generatedAt: new Date(options.clock.now()).toISOString(),
+        totals: {
+          flows: summaries.length,
+          pending: summaries.reduce((sum, flow) => sum + flow.pending, 0),
+          dead: summaries.reduce((sum, flow) => sum + flow.dead, 0),
+          unreadable: unreadable.length,
+        },
+        flows: summaries,
+      },
+      NO_STORE,
+    );
+  }
+
+  async function history(store: StateStore, call: OperatorRequest): Promise<OperatorAnswer> {
+    const flowId = validateFlowId(call.params.flowId);
+    const custSpaceParam = call.request.query.custSpaceId;
+    const custSpaceId =
+      custSpaceParam !== undefined ? validateCustSpaceId(custSpaceParam) : call.config.defaultCustSpaceId;
+    const limit = parseLimit(call.request.query.limit, 20, 50);
+    const key = flowKey(flowId, custSpaceId);
+    const scope = `history ${key}`;
+    const after = decodeCursor(call.request.query.cursor, scope);
+    const flow = await readFlow(store, key);
+    if (flow === 'absent') {
+      throw new HttpError(
+        404,
+        'FlowNotWatched',
+        `the poller keeps no record of flow ${flowId}${custSpaceId ? ` in ${custSpaceId}` : ''}: it is not watched (WATCH_FLOWS, WATCH_CUST_SPACES) or not checked yet`,
+      );
+    }
+    if (flow === 'unreadable') throw unreadableRecord(key);
+    const entries = [...(flow.record.history ?? [])].reverse();
+    const served = page(entries, (entry) => [newestFirst(entry.observedAt), entry.eventId], {
+      after,
+      limit,
+      scope,
+    });
+    return jsonAnswer(
+      200,
+      {
+        flowId,
+        custSpaceId: custSpaceId ?? null,
+        items: served.items.map((entry) => ({
+          eventId: entry.eventId,
+          type: entry.type,
+          from: entry.from ?? null,
+          to: entry.to,
+          observedAt: entry.observedAt,
+          deliveries: entry.deliveries.map((delivery) => ({
+            endpointId: delivery.endpointId,
+            state: delivery.state,
+            attempts: delivery.attempts,
+            lastReason: delivery.lastReason ?? null,
+            updatedAt: delivery.updatedAt ?? null,
+          })),
+          redeliveredAt: entry.redeliveredAt ?? null,
+        })),
+        nextCursor: served.nextCursor,
+      },
+      NO_STORE,
+    );
+  }
+
+  async function deliveries(store: StateStore, call: OperatorRequest): Promise<OperatorAnswer> {
+    const state = call.request.query.state ?? 'pending';
+    if (state !== 'pending' && state !== 'dead') {
+      throw new HttpError(400, 'InvalidParameter', 'state must be pending or dead');
+    }
+    const limit = parseLimit(call.request.query.limit, 50, 100);
+    const scope = `deliveries ${state}`;
+    const after = decodeCursor(call.request.query.cursor, scope);
+    const { flows } = await listFlows(store);
+    const items = flows
+      .flatMap((flow) =>
+        (state === 'dead' ? flow.record.deadLetters : flow.record.outbox).map((entry) => ({
+          position: [newestFirst(entry.createdAt), entry.event.id, flow.key] as const,
+          item: deliveryItem(flow, entry, state === 'dead'),
+        })),
+      )
+      .sort((a, b) => comparePositions(a.position, b.position));
+    const served = page(items, (entry) => entry.position, { after, limit, scope });
+    return jsonAnswer(
+      200,
+      { state, items: served.items.map((entry) => entry.item), nextCursor: served.nextCursor },
+      NO_STORE,
+    );
+  }
+
+  async function redeliver(store: StateStore, call: OperatorRequest): Promise<OperatorAnswer> {
+    const { actor } = authoriseAdmin(call.config, call.request.headers.authorization);
+    const eventId = call.params.eventId ?? '';
+    if (!EVENT_ID.test(eventId)) {
+      throw new HttpError(
+        400,
+        'InvalidParameter',
+        'eventId must be evt_ followed by 32 lowercase hex digits',
+      );
+    }
+    const { flows } = await listFlows(store);
+    let current: StoredFlow | 'absent' | 'unreadable' | undefined = flows.find((flow) =>
+      holdsEvent(flow.record, eventId),
+    );
+    if (!current) throw new HttpError(404, 'EventNotFound', `no flow record holds event ${eventId}`);
+    const key = current.key;
+    // Compare-and-set: the poller may write the same record meanwhile; start again from its write.
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
+      if (current === 'absent')
+        throw new HttpError(404, 'EventNotFound', `no flow record holds event ${eventId}`);
+      if (current === 'unreadable' || current === undefined) throw unreadableRecord(key);
+      const record = structuredClone(current.record);
+      const result = requeueEvent(record, eventId, options.clock.now());
+      const logged = {
+        level: 'info',
+        msg: 'event redelivery',
+        requestId: call.requestId,
+        actor,
+        eventId,
+        flowId: record.flowId,
+        custSpaceId: record.custSpaceId ?? null,
+      };
+      if (result.kind === 'not-found')
+        throw new HttpError(404, 'EventNotFound', `no flow record holds event ${eventId}`);
+      if (result.kind === 'inconsistent') throw unreadableRecord(key);
+      if (result.kind === 'no-endpoints') {
+        throw new HttpError(
+          409,
+          'NoEndpoints',
+          `event ${eventId} was owed to no webhook endpoint (WEBHOOK_URL was empty when it happened)`,
+        );
+      }
+      if (result.kind === 'already-pending') {
+        options.log(JSON.stringify({ ...logged, outcome: 'already-pending', endpoints: result.endpointIds }));
+        return jsonAnswer(
+          200,
+          {
+            eventId,
+            flowId: record.flowId,
+            state: 'pending',
+            requeued: false,
+            endpoints: result.endpointIds,
+          },
+          NO_STORE,
+        );
+      }
+      const version = await store.put(key, record, current.version);
+      if (version !== undefined) {
+        options.log(
+          JSON.stringify({
+            ...logged,
+            outcome: 'requeued',
+            source: result.source,
+            endpoints: result.endpointIds,
+          }),
+        );
+        return jsonAnswer(
+          202,
+          {
+            eventId,
+            flowId: record.flowId,
+            state: 'pending',
+            requeued: true,
+            source: result.source,
+            endpoints: result.endpointIds,
+          },
+          NO_STORE,
+        );
+      }
+      current = await readFlow(store, key);
+    }
+    throw new HttpError(503, 'StateConflict', 'the flow record kept changing under this write; try again', {
+      headers: { 'retry-after': '1' },
+    });
+  }
+
+  return {
+    isOperatorRoute: (name: RouteName) => OPERATOR_ROUTES.includes(name),
+    async handle(call: OperatorRequest): Promise<OperatorAnswer> {
+      const store = await openStore(call.contextCredentials);
+      if (call.name === 'overview') return overview(store);
+      if (call.name === 'history') return history(store, call);
+      if (call.name === 'deliveries') return deliveries(store, call);
+      return redeliver(store, call);
+    },
+  };
+}
+
+function unreadableRecord(key: string): HttpError {
+  return new HttpError(
+    500,
+    'StateCorrupt',
+    `the state record ${key} does not match the poller's schema; inspect it in the state store`,
+  );
+}

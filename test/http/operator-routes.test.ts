@@ -1,0 +1,383 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpHandler } from '../../functions/http/handler';
+import { type FlowRecord, flowKey } from '../../shared/poller';
+import { createStateStore } from '../../shared/state';
+import { type PollerWorld, startPollerWorld } from '../poller/harness';
+import { type Answer, type InvokeRequest, invokeHandler, observed } from './harness';
+import { undocumented } from './openapi-check';
+
+const READ_TOKEN = 'operator-read-token';
+const ADMIN_TOKEN = 'operator-admin-token';
+const HOUR = 3600_000;
+const DEAD_FLOW = '920000000000001';
+const PENDING_FLOW = '920000000000002';
+const BUSY_FLOW = '920000000000003';
+const read = { authorization: `Bearer ${READ_TOKEN}` };
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+let world: PollerWorld;
+let stateDirectory: string;
+const logs: string[] = [];
+
+function env(extra: Record<string, string | undefined> = {}) {
+  return {
+    STATE_URL: `file:${stateDirectory}`,
+    HTTP_API_TOKENS: READ_TOKEN,
+    HTTP_ADMIN_TOKENS: `sha256:${createHash('sha256').update(ADMIN_TOKEN).digest('hex')}`,
+    HTTP_AUTH: undefined,
+    CAMS_CUST_SPACE_ID: undefined,
+    CAMS_ENDPOINT: world.simulator.endpoint,
+    ...extra,
+  };
+}
+
+async function call(
+  route: string,
+  request: InvokeRequest,
+  extraEnv: Record<string, string | undefined> = {},
+): Promise<Answer> {
+  // Built from source with the poller's virtual clock: redelivery stamps the outbox entry with
+  // the function's clock, and the poller judges its age with its own.
+  const handler = createHttpHandler({
+    env: env(extraEnv),
+    clock: world.clock,
+    log: (line) => logs.push(line),
+  });
+  const answer = await invokeHandler(handler, request);
+  observed.add(`${route} ${request.method ?? 'GET'} ${answer.statusCode}`);
+  return answer;
+}
+
+interface Item {
+  [key: string]: unknown;
+  eventId: string;
+  deliveries: Array<Record<string, unknown>>;
+}
+const body = (answer: Answer) => JSON.parse(answer.body) as Record<string, unknown> & { items: Item[] };
+const errorCode = (answer: Answer) => (JSON.parse(answer.body) as { error: { code: string } }).error.code;
+
+async function change(flowId: string, status: string): Promise<void> {
+  world.simulator.setStatus(flowId, status);
+  world.clock.advance(61_000);
+  await world.run();
+}
+
+beforeAll(async () => {
+  stateDirectory = mkdtempSync(join(tmpdir(), 'cfw-operator-'));
+  world = await startPollerWorld({
+    flows: [
+      { flowId: DEAD_FLOW, flowName: 'dead_one', status: 'PUBLISHED' },
+      { flowId: PENDING_FLOW, flowName: 'pending_one', status: 'PUBLISHED' },
+      { flowId: BUSY_FLOW, flowName: 'busy_one', status: 'PUBLISHED' },
+    ],
+    webhookMaxAgeHours: 1,
+    openStore: () => createStateStore(`file:${stateDirectory}`),
+  });
+  await world.run();
+  // Seven delivered transitions for the busy flow.
+  for (const status of [
+    'THROTTLED',
+    'PUBLISHED',
+    'BLOCKED',
+    'PUBLISHED',
+    'THROTTLED',
+    'PUBLISHED',
+    'BLOCKED',
+  ]) {
+    await change(BUSY_FLOW, status);
+  }
+  // Two events for one flow die (the receiver fails for longer than WEBHOOK_MAX_AGE_HOURS) ...
+  world.receiver.setResponse(500);
+  await change(DEAD_FLOW, 'THROTTLED');
+  await change(DEAD_FLOW, 'BLOCKED');
+  world.clock.advance(2 * HOUR);
+  await world.run();
+  // ... and one is still owed.
+  await change(PENDING_FLOW, 'DEPRECATED');
+});
+
+afterAll(async () => {
+  await world.close();
+});
+
+describe('GET /overview', () => {
+  it('lists every watched flow with its status and owed and dead deliveries, from state alone', async () => {
+    const camsCalls = world.simulator.calls.length;
+    const answer = await call('/overview', { path: '/overview', headers: read });
+    expect(answer.statusCode).toBe(200);
+    const overview = body(answer) as unknown as {
+      totals: Record<string, number>;
+      flows: Array<Record<string, unknown>>;
+    };
+    expect(overview.totals).toEqual({ flows: 3, pending: 1, dead: 2, unreadable: 0 });
+    expect(overview.flows.find((flow) => flow.flowId === BUSY_FLOW)).toMatchObject({
+      flowName: 'busy_one',
+      status: 'BLOCKED',
+      statusSince: expect.any(String),
+      lastCheckedAt: expect.any(String),
+      pending: 0,
+      dead: 0,
+    });
+    expect(world.simulator.calls.length).toBe(camsCalls);
+    expect((await call('/overview', { path: '/overview' })).statusCode).toBe(401);
+    expect((await call('/overview', { method: 'HEAD', path: '/overview', headers: read })).body).toBe('');
+  });
+});
+
+describe('GET /flows/{flowId}/history', () => {
+  it('pages through the transitions newest first with an opaque cursor', async () => {
+    const seen: Item[] = [];
+    let cursor: string | undefined;
+    for (let pageIndex = 0; pageIndex < 5; pageIndex += 1) {
+      const answer = await call('/flows/{flowId}/history', {
+        path: `/flows/${BUSY_FLOW}/history`,
+        headers: read,
+        query: { limit: '3', ...(cursor ? { cursor } : {}) },
+      });
+      expect(answer.statusCode).toBe(200);
+      const page = body(answer);
+      seen.push(...page.items);
+      cursor = (page.nextCursor as string | null) ?? undefined;
+      if (!cursor) break;
+    }
+    expect(seen.map((entry) => entry.to)).toEqual([
+      'BLOCKED',
+      'PUBLISHED',
+      'THROTTLED',
+      'PUBLISHED',
+      'BLOCKED',
+      'PUBLISHED',
+      'THROTTLED',
+    ]);
+    expect(seen[6]).toMatchObject({ from: 'PUBLISHED', type: 'flow.status_changed' });
+    expect(new Set(seen.map((entry) => entry.eventId)).size).toBe(7);
+    expect(seen.every((entry) => entry.deliveries[0]?.state === 'delivered')).toBe(true);
+  });
+
+  it('shows a dead delivery with its attempts and reason', async () => {
+    const answer = await call('/flows/{flowId}/history', {
+      path: `/flows/${DEAD_FLOW}/history`,
+      headers: read,
+    });
+    // The newer event waited behind the older one (per-endpoint order) and was never attempted.
+    expect(body(answer).items[0]?.deliveries).toEqual([
+      expect.objectContaining({ state: 'dead', attempts: 0 }),
+    ]);
+    expect(body(answer).items[1]?.deliveries).toEqual([
+      expect.objectContaining({
+        state: 'dead',
+        attempts: expect.any(Number),
+        lastReason: expect.stringContaining('500'),
+      }),
+    ]);
+  });
+
+  const otherFlowCursor = () =>
+    Buffer.from(
+      JSON.stringify({ v: 1, s: `history ${flowKey(DEAD_FLOW, undefined)}`, p: [0, 'x'] }),
+    ).toString('base64url');
+  it.each([
+    ['limit=0', { limit: '0' }, 'InvalidParameter'],
+    ['limit=51', { limit: '51' }, 'InvalidParameter'],
+    ['limit=abc', { limit: 'abc' }, 'InvalidParameter'],
+    ['limit repeated', { limit: '3,4' }, 'InvalidParameter'],
+    ['a garbage cursor', { cursor: '%%%' }, 'InvalidCursor'],
+    ['a cursor that is not JSON', { cursor: Buffer.from('not json').toString('base64url') }, 'InvalidCursor'],
+    [
+      'a cursor with extra keys',
+      { cursor: Buffer.from('{"v":1,"s":"x","p":[1],"admin":true}').toString('base64url') },
+      'InvalidCursor',
+    ],
+    ['a 10 kB cursor', { cursor: 'A'.repeat(10_000) }, 'InvalidCursor'],
+    ['another flow’s cursor', { cursor: otherFlowCursor() }, 'InvalidCursor'],
+    ['a bad custSpaceId', { custSpaceId: '../../etc' }, 'InvalidParameter'],
+  ])('answers 400 for %s', async (_, query, code) => {
+    const answer = await call('/flows/{flowId}/history', {
+      path: `/flows/${BUSY_FLOW}/history`,
+      headers: read,
+      query,
+    });
+    expect(answer.statusCode).toBe(400);
+    expect(errorCode(answer)).toBe(code);
+    expect(answer.body).not.toMatch(/at .*\.js/);
+  });
+
+  it('answers 404 for a flow the poller does not watch', async () => {
+    const answer = await call('/flows/{flowId}/history', { path: '/flows/999999/history', headers: read });
+    expect(answer.statusCode).toBe(404);
+    expect(errorCode(answer)).toBe('FlowNotWatched');
+  });
+});
+
+describe('GET /deliveries', () => {
+  it('lists owed and dead-lettered events across flows, paginated', async () => {
+    const pending = body(
+      await call('/deliveries', { path: '/deliveries', headers: read, query: { state: 'pending' } }),
+    );
+    expect(pending.items).toEqual([
+      expect.objectContaining({
+        flowId: PENDING_FLOW,
+        flowName: 'pending_one',
+        type: 'flow.status_changed',
+        attempts: 1,
+        lastReason: expect.stringContaining('500'),
+        nextAttemptAt: expect.any(String),
+        endpoints: [expect.any(String)],
+      }),
+    ]);
+    const first = body(
+      await call('/deliveries', { path: '/deliveries', headers: read, query: { state: 'dead', limit: '1' } }),
+    );
+    expect(first.items).toHaveLength(1);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = body(
+      await call('/deliveries', {
+        path: '/deliveries',
+        headers: read,
+        query: { state: 'dead', limit: '1', cursor: String(first.nextCursor) },
+      }),
+    );
+    expect(second).toMatchObject({
+      nextCursor: null,
+      items: [expect.objectContaining({ flowId: DEAD_FLOW, nextAttemptAt: null })],
+    });
+    expect(second.items[0]?.eventId).not.toBe(first.items[0]?.eventId);
+    // A cursor of the dead listing does not page the pending one.
+    const crossed = await call('/deliveries', {
+      path: '/deliveries',
+      headers: read,
+      query: { state: 'pending', cursor: String(first.nextCursor) },
+    });
+    expect(errorCode(crossed)).toBe('InvalidCursor');
+  });
+
+  it('answers 400 for an unknown state', async () => {
+    const answer = await call('/deliveries', {
+      path: '/deliveries',
+      headers: read,
+      query: { state: 'lost' },
+    });
+    expect(answer.statusCode).toBe(400);
+    expect(errorCode(answer)).toBe('InvalidParameter');
+  });
+});
+
+describe('POST /events/{eventId}/redeliver', () => {
+  const redeliver = (eventId: string, headers: Record<string, string> = admin) =>
+    call('/events/{eventId}/redeliver', { method: 'POST', path: `/events/${eventId}/redeliver`, headers });
+  const deadIds = async () =>
+    body(
+      await call('/deliveries', { path: '/deliveries', headers: read, query: { state: 'dead' } }),
+    ).items.map((item) => item.eventId as string);
+
+  it('needs an admin token: none → 401, a read token → 403', async () => {
+    const [eventId = ''] = await deadIds();
+    expect((await redeliver(eventId, {})).statusCode).toBe(401);
+    const refused = await redeliver(eventId, read);
+    expect(refused.statusCode).toBe(403);
+    expect(errorCode(refused)).toBe('Forbidden');
+    expect((await redeliver(eventId, { authorization: 'Bearer wrong' })).statusCode).toBe(401);
+    expect(
+      (await call('/events/{eventId}/redeliver', { path: `/events/${eventId}/redeliver`, headers: admin }))
+        .statusCode,
+    ).toBe(405);
+  });
+
+  it('answers 404 for an unknown event and 400 for a malformed id', async () => {
+    const unknown = await redeliver(`evt_${'0'.repeat(32)}`);
+    expect(unknown.statusCode).toBe(404);
+    expect(errorCode(unknown)).toBe('EventNotFound');
+    expect((await redeliver('evt_..%2F..')).statusCode).toBe(400);
+  });
+
+  it('puts dead letters back in the outbox under the same ids, concurrently and idempotently, logging who asked', async () => {
+    const ids = await deadIds();
+    expect(ids).toHaveLength(2);
+    logs.length = 0;
+    const answers = await Promise.all(ids.map((eventId) => redeliver(eventId)));
+    expect(answers.map((answer) => answer.statusCode)).toEqual([202, 202]);
+    expect(body(answers[0] as Answer)).toMatchObject({
+      requeued: true,
+      source: 'dead-letter',
+      state: 'pending',
+    });
+    const again = await redeliver(ids[0] ?? '');
+    expect(again.statusCode).toBe(200);
+    expect(body(again)).toMatchObject({ requeued: false, state: 'pending' });
+
+    const adminDigest = createHash('sha256').update(ADMIN_TOKEN).digest('hex');
+    const lines = logs.filter((line) => line.includes('"event redelivery"')).map((line) => JSON.parse(line));
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatchObject({ actor: `sha256:${adminDigest.slice(0, 12)}`, flowId: DEAD_FLOW });
+    expect(logs.join('\n')).not.toContain(ADMIN_TOKEN);
+    expect(await deadIds()).toEqual([]);
+
+    // The next poller run delivers them, under the ids the receiver may already have seen.
+    world.receiver.setResponse(204);
+    world.clock.advance(1000);
+    const before = world.receiver.received.length;
+    await world.run();
+    const received = world.receiver.received
+      .slice(before)
+      .filter((delivery) => delivery.verified && ids.includes(delivery.id ?? ''));
+    expect(received.map((delivery) => delivery.id).sort()).toEqual([...ids].sort());
+    const history = body(
+      await call('/flows/{flowId}/history', { path: `/flows/${DEAD_FLOW}/history`, headers: read }),
+    );
+    expect(history.items.map((entry) => entry.deliveries[0]?.state)).toEqual(['delivered', 'delivered']);
+    expect(history.items[0]?.redeliveredAt).toEqual(expect.any(String));
+  });
+
+  it('sends a delivered event again, byte for byte, rebuilt from the history', async () => {
+    const history = body(
+      await call('/flows/{flowId}/history', { path: `/flows/${BUSY_FLOW}/history`, headers: read }),
+    );
+    const eventId = history.items[3]?.eventId ?? '';
+    const answer = await redeliver(eventId);
+    expect(answer.statusCode).toBe(202);
+    expect(body(answer)).toMatchObject({ source: 'history' });
+    world.clock.advance(1000);
+    await world.run();
+    const bodies = world.receiver.received
+      .filter((delivery) => delivery.id === eventId)
+      .map((delivery) => delivery.body);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[1]).toBe(bodies[0]);
+  });
+});
+
+describe('hostile state', () => {
+  it('counts a record that fails the schema instead of failing the listing, and names it when asked for', async () => {
+    const store = await createStateStore(`file:${stateDirectory}`);
+    await store.put(flowKey('920000000000009', undefined), { flowId: 9, outbox: 'x' }, 0);
+    const overview = body(await call('/overview', { path: '/overview', headers: read })) as unknown as {
+      totals: { flows: number; unreadable: number };
+    };
+    expect(overview.totals).toMatchObject({ flows: 3, unreadable: 1 });
+    const answer = await call('/flows/{flowId}/history', {
+      path: '/flows/920000000000009/history',
+      headers: read,
+    });
+    expect(answer.statusCode).toBe(500);
+    expect(errorCode(answer)).toBe('StateCorrupt');
+    const stored = (await store.get<FlowRecord>(flowKey('920000000000009', undefined)))?.value;
+    expect(stored).toEqual({ flowId: 9, outbox: 'x' });
+    await store.delete(flowKey('920000000000009', undefined), 1);
+  });
+
+  it('answers 500 naming STATE_URL when it is not a store', async () => {
+    const answer = await call('/overview', { path: '/overview', headers: read }, { STATE_URL: 'redis://x' });
+    expect(answer.statusCode).toBe(500);
+    expect(JSON.parse(answer.body).error.message).toMatch(/STATE_URL/);
+  });
+});
+
+describe('OpenAPI description of the operator routes', () => {
+  it('documents every route, method and status seen above', () => {
+    expect(undocumented(observed)).toEqual([]);
+  });
+});
