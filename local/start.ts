@@ -127,6 +127,11 @@ async function main(): Promise<void> {
     token = stableLocalSecret('api-token', () => randomBytes(24).toString('base64url'));
     env.HTTP_API_TOKENS = token;
   }
+  let adminToken: string | undefined;
+  if (!env.HTTP_ADMIN_TOKENS) {
+    adminToken = stableLocalSecret('admin-token', () => randomBytes(24).toString('base64url'));
+    env.HTTP_ADMIN_TOKENS = adminToken;
+  }
 
   // The bundles read their configuration at cold start, so load them after the environment is set.
   const http = loadBundle(resolve('dist/http/index.js'));
@@ -168,12 +173,22 @@ async function main(): Promise<void> {
   console.log(
     ['', 'cams-flow-watch is running locally:', ...lines.map((line) => `  ${line}`), ''].join('\n'),
   );
+  console.log(`Status page   ${server.url}/   (open in a browser; it asks for the API token once)`);
   if (token) console.log(`API token     ${token}   (stored in .local/api-token)`);
+  if (adminToken) console.log(`Admin token   ${adminToken}   (stored in .local/admin-token; may redeliver)`);
   const auth = token ? ` -H 'Authorization: Bearer ${token}'` : '';
-  console.log(`Try:          curl -s${auth} ${server.url}/flows/${simulator ? firstFlow : '<flowId>'}`);
+  const flowPath = `/flows/${simulator ? firstFlow : '<flowId>'}`;
+  console.log(`Try:          curl -s${auth} ${server.url}${flowPath}`);
   if (simulator)
     console.log(
       `              curl -s${auth} '${server.url}/flows/700000000000003?custSpaceId=${LOCAL_CUST_SPACE_ID}'`,
+    );
+  console.log(`              curl -s${auth} ${server.url}/overview`);
+  console.log(`              curl -s${auth} '${server.url}${flowPath}/history?limit=10'`);
+  console.log(`              curl -s${auth} '${server.url}/deliveries?state=dead'`);
+  if (adminToken)
+    console.log(
+      `              curl -s -X POST -H 'Authorization: Bearer ${adminToken}' ${server.url}/events/<eventId>/redeliver`,
     );
   console.log('Status changes appear below as the poller delivers them. Ctrl-C stops everything.\n');
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadBundle, serveFcHttp } from '../../local/fc-emulator';
 import { createStateStore } from '../../shared/state';
 import { type PollerWorld, startPollerWorld } from '../poller/harness';
@@ -96,12 +96,15 @@ describe.skipIf(!hasBrowser)('status page in a real browser', () => {
     })) {
       process.env[name] = value;
     }
+    // The bundle logs a JSON line per request; the assertions below say what matters.
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
     const { handler } = loadBundle(HTTP_BUNDLE, { fresh: true });
     server = await serveFcHttp(handler, { host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 60_000 });
   }, 120_000);
 
   afterAll(async () => {
+    vi.restoreAllMocks();
     await browser?.close();
     await server?.close();
     await world?.close();
