@@ -80,19 +80,28 @@ const THROTTLED: FcInvocationError = {
   body: { errorCode: 'ResourceThrottled', errorMessage: 'Reserve resource exhausted' },
 };
 
+/**
+ * How long an instance may take to load its bundle. FC's invocation timeout starts once the code
+ * is loaded, so a slow cold start (many instances starting at once on a small machine) must not
+ * eat into it; this only catches a bundle that never finishes loading.
+ */
+const INSTANCE_START_TIMEOUT_MS = 60_000;
+
 interface Instance {
   readonly id: number;
   readonly worker: Worker;
+  isReady: boolean;
+  /** Sends the waiting invocation once the bundle is loaded. */
+  dispatchWhenReady: (() => void) | undefined;
   settle: ((invocation: FcInvocation) => void) | undefined;
   crash: Error | undefined;
 }
 
-interface Reply {
-  ok: boolean;
-  value?: unknown;
-  errorType?: string;
-  errorMessage?: string;
-}
+type Reply =
+  | { kind: 'ready' }
+  | { kind: 'loadFailed'; errorType: string; errorMessage: string }
+  | { kind: 'result'; ok: true; value: unknown }
+  | { kind: 'result'; ok: false; errorType: string; errorMessage: string };
 
 const INSTANCE_SCRIPT = join(__dirname, 'instance.cjs');
 
@@ -144,22 +153,36 @@ export class FcFunction {
     });
     const running = instance;
     return new Promise<FcInvocation>((resolve) => {
-      const timer = setTimeout(() => {
-        this.counts.timedOut += 1;
+      const fail = (counter: 'timedOut' | 'crashed', error: FcInvocationError) => {
+        this.counts[counter] += 1;
         running.settle = undefined;
         this.retire(running);
-        resolve({
-          ok: false,
-          instanceId: running.id,
-          error: unhandled('FunctionTimeout', `Function timed out after ${this.timeoutSeconds} seconds`),
-        });
-      }, this.timeoutSeconds * 1000);
+        resolve({ ok: false, instanceId: running.id, error });
+      };
+      let timer = setTimeout(
+        () =>
+          fail('crashed', unhandled('InstanceStartTimeout', 'the instance did not finish loading the code')),
+        INSTANCE_START_TIMEOUT_MS,
+      );
       running.settle = (invocation) => {
         clearTimeout(timer);
         running.settle = undefined;
         resolve(invocation);
       };
-      running.worker.postMessage({ event: new Uint8Array(event), context });
+      const dispatch = () => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () =>
+            fail(
+              'timedOut',
+              unhandled('FunctionTimeout', `Function timed out after ${this.timeoutSeconds} seconds`),
+            ),
+          this.timeoutSeconds * 1000,
+        );
+        running.worker.postMessage({ event: new Uint8Array(event), context });
+      };
+      if (running.isReady) dispatch();
+      else running.dispatchWhenReady = dispatch;
     });
   }
 
@@ -188,22 +211,40 @@ export class FcFunction {
       stdout: true,
       stderr: true,
     });
-    const instance: Instance = { id, worker, settle: undefined, crash: undefined };
+    const instance: Instance = {
+      id,
+      worker,
+      isReady: false,
+      dispatchWhenReady: undefined,
+      settle: undefined,
+      crash: undefined,
+    };
     this.instances.add(instance);
     this.forwardLines(worker.stdout);
     this.forwardLines(worker.stderr);
     worker.on('message', (reply: Reply) => {
+      if (reply.kind === 'ready') {
+        instance.isReady = true;
+        const dispatch = instance.dispatchWhenReady;
+        instance.dispatchWhenReady = undefined;
+        dispatch?.();
+        return;
+      }
       const settle = instance.settle;
+      instance.settle = undefined;
+      if (reply.kind === 'loadFailed') {
+        // FC reports code that fails to load as the invocation's error; the next one starts afresh.
+        this.counts.crashed += 1;
+        this.retire(instance);
+        settle?.({ ok: false, instanceId: id, error: unhandled(reply.errorType, reply.errorMessage) });
+        return;
+      }
       if (!settle) return;
       if (!this.isClosed) this.idle.push(instance);
       settle(
         reply.ok
           ? { ok: true, value: reply.value, instanceId: id }
-          : {
-              ok: false,
-              instanceId: id,
-              error: unhandled(reply.errorType ?? 'Error', reply.errorMessage ?? 'unknown error'),
-            },
+          : { ok: false, instanceId: id, error: unhandled(reply.errorType, reply.errorMessage) },
       );
     });
     worker.on('error', (error) => {
@@ -231,6 +272,7 @@ export class FcFunction {
   /** Takes an instance out of service for good (FC recycles a crashed or timed-out instance). */
   private retire(instance: Instance): void {
     this.instances.delete(instance);
+    instance.dispatchWhenReady = undefined;
     const index = this.idle.indexOf(instance);
     if (index >= 0) this.idle.splice(index, 1);
     const settle = instance.settle;

@@ -182,6 +182,26 @@ describe('FC emulator: instances', () => {
     expect((await get()).body).toMatchObject({ invocations: 1, instance: expect.stringMatching(/-2$/) });
   });
 
+  it('starts the timeout once the code is loaded, as FC does, so a slow cold start is not a timeout', async () => {
+    const slowLoading = writeTestBundle(`
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+exports.handler = async () => ({ statusCode: 200, body: '{}' });
+`);
+    const { fn, get } = await start({ bundle: slowLoading, timeoutSeconds: 1 });
+    expect((await get()).status).toBe(200);
+    expect(fn.stats()).toMatchObject({ timedOut: 0 });
+  });
+
+  it('answers 502 with the error when the code fails to load, and loads it afresh next time', async () => {
+    const broken = writeTestBundle("throw new SyntaxError('bundle is broken');");
+    const { fn, get } = await start({ bundle: broken });
+    const failed = await get();
+    expect(failed.status).toBe(502);
+    expect(JSON.parse(failed.text)).toEqual({ errorType: 'SyntaxError', errorMessage: 'bundle is broken' });
+    expect((await get()).status).toBe(502);
+    expect(fn.stats()).toMatchObject({ instancesStarted: 2, instancesAlive: 0 });
+  });
+
   it('terminates every instance on close, answering what still runs with 502', async () => {
     const { fn } = await start();
     const held = await gate();
