@@ -1,5 +1,12 @@
 import { resolve } from 'node:path';
-import { type FcContext, fcContext, fcHttpEvent, loadBundle } from '../../local/fc-emulator';
+import {
+  type FcContext,
+  FcFunction,
+  type FcFunctionOptions,
+  fcContext,
+  fcHttpEvent,
+  loadBundle,
+} from '../../local/fc-emulator';
 import type { Credentials } from '../../shared/cams/types';
 
 export const HTTP_BUNDLE = resolve('dist/http/index.js');
@@ -11,10 +18,29 @@ export interface Answer {
   isBase64Encoded: boolean;
 }
 
+export interface InvokeRequest {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
 /** Every (route template, method, status) the tests saw, for the OpenAPI check. */
 export const observed = new Set<string>();
 
-/** Loads the built bundle fresh (a cold start) with `env` as its configuration. */
+function httpEvent(request: InvokeRequest): Buffer {
+  return fcHttpEvent({
+    method: request.method ?? 'GET',
+    path: request.path,
+    headers: request.headers ?? {},
+    query: request.query ?? {},
+  });
+}
+
+/**
+ * Loads the built bundle fresh (a cold start) with `env` as its configuration, in this process:
+ * one module state answering whatever is invoked, for tests of what one invocation does.
+ */
 export function coldStart(env: Record<string, string | undefined>) {
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[name];
@@ -27,11 +53,34 @@ export function coldStart(env: Record<string, string | undefined>) {
   };
 }
 
-export interface InvokeRequest {
-  method?: string;
-  path: string;
-  headers?: Record<string, string>;
-  query?: Record<string, string>;
+/**
+ * The built bundle run as FC runs it: one request per instance, each instance a worker thread
+ * with its own module state and only `env` (the function's variables) as its environment.
+ * The caller closes it.
+ */
+export function httpFunction(
+  env: Record<string, string | undefined>,
+  options: Partial<FcFunctionOptions> = {},
+) {
+  const defined = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  const fn = new FcFunction({
+    bundle: HTTP_BUNDLE,
+    functionName: 'cams-flow-watch-http',
+    env: defined,
+    ...options,
+  });
+  return {
+    fn,
+    /** The handler's answer; an FC-level failure (429, crash, timeout) fails the test. */
+    async invoke(request: InvokeRequest, credentials?: Credentials): Promise<Answer> {
+      const invocation = await fn.invoke(httpEvent(request), credentials ? { credentials } : {});
+      if (!invocation.ok)
+        throw new Error(`FC answered ${invocation.error.statusCode}: ${invocation.error.body.errorMessage}`);
+      return invocation.value as Answer;
+    },
+  };
 }
 
 type InvokeContext = { credentials?: Credentials | undefined; timeoutSeconds?: number };
@@ -42,13 +91,5 @@ export async function invokeHandler(
   request: InvokeRequest,
   context: InvokeContext = {},
 ): Promise<Answer> {
-  return (await handler(
-    fcHttpEvent({
-      method: request.method ?? 'GET',
-      path: request.path,
-      headers: request.headers ?? {},
-      query: request.query ?? {},
-    }),
-    fcContext(context) as FcContext,
-  )) as Answer;
+  return (await handler(httpEvent(request), fcContext(context) as FcContext)) as Answer;
 }

@@ -2,11 +2,11 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadBundle, serveFcHttp } from '../../local/fc-emulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveFcHttp } from '../../local/fc-emulator';
 import { createStateStore } from '../../shared/state';
 import { type PollerWorld, startPollerWorld } from '../poller/harness';
-import { HTTP_BUNDLE } from './harness';
+import { httpFunction } from './harness';
 
 /** Debian's `chromium` package; .ci/run installs it when missing, so CI always runs this file. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -42,6 +42,7 @@ interface Overview {
 let world: PollerWorld;
 let server: { url: string; close(): Promise<void> };
 let browser: Browser;
+let http: ReturnType<typeof httpFunction>;
 
 async function change(flowId: string, status: string, custSpaceId?: string): Promise<void> {
   world.simulator.setStatus(flowId, status, custSpaceId);
@@ -87,26 +88,25 @@ describe.skipIf(!hasBrowser)('status page in a real browser', () => {
     await world.run();
     await change('930000000000003', 'PUBLISHED', 'cams-page-space');
 
-    for (const [name, value] of Object.entries({
-      STATE_URL: `file:${stateDirectory}`,
-      HTTP_API_TOKENS: TOKEN,
-      HTTP_ADMIN_TOKENS: '',
-      HTTP_AUTH: '',
-      CAMS_ENDPOINT: world.simulator.endpoint,
-    })) {
-      process.env[name] = value;
-    }
-    // The bundle logs a JSON line per request; the assertions below say what matters.
-    vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    const { handler } = loadBundle(HTTP_BUNDLE, { fresh: true });
-    server = await serveFcHttp(handler, { host: '127.0.0.1' });
+    // The built bundle on FC's instances, with only the function's variables as its environment.
+    http = httpFunction(
+      {
+        STATE_URL: `file:${stateDirectory}`,
+        HTTP_API_TOKENS: TOKEN,
+        HTTP_ADMIN_TOKENS: '',
+        HTTP_AUTH: '',
+        CAMS_ENDPOINT: world.simulator.endpoint,
+      },
+      { log: () => undefined },
+    );
+    server = await serveFcHttp(http.fn, { host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 60_000 });
   }, 120_000);
 
   afterAll(async () => {
-    vi.restoreAllMocks();
     await browser?.close();
     await server?.close();
+    await http?.fn.close();
     await world?.close();
   });
 
