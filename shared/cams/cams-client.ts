@@ -319,7 +319,14 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         fields.push(['CustSpaceId', validateCustSpaceId(input.custSpaceId)]);
       fields.push(['Page', JSON.stringify({ Index: input.pageIndex, Size: input.pageSize })]);
       const target = input.custSpaceId ? `cust space ${input.custSpaceId}` : 'flows';
-      const answer = await call({ action: 'ListFlow', target, fields }, listFlowResponseSchema, callOptions);
+      const attempt: Attempt = { action: 'ListFlow', target, fields };
+      const answer = await call(attempt, listFlowResponseSchema, callOptions);
+      if (!answer.Data) {
+        throw fail(attempt, 'InvalidResponse', {
+          requestId: safeRequestId(answer.RequestId),
+          upstreamMessage: 'a 200 answer without Data',
+        });
+      }
       return {
         flows: answer.Data.map((flow) => ({
           flowId: flow.FlowId,

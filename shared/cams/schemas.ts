@@ -42,6 +42,7 @@ export const getFlowDataSchema = z.object({
 export const getFlowResponseSchema = envelopeSchema.extend({ Data: getFlowDataSchema });
 
 export const listFlowResponseSchema = envelopeSchema.extend({
+  // Nullish here, refused by the client: a 200 without Data is no proof that a space is empty.
   Data: z
     .array(
       z.object({
@@ -53,6 +54,5 @@ export const listFlowResponseSchema = envelopeSchema.extend({
           .transform((value) => value ?? []),
       }),
     )
-    .nullish()
-    .transform((value) => value ?? []),
+    .nullish(),
 });
