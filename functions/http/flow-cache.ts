@@ -1,5 +1,6 @@
 import type { Flow } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
+import { usablePreviewUrl } from './preview';
 
 interface Entry {
   readonly flow: Flow;
@@ -10,6 +11,16 @@ export interface CachedFlow {
   readonly flow: Flow;
   readonly hit: boolean;
   readonly expiresAt: number;
+}
+
+/**
+ * When the flow's preview link stops working. A link without a known expiry is not cached (it
+ * may already be dead); a flow without a usable link has nothing to expire.
+ */
+function previewExpiryOf(flow: Flow, loadedAt: number): number {
+  if (!usablePreviewUrl(flow)) return Number.POSITIVE_INFINITY;
+  const expiry = flow.previewUrlExpiresAt === undefined ? Number.NaN : Date.parse(flow.previewUrlExpiresAt);
+  return Number.isNaN(expiry) ? loadedAt : expiry;
 }
 
 /**
@@ -43,11 +54,7 @@ export class FlowCache {
     }
     const flow = await pending;
     const loadedAt = this.#clock.now();
-    const previewExpiry = Date.parse(flow.previewUrlExpiresAt);
-    const expiresAt = Math.min(
-      loadedAt + this.#ttlMs,
-      Number.isNaN(previewExpiry) ? loadedAt : previewExpiry,
-    );
+    const expiresAt = Math.min(loadedAt + this.#ttlMs, previewExpiryOf(flow, loadedAt));
     if (!joined && expiresAt > loadedAt) {
       if (this.#entries.size >= this.#maxEntries)
         this.#entries.delete(this.#entries.keys().next().value ?? '');

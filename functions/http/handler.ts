@@ -17,6 +17,7 @@ import { type HttpRequest, parseFcHttpEvent } from './fc-event';
 import { FlowCache } from './flow-cache';
 import { HttpError } from './http-error';
 import { createOperatorRoutes } from './operator-routes';
+import { usablePreviewUrl } from './preview';
 import { allowedMethods, matchRoute } from './routes';
 import { statusPage } from './status-page';
 
@@ -99,9 +100,12 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     if (config) return config;
     if (configError) throw configError;
     try {
-      config = parseHttpConfig(env);
+      // Assigned only once everything parsed: a half set-up handler would answer later
+      // requests with a bare 500 instead of the configuration error.
+      const parsed = parseHttpConfig(env);
       cams ??= camsClientFromEnv(env, dependencies.camsOptions);
-      cache = new FlowCache({ ttlMs: config.cacheTtlMs, clock });
+      cache = new FlowCache({ ttlMs: parsed.cacheTtlMs, clock });
+      config = parsed;
     } catch (error) {
       configError = error;
       log(JSON.stringify({ level: 'error', msg: 'configuration error', error: (error as Error).message }));
@@ -176,11 +180,19 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const maxAgeS = Math.max(0, Math.floor((cached.expiresAt - clock.now()) / 1000));
 
     if (match.name === 'preview') {
+      const location = usablePreviewUrl(cached.flow);
+      if (!location) {
+        throw new HttpError(
+          404,
+          'PreviewUnavailable',
+          'CAMS gave this flow no https preview URL: open the flow in WhatsApp Manager to preview it',
+        );
+      }
       return {
         statusCode: 302,
-        headers: { location: cached.flow.previewUrl, 'cache-control': 'no-store', 'content-type': JSON_TYPE },
+        headers: { location, 'cache-control': 'no-store', 'content-type': JSON_TYPE },
         isBase64Encoded: false,
-        body: JSON.stringify({ location: cached.flow.previewUrl }),
+        body: JSON.stringify({ location }),
       };
     }
     const etag = etagOf(cached.flow);

@@ -293,6 +293,22 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
 
     const data =
       action === 'GetFlow' ? getFlow(identity.account, form, now) : listFlow(identity.account, form);
+    if (fault?.kind === 'late-answer') {
+      fault.onArrived?.();
+      await fault.release.catch(() => undefined);
+    }
+    if (fault?.kind === 'answer') {
+      const answer =
+        data instanceof Reply
+          ? { RequestId: requestId, Code: data.code, Message: data.message }
+          : { RequestId: requestId, Code: 'OK', Message: 'None', Data: data };
+      const rewritten = fault.rewrite(answer);
+      const httpStatus = fault.httpStatus ?? 200;
+      record(httpStatus, 'Rewritten');
+      return typeof rewritten === 'string'
+        ? send(httpStatus, undefined, rewritten)
+        : send(httpStatus, undefined, JSON.stringify(rewritten) ?? 'null');
+    }
     if (data instanceof Reply) return sendReply(data);
     record(200, 'OK');
     send(200, { RequestId: requestId, Code: 'OK', Message: 'None', Data: data });

@@ -26,7 +26,25 @@ export type SimFault =
   | { readonly kind: 'reset' }
   | { readonly kind: 'malformed' }
   | { readonly kind: 'error'; readonly code: string }
-  | { readonly kind: 'ok-with-code'; readonly code: string };
+  | { readonly kind: 'ok-with-code'; readonly code: string }
+  /**
+   * The answer CAMS would give, rewritten before it is sent: a JSON value to send instead, or a
+   * string sent as the raw body (hostile or broken answers; `httpStatus` defaults to 200).
+   */
+  | {
+      readonly kind: 'answer';
+      readonly rewrite: (answer: Record<string, unknown>) => unknown;
+      readonly httpStatus?: number | undefined;
+    }
+  /**
+   * The answer is read from the flow book on arrival (as CAMS would) but sent only once
+   * `release` settles: a reply delayed on the way back, carrying the status of its arrival.
+   */
+  | {
+      readonly kind: 'late-answer';
+      readonly release: Promise<unknown>;
+      readonly onArrived?: (() => void) | undefined;
+    };
 
 export interface SimFaultMatch {
   readonly action?: 'GetFlow' | 'ListFlow' | undefined;

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { type Clock, systemClock } from '../clock';
-import { type CamsAction, CamsError, isThrottlingCode, type LocalCamsCode } from './errors';
+import {
+  type CamsAction,
+  CamsError,
+  isThrottlingCode,
+  type LocalCamsCode,
+  safeRequestId,
+  safeUpstreamCode,
+  safeUpstreamMessage,
+} from './errors';
 import { RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
 import { backoffDelayMs } from './retry-timing';
 import { buildRpcRequest } from './rpc-request';
@@ -138,6 +146,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
       text,
       typeof requestId === 'string' ? requestId : undefined,
       schema,
+      callOptions.credentials,
     );
   }
 
@@ -161,6 +170,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     text: string,
     headerRequestId: string | undefined,
     schema: S,
+    credentials: CallOptions['credentials'],
   ): z.infer<S> {
     let json: unknown;
     try {
@@ -169,11 +179,19 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
       json = undefined;
     }
     const envelope = envelopeSchema.safeParse(json);
-    const requestId = (envelope.success ? envelope.data.RequestId : undefined) ?? headerRequestId;
+    const requestId =
+      safeRequestId(envelope.success ? envelope.data.RequestId : undefined) ?? safeRequestId(headerRequestId);
     const code = envelope.success ? envelope.data.Code : undefined;
     const isOk = httpStatus >= 200 && httpStatus < 300;
     if (code && code !== 'OK') {
-      return throwUpstream(attempt, code, httpStatus, requestId, envelope.data?.Message ?? undefined);
+      const secrets = [credentials.accessKeyId, credentials.accessKeySecret, credentials.securityToken];
+      return throwUpstream(
+        attempt,
+        safeUpstreamCode(code),
+        httpStatus,
+        requestId,
+        safeUpstreamMessage(envelope.data?.Message ?? undefined, secrets),
+      );
     }
     if (!isOk) {
       throw fail(attempt, 'HttpError', {
@@ -287,10 +305,11 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         jsonVersion: data.JSONVersion,
         dataApiVersion: data.DataApiVersion,
         previewUrl: data.PreviewUrl,
-        // Without an expiry the preview URL is treated as expiring now, so nobody caches it.
-        previewUrlExpiresAt: new Date(data.PreviewUrlExpires ?? clock.now()).toISOString(),
+        ...(data.PreviewUrlExpires === undefined
+          ? {}
+          : { previewUrlExpiresAt: new Date(data.PreviewUrlExpires).toISOString() }),
         endpointUri: data.EndpointUri ?? undefined,
-        requestId: answer.RequestId ?? '',
+        requestId: safeRequestId(answer.RequestId) ?? '',
       };
     },
 
@@ -300,14 +319,21 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         fields.push(['CustSpaceId', validateCustSpaceId(input.custSpaceId)]);
       fields.push(['Page', JSON.stringify({ Index: input.pageIndex, Size: input.pageSize })]);
       const target = input.custSpaceId ? `cust space ${input.custSpaceId}` : 'flows';
-      const answer = await call({ action: 'ListFlow', target, fields }, listFlowResponseSchema, callOptions);
+      const attempt: Attempt = { action: 'ListFlow', target, fields };
+      const answer = await call(attempt, listFlowResponseSchema, callOptions);
+      if (!answer.Data) {
+        throw fail(attempt, 'InvalidResponse', {
+          requestId: safeRequestId(answer.RequestId),
+          upstreamMessage: 'a 200 answer without Data',
+        });
+      }
       return {
         flows: answer.Data.map((flow) => ({
           flowId: flow.FlowId,
           flowName: flow.FlowName,
           categories: flow.Categories,
         })),
-        requestId: answer.RequestId ?? '',
+        requestId: safeRequestId(answer.RequestId) ?? '',
       };
     },
   };

@@ -42,12 +42,47 @@ const ADVICE: Readonly<Record<string, string>> = {
 };
 
 export function adviceFor(code: string): string {
-  if (ADVICE[code]) return ADVICE[code];
+  const advice = Object.hasOwn(ADVICE, code) ? ADVICE[code] : undefined;
+  if (advice) return advice;
   if (code.startsWith('InvalidSecurityToken')) {
     return 'the STS security token was rejected: FC role credentials must be read from the context on every invocation';
   }
   if (isThrottlingCode(code)) return ADVICE['System.LimitControl'] ?? '';
   return 'see the CAMS error code reference for this code';
+}
+
+/** What an upstream code must look like to be passed on; anything else becomes GENERIC_UPSTREAM_CODE. */
+const SAFE_CODE = /^[A-Za-z0-9._-]{1,64}$/;
+export const GENERIC_UPSTREAM_CODE = 'UpstreamError';
+const MAX_UPSTREAM_MESSAGE_CHARS = 300;
+
+/** An upstream (or gateway, or impostor) code as callers may see and branch on it. */
+export function safeUpstreamCode(code: string): string {
+  return SAFE_CODE.test(code) ? code : GENERIC_UPSTREAM_CODE;
+}
+
+/** A request id is echoed to callers and logs: only plain ids pass. */
+export function safeRequestId(requestId: string | undefined): string | undefined {
+  return requestId !== undefined && SAFE_CODE.test(requestId) ? requestId : undefined;
+}
+
+/**
+ * An upstream message as callers may see it: one line, truncated, and without the call's
+ * credentials — a proxy or a misbehaving gateway may echo the request it refused.
+ */
+export function safeUpstreamMessage(
+  message: string | undefined,
+  secrets: ReadonlyArray<string | undefined>,
+): string | undefined {
+  if (message === undefined) return undefined;
+  let text = String(message);
+  for (const secret of secrets) {
+    if (secret && secret.length >= 4) text = text.split(secret).join('[redacted]');
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  text = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  if (text.length > MAX_UPSTREAM_MESSAGE_CHARS) text = `${text.slice(0, MAX_UPSTREAM_MESSAGE_CHARS)}...`;
+  return text || undefined;
 }
 
 export interface CamsErrorDetails {

@@ -7,6 +7,14 @@ export const envelopeSchema = z.object({
   Message: z.string().nullish(),
 });
 
+/** Largest epoch ms a Date can hold (ECMA-262 §21.4.1.22). */
+const MAX_EPOCH_MS = 8.64e15;
+
+function epochMsOrUndefined(value: unknown): number | undefined {
+  const ms = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+  return typeof ms === 'number' && Number.isInteger(ms) && ms > 0 && ms <= MAX_EPOCH_MS ? ms : undefined;
+}
+
 const nullableString = z
   .string()
   .nullish()
@@ -25,13 +33,16 @@ export const getFlowDataSchema = z.object({
   JSONVersion: nullableString,
   DataApiVersion: nullableString,
   PreviewUrl: nullableString,
-  PreviewUrlExpires: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).nullish(),
+  // Epoch ms. A value that is no such time (malformed, negative, past year 275760) means no
+  // expiry is known: the flow's status is still good, only its preview link is not cacheable.
+  PreviewUrlExpires: z.unknown().transform(epochMsOrUndefined),
   EndpointUri: z.string().nullish(),
 });
 
 export const getFlowResponseSchema = envelopeSchema.extend({ Data: getFlowDataSchema });
 
 export const listFlowResponseSchema = envelopeSchema.extend({
+  // Nullish here, refused by the client: a 200 without Data is no proof that a space is empty.
   Data: z
     .array(
       z.object({
@@ -43,6 +54,5 @@ export const listFlowResponseSchema = envelopeSchema.extend({
           .transform((value) => value ?? []),
       }),
     )
-    .nullish()
-    .transform((value) => value ?? []),
+    .nullish(),
 });

@@ -19,8 +19,8 @@ export interface Flow {
   readonly jsonVersion: string;
   readonly dataApiVersion: string;
   readonly previewUrl: string;
-  /** ISO 8601, from CAMS's epoch-milliseconds `PreviewUrlExpires`. */
-  readonly previewUrlExpiresAt: string;
+  /** ISO 8601, from CAMS's epoch-milliseconds `PreviewUrlExpires`; absent when CAMS gave no usable one. */
+  readonly previewUrlExpiresAt?: string | undefined;
   readonly endpointUri?: string | undefined;
   readonly requestId: string;
 }

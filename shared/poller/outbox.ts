@@ -5,11 +5,27 @@ import type { FlowRecord, OutboxEntry } from './records';
 /** Webhook retry schedule after the first failure, as in the Standard Webhooks reference (capped). */
 const RETRY_STEPS_MS = [5_000, 30_000, 5 * 60_000, 30 * 60_000, 2 * 3600_000, 5 * 3600_000];
 const MAX_DEAD_LETTERS = 50;
+/** A receiver's Retry-After is honoured up to an hour (as parseRetryAfter reads it). */
+const MAX_RETRY_AFTER_MS = 3600_000;
+/** Reasons can quote a receiver's answer; one stored or logged reason is at most this many bytes. */
+export const MAX_REASON_BYTES = 1024;
 
 export function retryDelayMs(attempts: number, random: () => number, retryAfterMs?: number): number {
   const step = RETRY_STEPS_MS[Math.min(attempts - 1, RETRY_STEPS_MS.length - 1)] ?? 5_000;
   const jittered = Math.floor(step * (0.8 + 0.4 * random()));
-  return Math.max(jittered, retryAfterMs ?? 0);
+  const asked = Number.isFinite(retryAfterMs) ? Math.min(MAX_RETRY_AFTER_MS, retryAfterMs ?? 0) : 0;
+  return Math.max(jittered, asked);
+}
+
+/** Cuts a receiver-controlled reason to MAX_REASON_BYTES of UTF-8, never inside a character. */
+export function boundReason(reason: string): string {
+  const text = String(reason);
+  if (Buffer.byteLength(text, 'utf8') <= MAX_REASON_BYTES) return text;
+  let cut = Buffer.from(text, 'utf8')
+    .subarray(0, MAX_REASON_BYTES - 3)
+    .toString('utf8');
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  return `${cut}...`;
 }
 
 export function enqueue(
@@ -94,14 +110,14 @@ export async function deliverOutbox(options: {
         });
       } else {
         blocked.add(endpointId);
-        failedReason = outcome.reason;
-        report.failed.push({ eventId: entry.event.id, endpointId, reason: outcome.reason });
+        failedReason = boundReason(outcome.reason);
+        report.failed.push({ eventId: entry.event.id, endpointId, reason: failedReason });
         report.notes.push({
           eventId: entry.event.id,
           endpointId,
           state: 'pending',
           attempted: true,
-          reason: outcome.reason,
+          reason: failedReason,
           at: at(),
         });
         retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs ?? 0) || undefined;

@@ -24,6 +24,11 @@ export interface FlowRecord {
   status?: string | undefined;
   /** When `status` was first observed (ISO 8601). */
   statusSince?: string | undefined;
+  /**
+   * Epoch ms at which the GetFlow whose answer this record holds was sent. An answer to a call
+   * sent no later than this is older than what the record knows, and is discarded.
+   */
+  observedAt?: number | undefined;
   lastCheckedAt?: number | undefined;
   failures: number;
   lastError?: string | undefined;

@@ -6,6 +6,7 @@ import type { PollerConfig } from './config';
 import { removedEvent, statusChangedEvent } from './events';
 import { applyDeliveryNotes, recordTransition } from './history';
 import { applyAcknowledgements, type Deliver, deliverOutbox, enqueue } from './outbox';
+import { discoveryRecordSchema, endpointRecordSchema, flowRecordSchema, parseStored } from './record-schema';
 import {
   type DiscoveryRecord,
   discoveryKey,
@@ -16,8 +17,9 @@ import {
   flowKey,
   newFlowRecord,
 } from './records';
+import { RepeatedLog } from './repeated-log';
 import { dueOrder, failureBackoffMs, nextDueAt } from './schedule';
-import { listCustSpaceFlows } from './watch-list';
+import { isValidFlowId, listCustSpaceFlows } from './watch-list';
 
 export interface RunSummary {
   flowsChecked: number;
@@ -50,6 +52,8 @@ export interface RunOptions {
 }
 
 const MAX_COMMIT_ATTEMPTS = 5;
+/** Discovery may spend at most this share of a run's CAMS calls; the rest is for status checks. */
+const DISCOVERY_SHARE = 0.25;
 
 /**
  * Time kept back before the deadline to save state and answer: a thirtieth of the run, 0.5–3 s
@@ -97,23 +101,60 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     },
   };
   const held = new Map<string, Held>();
+  const repeated = new RepeatedLog();
+  /** Keys whose stored record cannot be used: logged, left in place, never overwritten. */
+  const quarantined = new Set<string>();
+  /** Backoffs held in memory, so a flow whose backoff could not be saved is not retried hot. */
+  const backoffUntil = new Map<string, number>();
+
+  function quarantine(key: string, problem: string): void {
+    quarantined.add(key);
+    held.delete(key);
+    log({
+      level: 'error',
+      msg: 'stored record is unusable; left in place and skipped (fix or delete it)',
+      key,
+      problem: problem.slice(0, 500),
+    });
+  }
 
   // Endpoints that answered 410 once stay silenced until their configuration changes.
+  const configured = new Set(dependencies.endpoints.map((endpoint) => endpoint.id));
   const endpoints = new Map(dependencies.endpoints.map((endpoint) => [endpoint.id, endpoint]));
   for (const item of await store.list<EndpointRecord>(ENDPOINT_PREFIX)) {
-    if (item.value.gone) endpoints.delete(item.key.slice(ENDPOINT_PREFIX.length));
+    const parsed = parseStored<EndpointRecord>(endpointRecordSchema, item.value);
+    if (item.unreadable || !parsed.ok) {
+      log({ level: 'error', msg: 'stored endpoint record is unusable; ignored', key: item.key });
+      continue;
+    }
+    if (parsed.record.gone) endpoints.delete(item.key.slice(ENDPOINT_PREFIX.length));
   }
 
   for (const item of await store.list<FlowRecord>(FLOW_PREFIX)) {
-    held.set(item.key, { record: item.value, version: item.version });
+    if (item.unreadable) {
+      quarantine(item.key, item.unreadable);
+      continue;
+    }
+    const parsed = parseStored<FlowRecord>(flowRecordSchema, item.value);
+    if (!parsed.ok) quarantine(item.key, parsed.problem);
+    else if (flowKey(parsed.record.flowId, parsed.record.custSpaceId) !== item.key)
+      quarantine(item.key, 'its flowId/custSpaceId do not match its key');
+    else held.set(item.key, { record: parsed.record, version: item.version });
   }
 
-  async function commit(key: string, mutate: (record: FlowRecord) => void): Promise<FlowRecord | undefined> {
+  /**
+   * Applies `mutate` to the latest record and writes it with compare-and-set, re-reading and
+   * re-applying on conflict. `mutate` returns false to leave the record as it is.
+   */
+  async function commit(
+    key: string,
+    mutate: (record: FlowRecord) => boolean | undefined,
+  ): Promise<FlowRecord | undefined> {
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt += 1) {
       const current = held.get(key);
-      if (!current) return undefined;
+      if (!current || quarantined.has(key)) return undefined;
       const next = clone(current.record);
-      mutate(next);
+      if (mutate(next) === false) return undefined;
       const version = await store.put(key, next, current.version);
       if (version !== undefined) {
         held.set(key, { record: next, version });
@@ -121,27 +162,57 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       }
       // Another run wrote first: start again from what it wrote.
       const fresh = await store.get<FlowRecord>(key);
-      if (fresh) held.set(key, { record: fresh.value, version: fresh.version });
-      else held.delete(key);
+      if (!fresh) {
+        held.delete(key);
+        continue;
+      }
+      const parsed = parseStored<FlowRecord>(flowRecordSchema, fresh.value);
+      if (!parsed.ok) {
+        quarantine(key, parsed.problem);
+        return undefined;
+      }
+      held.set(key, { record: parsed.record, version: fresh.version });
     }
-    log({ level: 'warn', msg: 'state write kept conflicting; will retry next run', key });
+    repeated.note('conflict', {
+      level: 'warn',
+      msg: 'state write kept conflicting; will retry next run',
+      key,
+    });
     return undefined;
   }
 
   function ensureRecord(flowId: string, custSpaceId: string | undefined, flowName = ''): string {
     const key = flowKey(flowId, custSpaceId);
-    if (!held.has(key)) held.set(key, { record: newFlowRecord(flowId, custSpaceId, flowName), version: 0 });
+    if (!held.has(key) && !quarantined.has(key))
+      held.set(key, { record: newFlowRecord(flowId, custSpaceId, flowName), version: 0 });
     return key;
   }
 
-  function markRemoved(record: FlowRecord, now: number): FlowEvent | undefined {
+  function markRemoved(record: FlowRecord, now: number, sentAt: number): FlowEvent | undefined {
     record.lastCheckedAt = now;
+    record.observedAt = sentAt;
     if (record.removed) return undefined;
+    const observedAt = new Date(now).toISOString();
+    const event = removedEvent(record, observedAt);
     record.removed = true;
-    const event = removedEvent(record, new Date(now).toISOString());
+    // The removal is the state now: a later return or removal is a new change with its own id.
+    record.statusSince = observedAt;
     enqueue(record, event, [...endpoints.keys()], now);
     recordTransition(record, event, [...endpoints.keys()]);
     return event;
+  }
+
+  /** True when another run recorded an observation at least as recent as a call sent at `sentAt`. */
+  function isStale(record: FlowRecord, sentAt: number): boolean {
+    return record.observedAt !== undefined && record.observedAt >= sentAt;
+  }
+
+  function noteStale(key: string): void {
+    repeated.note('stale', {
+      level: 'info',
+      msg: 'answer discarded: another run recorded a newer observation while it was in flight',
+      key,
+    });
   }
 
   function announce(event: FlowEvent): void {
@@ -157,29 +228,81 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     });
   }
 
-  // Discovery: ListFlow has no status, so it only finds flows to watch and flows that vanished.
+  // Discovery: ListFlow has no status, so it only finds flows to watch. A flow missing from a
+  // listing is not taken for removed (an empty or partial page proves nothing): its own GetFlow
+  // answering Unknown.ResourceOwnerId is what confirms a removal.
   const watched = new Set(config.watchFlows.map((flow) => ensureRecord(flow.flowId, flow.custSpaceId)));
+  const runCalls = Math.max(1, Math.floor((config.pollQps * Math.max(0, stopAt - startedAt)) / 1000));
+  let discoveryCallsLeft = Math.max(1, Math.floor(runCalls * DISCOVERY_SHARE));
   for (const custSpaceId of config.watchCustSpaces) {
-    const stored = await store.get<DiscoveryRecord>(discoveryKey(custSpaceId));
-    let flowIds = stored?.value.flowIds ?? [];
-    const isDue = !stored || clock.now() - stored.value.lastRunAt >= config.discoveryIntervalS * 1000;
-    if (isDue && clock.now() < stopAt) {
+    const stored = await store.get<DiscoveryRecord>(discoveryKey(custSpaceId)).catch((error: unknown) => {
+      log({
+        level: 'error',
+        msg: 'stored discovery record is unreadable',
+        custSpaceId,
+        error: describe(error),
+      });
+      return undefined;
+    });
+    const parsedList = stored ? parseStored<DiscoveryRecord>(discoveryRecordSchema, stored.value) : undefined;
+    if (parsedList && !parsedList.ok) {
+      log({
+        level: 'error',
+        msg: 'stored discovery record is unusable; listing again',
+        key: discoveryKey(custSpaceId),
+        problem: parsedList.problem,
+      });
+    }
+    const previous = parsedList?.ok ? parsedList.record : undefined;
+    let flowIds = (previous?.flowIds ?? []).filter((flowId) => isValidFlowId(flowId));
+    const isDue = !previous || clock.now() - previous.lastRunAt >= config.discoveryIntervalS * 1000;
+    if (isDue && clock.now() < stopAt && discoveryCallsLeft > 0) {
+      const callsBefore = summary.camsCalls;
       try {
-        const found = await listCustSpaceFlows(cams, custSpaceId, callOptions);
+        const found = await listCustSpaceFlows(cams, custSpaceId, callOptions, discoveryCallsLeft);
         const now = clock.now();
-        const current = new Set(found.map((flow) => flow.flowId));
-        for (const vanished of flowIds.filter((flowId) => !current.has(flowId))) {
-          const key = flowKey(vanished, custSpaceId);
-          if (!held.has(key)) continue;
-          let event: FlowEvent | undefined;
-          const saved = await commit(key, (record) => {
-            event = markRemoved(record, now);
+        if (found.invalidIds > 0) {
+          log({
+            level: 'warn',
+            msg: 'ListFlow sent flow ids no GetFlow accepts; ignored',
+            custSpaceId,
+            count: found.invalidIds,
           });
-          if (saved && event) announce(event);
         }
-        for (const flow of found) ensureRecord(flow.flowId, custSpaceId, flow.flowName);
-        flowIds = [...current];
-        await store.put(discoveryKey(custSpaceId), { lastRunAt: now, flowIds }, stored?.version ?? 0);
+        if (!found.complete) {
+          log({
+            level: 'warn',
+            msg: `flow discovery stopped early: ${found.stoppedBecause}`,
+            custSpaceId,
+            found: found.flows.length,
+          });
+        }
+        const current = new Set(found.flows.map((flow) => flow.flowId));
+        const missing = flowIds.filter((flowId) => !current.has(flowId));
+        if (found.complete && current.size === 0 && flowIds.length > 0) {
+          log({
+            level: 'warn',
+            msg: 'ListFlow listed no flows for a space that had some; not taken as removals',
+            custSpaceId,
+            previously: flowIds.length,
+          });
+        } else if (missing.length > 0) {
+          log({
+            level: 'info',
+            msg: 'flows missing from ListFlow; their GetFlow decides',
+            custSpaceId,
+            count: missing.length,
+          });
+        }
+        for (const flow of found.flows) ensureRecord(flow.flowId, custSpaceId, flow.flowName);
+        // Keep the missing ones until their own check confirms the removal.
+        const kept = missing.filter(
+          (flowId) => held.get(flowKey(flowId, custSpaceId))?.record.removed !== true,
+        );
+        flowIds = [...current, ...kept];
+        if (found.complete) {
+          await store.put(discoveryKey(custSpaceId), { lastRunAt: now, flowIds }, stored?.version ?? 0);
+        }
       } catch (error) {
         log({
           level: 'warn',
@@ -188,14 +311,46 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
           error: describe(error),
         });
       }
+      discoveryCallsLeft -= Math.max(1, summary.camsCalls - callsBefore);
     }
-    for (const flowId of flowIds) watched.add(ensureRecord(flowId, custSpaceId));
+    for (const flowId of flowIds) {
+      const key = ensureRecord(flowId, custSpaceId);
+      if (!quarantined.has(key)) watched.add(key);
+    }
+  }
+  for (const key of quarantined) watched.delete(key);
+
+  /**
+   * Events owed to an endpoint no longer in WEBHOOK_URL go to the endpoints configured now,
+   * under the same ids: changing the URL must not silently drop what was owed. Endpoints still
+   * configured but silenced by a 410 are simply dropped, as before.
+   */
+  function reroute(record: FlowRecord): number {
+    let moved = 0;
+    for (const entry of record.outbox) {
+      if (!entry.pendingEndpoints.some((id) => !configured.has(id))) continue;
+      moved += 1;
+      const kept = entry.pendingEndpoints.filter((id) => configured.has(id));
+      entry.pendingEndpoints = [...new Set([...kept, ...endpoints.keys()])];
+      // The backoff was the old endpoint's; the new ones have not failed yet.
+      entry.nextAttemptAt = Math.min(entry.nextAttemptAt, clock.now());
+    }
+    return moved;
   }
 
   async function deliverFor(key: string): Promise<void> {
     const current = held.get(key);
     if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
     const snapshot = clone(current.record);
+    const moved = reroute(snapshot);
+    if (moved > 0) {
+      repeated.note('rerouted', {
+        level: 'warn',
+        msg: 'events owed to webhook endpoints no longer in WEBHOOK_URL go to the configured ones, same ids',
+        key,
+        events: moved,
+      });
+    }
     const report = await deliverOutbox({
       record: snapshot,
       endpoints,
@@ -207,7 +362,11 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     });
     summary.delivered += report.delivered;
     for (const failure of report.failed) {
-      log({ level: 'warn', msg: 'webhook delivery failed; retried later with the same id', ...failure });
+      repeated.note(`delivery ${failure.endpointId} ${failure.reason}`, {
+        level: 'warn',
+        msg: 'webhook delivery failed; retried later with the same id',
+        ...failure,
+      });
     }
     for (const endpointId of report.gone) {
       endpoints.delete(endpointId);
@@ -239,15 +398,25 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       return;
     }
     await commit(key, (record) => {
+      reroute(record);
       applyAcknowledgements(record, report.acknowledged);
       applyDeliveryNotes(record, report.notes);
+      return undefined;
     });
+  }
+
+  function holdBackoff(key: string, failures: number, now: number): number {
+    const retryAt = now + failureBackoffMs(Math.max(1, failures), random);
+    backoffUntil.set(key, retryAt);
+    return retryAt;
   }
 
   async function check(key: string): Promise<'continue' | 'stop'> {
     const current = held.get(key);
     if (!current) return 'continue';
     const { flowId, custSpaceId } = current.record;
+    // Before the call: an answer may describe any moment between sending and receiving it.
+    const sentAt = clock.now();
     let flow: Flow;
     try {
       flow = await cams.getFlow({ flowId, custSpaceId }, callOptions);
@@ -257,9 +426,15 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       if (error instanceof CamsError && error.code === 'Unknown.ResourceOwnerId') {
         summary.flowsChecked += 1;
         let event: FlowEvent | undefined;
+        let stale = false;
         const saved = await commit(key, (record) => {
-          event = markRemoved(record, now);
+          event = undefined;
+          stale = isStale(record, sentAt);
+          if (stale) return false;
+          event = markRemoved(record, now, sentAt);
+          return undefined;
         });
+        if (stale) noteStale(key);
         if (saved && event) announce(event);
         await deliverFor(key);
         return 'continue';
@@ -269,7 +444,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         error instanceof CamsError || (error instanceof Error && 'code' in error)
           ? String((error as { code: unknown }).code)
           : 'Error';
-      log({
+      repeated.note(`check ${code}`, {
         level: 'warn',
         msg: 'flow check failed; backing off',
         flowId,
@@ -277,38 +452,50 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         code,
         error: describe(error),
       });
+      const retryAt = holdBackoff(key, (held.get(key)?.record.failures ?? 0) + 1, now);
       await commit(key, (record) => {
         record.failures += 1;
-        record.lastError = code;
-        record.retryAt = now + failureBackoffMs(record.failures, random);
+        record.lastError = code.slice(0, 100);
+        record.retryAt = retryAt;
+        return undefined;
       });
       return 'continue';
     }
     summary.flowsChecked += 1;
+    backoffUntil.delete(key);
     const now = clock.now();
     let event: FlowEvent | undefined;
+    let stale = false;
     const saved = await commit(key, (record) => {
       event = undefined;
+      stale = isStale(record, sentAt);
+      if (stale) return false;
       record.lastCheckedAt = now;
+      record.observedAt = sentAt;
       record.failures = 0;
       record.lastError = undefined;
       record.retryAt = undefined;
       record.flowName = flow.flowName || record.flowName;
       const observedAt = new Date(now).toISOString();
-      if (record.status === undefined || record.removed) {
-        // First sight (or back after removal): a silent baseline.
+      if (record.status === undefined) {
+        // First sight: a silent baseline.
         record.removed = undefined;
         record.status = flow.status;
         record.statusSince = observedAt;
-        return;
+        return undefined;
       }
-      if (record.status === flow.status) return;
+      // Back after a removal: announced as a change from the last status known, so a change
+      // that happened while it was gone is not swallowed by a silent re-baseline.
+      if (record.status === flow.status && !record.removed) return undefined;
       event = statusChangedEvent(record, flow.status, observedAt);
       enqueue(record, event, [...endpoints.keys()], now);
       recordTransition(record, event, [...endpoints.keys()]);
+      record.removed = undefined;
       record.status = flow.status;
       record.statusSince = observedAt;
+      return undefined;
     });
+    if (stale) noteStale(key);
     if (saved && event) announce(event);
     await deliverFor(key);
     return 'continue';
@@ -321,7 +508,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       await deliverFor(key);
     } catch (error) {
       summary.failed += 1;
-      log({
+      repeated.note(`owed ${describe(error)}`, {
         level: 'error',
         msg: 'delivering owed events failed; retried next run',
         key,
@@ -335,8 +522,13 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   const candidates = () =>
     [...watched]
       .filter((key) => !inProgress.has(key))
-      .map((key) => ({ key, record: held.get(key)?.record }))
+      .map((key) => ({ key, record: withHeldBackoff(key, held.get(key)?.record) }))
       .filter((entry): entry is { key: string; record: FlowRecord } => entry.record !== undefined);
+  const withHeldBackoff = (key: string, record: FlowRecord | undefined): FlowRecord | undefined => {
+    const retryAt = backoffUntil.get(key);
+    if (!record || retryAt === undefined || (record.retryAt ?? 0) >= retryAt) return record;
+    return { ...record, retryAt };
+  };
   const nextDue = (): string | undefined => dueOrder(candidates(), clock.now(), config.intervalsS)[0]?.key;
   const earliestDueAt = (): number =>
     Math.min(...candidates().map(({ record }) => nextDueAt(record, config.intervalsS)));
@@ -359,7 +551,14 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
           if ((await check(key)) === 'stop') stopped = true;
         } catch (error) {
           summary.failed += 1;
-          log({ level: 'error', msg: 'flow check crashed', key, error: describe(error) });
+          // Most often the store failing: hold the flow back rather than retry it hot.
+          holdBackoff(key, (held.get(key)?.record.failures ?? 0) + 1, clock.now());
+          repeated.note(`crash ${describe(error)}`, {
+            level: 'error',
+            msg: 'flow check crashed',
+            key,
+            error: describe(error),
+          });
         } finally {
           inProgress.delete(key);
         }
@@ -368,6 +567,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   );
 
   for (const { record } of held.values()) summary.pending += record.outbox.length;
+  repeated.flush(log);
   summary.durationMs = clock.now() - startedAt;
   return summary;
 }

@@ -7,8 +7,10 @@ export function intervalMsFor(
   status: string | undefined,
   intervalsS: Readonly<Record<string, number>>,
 ): number {
-  const seconds = (status !== undefined ? intervalsS[status] : undefined) ?? intervalsS['*'] ?? 60;
-  return seconds * 1000;
+  // Statuses are CAMS's data: `constructor` or `__proto__` must not find Object.prototype's.
+  const own = (name: string) => (Object.hasOwn(intervalsS, name) ? intervalsS[name] : undefined);
+  const seconds = (status !== undefined ? own(status) : undefined) ?? own('*') ?? 60;
+  return Number.isFinite(seconds) ? seconds * 1000 : 60_000;
 }
 
 /**

@@ -43,17 +43,64 @@ export const LIST_PAGE_SIZE = 50;
 /** 10,000 flows: far beyond any real cust space, and a stop if CAMS ever pages forever. */
 const MAX_PAGES = 200;
 
-/** Every flow of a cust space, page by page; each page is one call against the poller's budget. */
+export interface Discovered {
+  /** Flows with valid ids, each once. */
+  readonly flows: FlowSummary[];
+  /** False when the listing stopped before its last page: absence from `flows` means nothing. */
+  readonly complete: boolean;
+  /** Why an incomplete listing stopped. */
+  readonly stoppedBecause?: 'call budget spent' | 'a page repeated earlier flows' | 'too many pages';
+  /** Ids ListFlow sent that no GetFlow could take (never put into state). */
+  readonly invalidIds: number;
+}
+
+/**
+ * Every flow of a cust space, page by page; each page is one call against the poller's budget,
+ * and at most `maxCalls` pages are read. A page that brings no new flow (CAMS repeating a page,
+ * or ignoring `Page`) ends the listing early instead of looping to the page limit.
+ */
 export async function listCustSpaceFlows(
   cams: CamsClient,
   custSpaceId: string,
   callOptions: CallOptions,
-): Promise<FlowSummary[]> {
-  const found: FlowSummary[] = [];
-  for (let pageIndex = 1; pageIndex <= MAX_PAGES; pageIndex += 1) {
+  maxCalls = MAX_PAGES,
+): Promise<Discovered> {
+  const found = new Map<string, FlowSummary>();
+  let invalidIds = 0;
+  for (let pageIndex = 1; ; pageIndex += 1) {
+    if (pageIndex > MAX_PAGES)
+      return { flows: [...found.values()], complete: false, stoppedBecause: 'too many pages', invalidIds };
+    if (pageIndex > maxCalls) {
+      return { flows: [...found.values()], complete: false, stoppedBecause: 'call budget spent', invalidIds };
+    }
     const page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
-    found.push(...page.flows);
-    if (page.flows.length < LIST_PAGE_SIZE) break;
+    let isNew = false;
+    for (const flow of page.flows) {
+      if (!isValidFlowId(flow.flowId)) {
+        invalidIds += 1;
+        continue;
+      }
+      if (!found.has(flow.flowId)) isNew = true;
+      found.set(flow.flowId, flow);
+    }
+    if (page.flows.length < LIST_PAGE_SIZE) return { flows: [...found.values()], complete: true, invalidIds };
+    if (!isNew) {
+      return {
+        flows: [...found.values()],
+        complete: false,
+        stoppedBecause: 'a page repeated earlier flows',
+        invalidIds,
+      };
+    }
   }
-  return found;
+}
+
+/** True when GetFlow could take `flowId` (ids read from CAMS or the store are checked with it). */
+export function isValidFlowId(flowId: string): boolean {
+  try {
+    validateFlowId(flowId);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { StateStoreError } from './errors';
@@ -12,6 +13,28 @@ interface StoredItem {
 }
 
 const LOCK_STALE_MS = 10_000;
+/**
+ * A writer holds a key's lock for one small write; waiting longer than this means a stuck or
+ * dead holder, and the caller (a run with a deadline) is better told than held.
+ */
+const LOCK_WAIT_MS = 1_000;
+
+/** Stale: older than LOCK_STALE_MS, or taken by a process of this host that no longer runs. */
+async function isStaleLock(lockPath: string): Promise<boolean> {
+  const info = await stat(lockPath).catch(() => undefined);
+  if (!info) return false;
+  if (Date.now() - info.mtimeMs > LOCK_STALE_MS) return true;
+  const owner = await readFile(lockPath, 'utf8').catch(() => '');
+  const [host, pidText] = owner.split(' ');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 function fileNameOf(key: string): string {
   return `${Buffer.from(key, 'utf8').toString('base64url')}.json`;
@@ -68,10 +91,11 @@ export class FileStateStore implements StateStore {
 
   async #withLock<T>(fileName: string, work: () => Promise<T>): Promise<T> {
     const lockPath = join(this.#directory, `${fileName}.lock`);
+    const giveUpAt = Date.now() + LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt += 1) {
       try {
         const handle = await open(lockPath, 'wx');
-        await handle.close();
+        await handle.writeFile(`${hostname()} ${process.pid}`).finally(() => handle.close());
         break;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -80,10 +104,15 @@ export class FileStateStore implements StateStore {
             cause: error,
           });
         }
-        const info = await stat(lockPath).catch(() => undefined);
         // A writer that crashed while holding the lock must not block the key forever.
-        if (info && Date.now() - info.mtimeMs > LOCK_STALE_MS) await rm(lockPath, { force: true });
-        else await delay(Math.min(50, 1 + attempt));
+        if (await isStaleLock(lockPath)) await rm(lockPath, { force: true });
+        else if (Date.now() >= giveUpAt) {
+          throw new StateStoreError(
+            'StateLocked',
+            `state key ${fileName} stayed locked for ${LOCK_WAIT_MS} ms; retried next run`,
+            { retryable: true },
+          );
+        } else await delay(Math.min(50, 1 + attempt));
       }
     }
     try {
@@ -122,8 +151,13 @@ export class FileStateStore implements StateStore {
       .sort();
     const items: VersionedItem<T>[] = [];
     for (const key of keys) {
-      const item = await this.get<T>(key);
-      if (item) items.push(item);
+      try {
+        const item = await this.get<T>(key);
+        if (item) items.push(item);
+      } catch (error) {
+        if (!(error instanceof StateStoreError) || error.code !== 'StateCorrupt') throw error;
+        items.push({ key, value: undefined as T, version: -1, unreadable: error.message });
+      }
     }
     return items;
   }

@@ -225,7 +225,14 @@ export class TablestoreStateStore implements StateStore {
           limit: 1000,
         });
       for (const row of page.rows) {
-        const item = rowToItem<T>(row, this.#location.table);
+        let item: VersionedItem<T> | undefined;
+        try {
+          item = rowToItem<T>(row, this.#location.table);
+        } catch (error) {
+          const key = row.primaryKey?.[0]?.value;
+          if (!(error instanceof StateStoreError) || typeof key !== 'string') throw error;
+          item = { key, value: undefined as T, version: -1, unreadable: error.message };
+        }
         if (item?.key.startsWith(prefix)) items.push(item);
       }
       const next = page.nextStartPrimaryKey?.[0]?.value;

@@ -9,6 +9,11 @@ export interface VersionedItem<T = unknown> {
   readonly value: T;
   /** Starts at 1 on creation and grows by one on every successful write. */
   readonly version: number;
+  /**
+   * Set by `list` when the stored bytes are not JSON (truncated, empty): `value` is then
+   * undefined, so one damaged item cannot fail the listing of every other one.
+   */
+  readonly unreadable?: string | undefined;
 }
 
 export interface StateStore {

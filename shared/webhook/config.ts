@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../config-error';
+import { standardSigningKey } from './formats/standard';
 import { WEBHOOK_FORMATS, type WebhookEndpoint, type WebhookFormat } from './types';
 
 export { ConfigError };
@@ -9,6 +10,24 @@ const FORMATS_NEEDING_SECRET: readonly WebhookFormat[] = ['standard', 'meta', 'd
 /** Stable, short and one-way, so logs can name an endpoint without leaking its token. */
 export function endpointId(url: string): string {
   return createHash('sha256').update(url).digest('hex').slice(0, 12);
+}
+
+/** Standard Webhooks secrets are 24–64 random bytes; fewer is guessable, more is no receiver's. */
+const STANDARD_SECRET_BYTES = { min: 24, max: 64 } as const;
+
+/** The message never echoes the value: it is the signing key. */
+function checkStandardSecret(secret: string): void {
+  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
+  if (encoded !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) {
+    throw new ConfigError('WEBHOOK_SECRET', 'starts with whsec_ but the rest is not base64');
+  }
+  const bytes = standardSigningKey(secret).length;
+  if (bytes < STANDARD_SECRET_BYTES.min || bytes > STANDARD_SECRET_BYTES.max) {
+    throw new ConfigError(
+      'WEBHOOK_SECRET',
+      `must decode to ${STANDARD_SECRET_BYTES.min}–${STANDARD_SECRET_BYTES.max} bytes (Standard Webhooks), not ${bytes}: generate one with \`openssl rand -base64 32\` and prefix whsec_`,
+    );
+  }
 }
 
 /**
@@ -28,6 +47,7 @@ export function parseWebhookEndpoints(env: NodeJS.ProcessEnv = process.env): Web
   if (!secret && FORMATS_NEEDING_SECRET.includes(format)) {
     throw new ConfigError('WEBHOOK_SECRET', `is required when WEBHOOK_FORMAT is ${format}`);
   }
+  if (secret && format === 'standard') checkStandardSecret(secret);
   return rawUrls
     .split(',')
     .map((entry) => entry.trim())

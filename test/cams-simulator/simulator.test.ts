@@ -150,7 +150,7 @@ describe('CAMS simulator', () => {
     const renewed = await client.getFlow({ flowId: FLOW.flowId }, { credentials: SIMULATOR_CREDENTIALS });
     expect(same.previewUrl).toBe(first.previewUrl);
     expect(renewed.previewUrl).not.toBe(first.previewUrl);
-    expect(Date.parse(renewed.previewUrlExpiresAt)).toBe(clock.now() + 60_000);
+    expect(Date.parse(renewed.previewUrlExpiresAt ?? '')).toBe(clock.now() + 60_000);
   });
 
   it('lists flows of one cust space in pages, and forgets deleted flows', async () => {

@@ -56,7 +56,7 @@ describe('CAMS client against the simulator', () => {
   it('returns the flow camelCased, signed with STS role credentials', async () => {
     const flow = await call();
     expect(flow).toMatchObject({ ...FLOW, previewUrl: expect.stringMatching(/^https?:\/\//) });
-    expect(Date.parse(flow.previewUrlExpiresAt)).toBeGreaterThan(Date.now());
+    expect(Date.parse(flow.previewUrlExpiresAt ?? '')).toBeGreaterThan(Date.now());
     expect(flow.requestId).not.toBe('');
     expect(attempts).toEqual([expect.objectContaining({ action: 'GetFlow', attempt: 1, code: 'OK' })]);
   });

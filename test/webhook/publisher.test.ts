@@ -289,8 +289,16 @@ describe('parseWebhookEndpoints', () => {
   it.each([
     [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_FORMAT: 'teams', WEBHOOK_SECRET: 's' }, 'WEBHOOK_FORMAT'],
     [{ WEBHOOK_URL: 'https://a.example' }, 'WEBHOOK_SECRET'],
-    [{ WEBHOOK_URL: 'https://a.example,ftp://b.example/?token=zz', WEBHOOK_SECRET: 's' }, 'WEBHOOK_URL'],
-    [{ WEBHOOK_URL: 'not a url?token=zz', WEBHOOK_SECRET: 's' }, 'WEBHOOK_URL'],
+    [{ WEBHOOK_URL: 'https://a.example,ftp://b.example/?token=zz', WEBHOOK_SECRET: SECRET }, 'WEBHOOK_URL'],
+    [{ WEBHOOK_URL: 'not a url?token=zz', WEBHOOK_SECRET: SECRET }, 'WEBHOOK_URL'],
+    [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: 'short-secret-zz' }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: `whsec_${'zz'.repeat(5)}` }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: `whsec_zz${'A'.repeat(100)}` }, 'WEBHOOK_SECRET'],
+    [
+      { WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: 'whsec_zz!!not-base64-zz-zz-zz-zz-zz-zz' },
+      'WEBHOOK_SECRET',
+    ],
+    [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: 'zz'.repeat(33) }, 'WEBHOOK_SECRET'],
   ])('rejects %j naming %s', (env, variable) => {
     let thrown: unknown;
     try {
