@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import { type CamsClient, createCamsClient, parseCamsEnv, resolveCredentials } from '../../shared/cams';
+import { type CamsClient, createCamsClient, parseCamsEndpoint, resolveCredentials } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
 import {
   type LogEntry,
@@ -51,7 +51,7 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
   function setUp(): Setup {
     if (setup) return setup;
     const config = parsePollerConfig(env);
-    const cams = createCamsClient({ endpoint: parseCamsEnv(env).endpoint, qps: config.pollQps, clock });
+    const cams = createCamsClient({ endpoint: parseCamsEndpoint(env), qps: config.pollQps, clock });
     setup = {
       config,
       endpoints: parseWebhookEndpoints(env),
