@@ -5,7 +5,8 @@ import { build } from 'esbuild';
 const common = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  // FC documents v20.10.0 for its Node 20 and does not pin the built-in runtime's patch release.
+  target: 'node20.10',
   format: 'cjs',
   minify: true,
   legalComments: 'none',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { FLOW_PREFIX, type FlowRecord, historyEntrySchema } from '../../shared/poller';
+import { historyEntrySchema } from '../../shared/poller/history';
+import { FLOW_PREFIX, type FlowRecord } from '../../shared/poller/records';
 import type { StateStore } from '../../shared/state';
 import { mapStateErrors } from './state-store';
 

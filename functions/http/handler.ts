@@ -139,7 +139,10 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
         headers: { allow: allowed.join(', ') },
       });
     }
-    if (match.name === 'healthz') return json(200, { ok: true, version }, { 'cache-control': 'no-store' });
+    if (match.name === 'healthz') {
+      // process.version: FC does not document the built-in nodejs20 runtime's patch release.
+      return json(200, { ok: true, version, node: process.version }, { 'cache-control': 'no-store' });
+    }
 
     if (match.name === 'statusPage') return statusPage(request);
 

@@ -1,6 +1,8 @@
 import { validateCustSpaceId, validateFlowId } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
-import { type FlowRecord, flowKey, holdsEvent, type OutboxEntry, requeueEvent } from '../../shared/poller';
+// Direct imports, not the folder's index: it would pull the poller's configuration schema into this bundle.
+import { type FlowRecord, flowKey, type OutboxEntry } from '../../shared/poller/records';
+import { holdsEvent, requeueEvent } from '../../shared/poller/redelivery';
 import type { StateStore } from '../../shared/state';
 import { authoriseAdmin } from './auth';
 import type { HttpConfig } from './config';

@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import { type CamsClient, createCamsClient, parseCamsEnv, resolveCredentials } from '../../shared/cams';
+import { type CamsClient, createCamsClient, parseCamsEndpoint, resolveCredentials } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
 import {
   type LogEntry,
@@ -10,6 +10,7 @@ import {
 } from '../../shared/poller';
 import { createStateStore } from '../../shared/state';
 import { createWebhookPublisher, parseWebhookEndpoints, type WebhookEndpoint } from '../../shared/webhook';
+import { type DryRunReport, dryRun, isDryRunRequest } from './dry-run';
 import { parseTimerEvent } from './timer-event';
 
 const DELIVERY_CUTOFF_MS = 300;
@@ -25,9 +26,11 @@ export interface PollerHandlerDependencies {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly log?: (line: string) => void;
+  /** The package version, for the cold-start log line and dry-run reports. */
+  readonly version?: string;
 }
 
-export type PollerResult = RunSummary | { error: { code: string; message: string } };
+export type PollerResult = RunSummary | DryRunReport | { error: { code: string; message: string } };
 
 interface Setup {
   readonly config: PollerConfig;
@@ -46,12 +49,14 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
   const clock = dependencies.clock ?? systemClock;
   const write = dependencies.log ?? ((line: string) => console.log(line));
   const log = (entry: LogEntry) => write(JSON.stringify(entry));
+  const version = dependencies.version ?? 'dev';
   let setup: Setup | undefined;
+  let hasLoggedColdStart = false;
 
   function setUp(): Setup {
     if (setup) return setup;
     const config = parsePollerConfig(env);
-    const cams = createCamsClient({ endpoint: parseCamsEnv(env).endpoint, qps: config.pollQps, clock });
+    const cams = createCamsClient({ endpoint: parseCamsEndpoint(env), qps: config.pollQps, clock });
     setup = {
       config,
       endpoints: parseWebhookEndpoints(env),
@@ -69,7 +74,30 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
 
   const base = async (event: unknown, context: FcTimerContext): Promise<PollerResult> => {
     const startedAt = clock.now();
+    if (!hasLoggedColdStart) {
+      hasLoggedColdStart = true;
+      // FC does not document the built-in nodejs20 runtime's patch release: the log tells.
+      log({ level: 'info', msg: 'cold start', version, node: process.version });
+    }
     const timer = parseTimerEvent(event);
+    if (isDryRunRequest(timer.payload, event)) {
+      const timeoutS = typeof context?.function?.timeout === 'number' ? context.function.timeout : 60;
+      const report = await dryRun({
+        setUp,
+        contextCredentials: context?.credentials,
+        env,
+        clock,
+        deadlineMs: startedAt + timeoutS * 1000,
+        version,
+      });
+      log({
+        level: report.ok ? 'info' : 'error',
+        msg: 'poller dry run',
+        requestId: context?.requestId ?? null,
+        ...report,
+      });
+      return report;
+    }
     if (timer.problem) log({ level: 'warn', msg: `timer event ignored: ${timer.problem}; running anyway` });
     try {
       const { config, endpoints, cams, publisher } = setUp();

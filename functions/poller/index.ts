@@ -1,4 +1,5 @@
+import packageJson from '../../package.json';
 import { createPollerHandler } from './handler';
 
 /** FC entry point (`handler: index.handler`), invoked by the timer trigger. */
-export const handler = createPollerHandler();
+export const handler = createPollerHandler({ version: packageJson.version });

@@ -33,6 +33,11 @@ export interface TablestoreServerOptions {
   readonly clock?: Clock;
   /** GetRange answers at most this many rows per page (the service caps by size and count). */
   readonly pageSize?: number;
+  /**
+   * The instance's network ACL refuses this caller, as a new instance refuses Internet access
+   * (and a function without vpcConfig): every request gets the service's OTSAuthFailed.
+   */
+  readonly deniedByAcl?: boolean;
 }
 
 export type TablestoreFault = { readonly httpStatus: number; readonly code: string } | 'reset';
@@ -137,6 +142,9 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     }
     if (request.headers['x-ots-instancename'] !== options.instance) {
       throw new WireError(403, 'OTSAuthFailed', 'The instance is not found.');
+    }
+    if (options.deniedByAcl) {
+      throw new WireError(403, 'OTSAuthFailed', 'Request denied by instance ACL policies.');
     }
     const key = options.credentials.find(
       (candidate) => candidate.accessKeyId === request.headers['x-ots-accesskeyid'],

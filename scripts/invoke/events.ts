@@ -25,10 +25,15 @@ export function httpHealthEvent(now: Date): string {
   });
 }
 
-export function timerEvent(now: Date): string {
+export function timerEvent(now: Date, payload: Record<string, unknown> = { source: 'invoke' }): string {
   return JSON.stringify({
     triggerTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     triggerName: 'every-minute',
-    payload: JSON.stringify({ source: 'invoke' }),
+    payload: JSON.stringify(payload),
   });
+}
+
+/** The poller checks configuration, credentials, state store and CAMS, and delivers nothing. */
+export function dryRunTimerEvent(now: Date): string {
+  return timerEvent(now, { source: 'smoke', dryRun: true });
 }

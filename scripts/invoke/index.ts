@@ -1,5 +1,5 @@
 export { InvokeApiError, InvokeUsageError } from './errors';
-export { httpHealthEvent, timerEvent } from './events';
+export { dryRunTimerEvent, httpHealthEvent, timerEvent } from './events';
 export type { FunctionTarget, InvokeOptions } from './options';
 export { DEFAULT_FUNCTION_NAMES, invokeOptionsFrom } from './options';
 export type { InvokeResult } from './run';

@@ -4,7 +4,7 @@ import { httpHealthEvent, timerEvent } from './events';
 export const FUNCTION_TARGETS = ['http', 'poller'] as const;
 export type FunctionTarget = (typeof FUNCTION_TARGETS)[number];
 
-/** The names s.yaml deploys; FC_HTTP_FUNCTION_NAME / FC_POLLER_FUNCTION_NAME override them. */
+/** The names s.yaml deploys; DEPLOY_HTTP_FUNCTION_NAME / DEPLOY_POLLER_FUNCTION_NAME override them. */
 export const DEFAULT_FUNCTION_NAMES: Readonly<Record<FunctionTarget, string>> = {
   http: 'cams-flow-watch-http',
   poller: 'cams-flow-watch-poller',
@@ -45,11 +45,13 @@ export function invokeOptionsFrom(
   }
   const securityToken = env.ALIBABA_CLOUD_SECURITY_TOKEN?.trim();
 
-  const regionId = env.FC_REGION?.trim() || env.ALIBABA_CLOUD_REGION?.trim() || 'ap-southeast-1';
+  // DEPLOY_*, never FC_*: the same shell runs `s deploy`, where FC_REGION breaks code upload.
+  const regionId = env.DEPLOY_REGION?.trim() || env.ALIBABA_CLOUD_REGION?.trim() || 'ap-southeast-1';
   const { endpoint, protocol } = endpointFrom(env, regionId);
-  const qualifier = env.FC_QUALIFIER?.trim();
-  const nameOverride = env[target === 'http' ? 'FC_HTTP_FUNCTION_NAME' : 'FC_POLLER_FUNCTION_NAME']?.trim();
-  const timeoutSeconds = Number(env.FC_INVOKE_TIMEOUT_SECONDS ?? '90');
+  const qualifier = env.DEPLOY_QUALIFIER?.trim();
+  const nameOverride =
+    env[target === 'http' ? 'DEPLOY_HTTP_FUNCTION_NAME' : 'DEPLOY_POLLER_FUNCTION_NAME']?.trim();
+  const timeoutSeconds = Number(env.DEPLOY_INVOKE_TIMEOUT_SECONDS ?? '90');
 
   return {
     functionName: nameOverride || DEFAULT_FUNCTION_NAMES[target],
@@ -72,7 +74,7 @@ function endpointFrom(
   env: NodeJS.ProcessEnv,
   regionId: string,
 ): Pick<InvokeOptions, 'endpoint' | 'protocol'> {
-  const override = env.FC_ENDPOINT?.trim();
+  const override = env.DEPLOY_FC_ENDPOINT?.trim();
   if (override) {
     const url = new URL(override.includes('://') ? override : `https://${override}`);
     return { endpoint: url.host, protocol: url.protocol === 'http:' ? 'http' : 'https' };
@@ -81,7 +83,7 @@ function endpointFrom(
   if (!accountId) {
     throw new InvokeUsageError(
       'MissingAccountId',
-      'set ALIBABA_CLOUD_ACCOUNT_ID (the FC 3.0 endpoint is <accountId>.<region>.fc.aliyuncs.com) or FC_ENDPOINT',
+      'set ALIBABA_CLOUD_ACCOUNT_ID (the FC 3.0 endpoint is <accountId>.<region>.fc.aliyuncs.com) or DEPLOY_FC_ENDPOINT',
     );
   }
   return { endpoint: `${accountId}.${regionId}.fc.aliyuncs.com`, protocol: 'https' };

@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
-import FcClient, { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20230330';
+import type FcClient from '@alicloud/fc20230330';
+import { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20230330';
+import { fcClientFor, runtimeOptions } from './client';
 import { InvokeApiError } from './errors';
 import type { InvokeOptions } from './options';
 
@@ -14,32 +16,19 @@ export interface InvokeResult {
   errorType: string | undefined;
 }
 
-type ClientConfig = ConstructorParameters<typeof FcClient>[0];
-type RuntimeOptions = Parameters<FcClient['invokeFunctionWithOptions']>[3];
-
 /**
  * Invokes a deployed FC 3.0 function synchronously through the FC 3.0 SDK (@alicloud/fc20230330),
  * which addresses functions by name — FC 3.0 has no services, so FC 2.0's @alicloud/fc2 cannot.
  */
 export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
-  const config = {
-    ...options.credentials,
-    endpoint: options.endpoint,
-    protocol: options.protocol,
-    regionId: options.regionId,
-  } as ClientConfig;
-  const client = new FcClient(config);
+  const client = fcClientFor(options);
   const request = new InvokeFunctionRequest({
     body: Readable.from([Buffer.from(options.event)]),
     ...(options.qualifier ? { qualifier: options.qualifier } : {}),
   });
   // Tail: FC returns the last 4 KB of the invocation's log, base64, in x-fc-log-result.
   const headers = new InvokeFunctionHeaders({ xFcLogType: 'Tail', xFcInvocationType: 'Sync' });
-  const runtime = {
-    autoretry: false,
-    readTimeout: options.timeoutMs,
-    connectTimeout: 10_000,
-  } as unknown as RuntimeOptions;
+  const runtime = runtimeOptions(options.timeoutMs);
 
   let response: Awaited<ReturnType<FcClient['invokeFunctionWithOptions']>>;
   try {
@@ -65,7 +54,7 @@ async function readAll(stream: Readable): Promise<string> {
 }
 
 // The SDK's errors carry code/statusCode/requestId; its message is safe (no credentials in it).
-function apiError(functionName: string, error: unknown): InvokeApiError {
+export function apiError(functionName: string, error: unknown, action = 'InvokeFunction'): InvokeApiError {
   const details = (error ?? {}) as {
     code?: unknown;
     statusCode?: unknown;
@@ -82,7 +71,7 @@ function apiError(functionName: string, error: unknown): InvokeApiError {
   const reason = typeof details.message === 'string' ? details.message : String(error);
   return new InvokeApiError({
     code,
-    message: `InvokeFunction ${functionName} failed: ${code}${httpStatus ? ` (HTTP ${httpStatus})` : ''}: ${reason}`,
+    message: `${action} ${functionName} failed: ${code}${httpStatus ? ` (HTTP ${httpStatus})` : ''}: ${reason}`,
     ...(httpStatus !== undefined ? { httpStatus } : {}),
     ...(requestId ? { requestId } : {}),
     cause: error,

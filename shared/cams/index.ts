@@ -30,7 +30,8 @@ export interface CamsEnvConfig {
   readonly qps: number;
 }
 
-export function parseCamsEnv(env: NodeJS.ProcessEnv): CamsEnvConfig {
+/** CAMS_ENDPOINT alone: the poller sets its own rate (POLL_QPS), so it must not read CAMS_QPS. */
+export function parseCamsEndpoint(env: NodeJS.ProcessEnv): string {
   const endpoint = env.CAMS_ENDPOINT?.trim() || DEFAULT_CAMS_ENDPOINT;
   let url: URL;
   try {
@@ -41,6 +42,11 @@ export function parseCamsEnv(env: NodeJS.ProcessEnv): CamsEnvConfig {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ConfigError('CAMS_ENDPOINT', `must be an http(s) URL such as ${DEFAULT_CAMS_ENDPOINT}`);
   }
+  return url.origin;
+}
+
+export function parseCamsEnv(env: NodeJS.ProcessEnv): CamsEnvConfig {
+  const endpoint = parseCamsEndpoint(env);
   const rawQps = env.CAMS_QPS?.trim() || '5';
   const qps = Number(rawQps);
   if (!Number.isFinite(qps) || qps <= 0 || qps > 1000) {
@@ -49,7 +55,7 @@ export function parseCamsEnv(env: NodeJS.ProcessEnv): CamsEnvConfig {
       'must be a positive number of GetFlow calls per second (CAMS allows 5 per account)',
     );
   }
-  return { endpoint: url.origin, qps };
+  return { endpoint, qps };
 }
 
 const clients = new Map<string, CamsClient>();

@@ -91,8 +91,27 @@ function adviceFor(code: string, operation: string): string {
   return 'see the Tablestore error code reference';
 }
 
-function mapError(error: SdkError, operation: string, table: string): StateStoreError {
+/**
+ * New instances refuse Internet access by default, so a function without vpcConfig (or in another
+ * VPC) gets OTSAuthFailed for every call: a network setting, not a credential, is what to fix.
+ */
+function aclRefusal(error: SdkError, operation: string, location: TablestoreLocation): StateStoreError {
+  return new StateStoreError(
+    'InstanceAclDenied',
+    `Tablestore ${operation} on instance ${location.instance} was refused by the instance's network ACL (OTSAuthFailed: Request denied by instance ACL policies) — ` +
+      `either allow Internet access (or access from any VPC) in the instance's network settings, ` +
+      `or deploy the functions with s.vpc.yaml (DEPLOY_VPC_ID, DEPLOY_VSWITCH_IDS, DEPLOY_SECURITY_GROUP_ID) ` +
+      `and TABLESTORE_ENDPOINT=https://${location.instance}.<region>.vpc.tablestore.aliyuncs.com (docs/deploy.md, Tablestore network)`,
+    { retryable: false, cause: error },
+  );
+}
+
+function mapError(error: SdkError, operation: string, location: TablestoreLocation): StateStoreError {
   const code = codeOf(error);
+  const table = location.table;
+  if (code === 'OTSAuthFailed' && /ACL polic/i.test(String(error.message))) {
+    return aclRefusal(error, operation, location);
+  }
   const retryable = RETRYABLE.has(code) || code === 'NetworkingError' || /^HTTP5/.test(code);
   return new StateStoreError(
     code,
@@ -161,7 +180,7 @@ export class TablestoreStateStore implements StateStore {
       throw mapError(
         error as SdkError,
         operation.charAt(0).toUpperCase() + operation.slice(1),
-        this.#location.table,
+        this.#location,
       );
     }
   }
@@ -185,7 +204,7 @@ export class TablestoreStateStore implements StateStore {
       await this.#call('describeTable', {});
     } catch (error) {
       if (codeOf(error as SdkError) !== 'OTSObjectNotExist') {
-        throw mapError(error as SdkError, 'DescribeTable', this.#location.table);
+        throw mapError(error as SdkError, 'DescribeTable', this.#location);
       }
       try {
         await this.#call('createTable', {
@@ -195,7 +214,7 @@ export class TablestoreStateStore implements StateStore {
         });
       } catch (createError) {
         if (codeOf(createError as SdkError) !== 'OTSObjectAlreadyExist') {
-          throw mapError(createError as SdkError, 'CreateTable', this.#location.table);
+          throw mapError(createError as SdkError, 'CreateTable', this.#location);
         }
       }
     }

@@ -126,7 +126,7 @@ describe('invoke tool', () => {
         log: 'FC Invoke Start\nhealthy\nFC Invoke End',
       }),
     );
-    const env = { ...credentialsEnv, FC_ENDPOINT: api.endpoint, FC_QUALIFIER: 'LATEST' };
+    const env = { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api.endpoint, DEPLOY_QUALIFIER: 'LATEST' };
 
     const result = await invoke(invokeOptionsFrom(['http'], env));
 
@@ -163,11 +163,11 @@ describe('invoke tool', () => {
 
   it('sends the poller a timer event by default and a given event verbatim', async () => {
     const api = await startFakeFcApi(invocationAnswer({ body: '{"checked":2}' }));
-    const env = { ...credentialsEnv, FC_ENDPOINT: api.endpoint };
+    const env = { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api.endpoint };
 
     await invoke(invokeOptionsFrom(['poller'], env));
     await invoke(
-      invokeOptionsFrom(['poller', '{"custom":true}'], { ...env, FC_POLLER_FUNCTION_NAME: 'other' }),
+      invokeOptionsFrom(['poller', '{"custom":true}'], { ...env, DEPLOY_POLLER_FUNCTION_NAME: 'other' }),
     );
 
     expect(api.seen[0]?.path).toBe(`/2023-03-30/functions/${DEFAULT_FUNCTION_NAMES.poller}/invocations`);
@@ -183,7 +183,11 @@ describe('invoke tool', () => {
     const api = await startFakeFcApi(invocationAnswer({ body: '{"ok":true}', log: 'a log line' }));
     const { out, err, io } = captureIo();
 
-    const exitCode = await runInvokeCli(['poller'], { ...credentialsEnv, FC_ENDPOINT: api.endpoint }, io);
+    const exitCode = await runInvokeCli(
+      ['poller'],
+      { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api.endpoint },
+      io,
+    );
 
     expect(exitCode).toBe(0);
     expect(err).toEqual([]);
@@ -201,7 +205,11 @@ describe('invoke tool', () => {
     );
     const { out, err, io } = captureIo();
 
-    const exitCode = await runInvokeCli(['http'], { ...credentialsEnv, FC_ENDPOINT: api.endpoint }, io);
+    const exitCode = await runInvokeCli(
+      ['http'],
+      { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api.endpoint },
+      io,
+    );
 
     expect(exitCode).toBe(1);
     expect(out.join('\n')).toContain('Error: boom');
@@ -219,7 +227,7 @@ describe('invoke tool', () => {
         }),
       );
     });
-    const env = { ...credentialsEnv, FC_ENDPOINT: api.endpoint };
+    const env = { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api.endpoint };
 
     const failure = await invoke(invokeOptionsFrom(['http'], env)).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(InvokeApiError);
@@ -232,7 +240,7 @@ describe('invoke tool', () => {
   });
 
   it.each([
-    ['no credentials', ['http'], { FC_ENDPOINT: 'http://127.0.0.1:9' }, /ALIBABA_CLOUD_ACCESS_KEY_ID/],
+    ['no credentials', ['http'], { DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9' }, /ALIBABA_CLOUD_ACCESS_KEY_ID/],
     ['no account id or endpoint', ['http'], credentialsEnv, /ALIBABA_CLOUD_ACCOUNT_ID/],
     ['an unknown target', ['nope'], credentialsEnv, /usage: npm run invoke/],
     ['no target', [], credentialsEnv, /usage: npm run invoke/],

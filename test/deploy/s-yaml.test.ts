@@ -4,144 +4,270 @@ import { resolve } from 'node:path';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type Env, loadSYaml } from '../../local/s-yaml';
+import { ROUTES } from '../../functions/http/routes';
+import { envReadsOf, RUNTIME_PROVIDED } from './env-reads';
+import { fcCronProblem } from './fc-cron';
+import { type Resource, renderSYaml, repoRoot } from './render-s-yaml';
 
 // The schema is a copy of ../shared/ref/fc3-props.schema.json (see README.md here): a clean CI
 // checkout has no ../shared. It declares draft-07, which Ajv's default export speaks.
 const schemaPath = resolve(__dirname, 'fc3-props.schema.json');
-const repoRoot = resolve(__dirname, '../..');
 const requireBundle = createRequire(__filename);
+const TEMPLATES = ['s.yaml', 's.vpc.yaml'] as const;
+/** FC's limit on one function's environment variables, names and values together. */
+const FC_ENV_LIMIT_BYTES = 4096;
+const BUILT_IN_RUNTIME = /^(nodejs|python|java|php|dotnetcore|go)\d/;
 
-const deployEnv: Env = { FC_ROLE_ARN: 'acs:ram::1234567890123456:role/cams-flow-watch' };
+const deployEnv = {
+  DEPLOY_ROLE_ARN: 'acs:ram::1234567890123456:role/cams-flow-watch',
+  STATE_URL: 'tablestore://cams-flow-watch/flow_state',
+};
+const vpcEnv = {
+  ...deployEnv,
+  DEPLOY_VPC_ID: 'vpc-t4n1',
+  DEPLOY_VSWITCH_IDS: 'vsw-t4na,vsw-t4nb',
+  DEPLOY_SECURITY_GROUP_ID: 'sg-t4n1',
+  TABLESTORE_ENDPOINT: 'https://cams-flow-watch.ap-southeast-1.vpc.tablestore.aliyuncs.com',
+};
 const validateProps = new Ajv({ allErrors: true, strict: false }).compile(
   JSON.parse(readFileSync(schemaPath, 'utf8')),
 );
+const text = (file: string) => readFileSync(resolve(repoRoot, file), 'utf8');
+const workflow = parse(text('.github/workflows/deploy.yml')) as {
+  jobs: Record<string, { env?: Record<string, string>; steps?: Array<{ env?: Record<string, string> }> }>;
+};
+const workflowEnvNames = Object.values(workflow.jobs).flatMap((job) => [
+  ...Object.keys(job.env ?? {}),
+  ...(job.steps ?? []).flatMap((step) => Object.keys(step.env ?? {})),
+]);
+const envOf = (resource: Resource | undefined) => resource?.props.environmentVariables ?? {};
+const envBytes = (variables: Record<string, string>) =>
+  Object.entries(variables).reduce((total, [name, value]) => total + Buffer.byteLength(name + value), 0);
 
-describe('s.yaml', () => {
-  const { raw, resources } = loadSYaml(deployEnv);
-  const entries = Object.entries(resources);
+describe('s.yaml, as Serverless Devs renders it', () => {
+  const project = renderSYaml(deployEnv);
+  const entries = Object.entries(project.resources);
 
   it('is a Serverless Devs 3 project with the http and poller resources', () => {
-    expect(raw.edition).toBe('3.0.0');
-    expect(Object.keys(resources).sort()).toEqual(['http', 'poller']);
+    expect(project.edition).toBe('3.0.0');
+    expect(Object.keys(project.resources).sort()).toEqual(['http', 'poller']);
+  });
+
+  it('pins one fc3 release for every resource', () => {
+    const components = new Set(entries.map(([, resource]) => resource.component));
+    expect(components.size).toBe(1);
+    expect([...components][0]).toMatch(/^fc3@\d+\.\d+\.\d+$/);
   });
 
   it.each(entries)('%s props satisfy the fc3 component schema', (_, resource) => {
-    expect(resource.component).toBe('fc3');
     const isValid = validateProps(resource.props);
     expect(validateProps.errors ?? []).toEqual([]);
     expect(isValid).toBe(true);
   });
 
-  it.each(entries)(
-    '%s runs on nodejs20 with the role, auto logs and every config variable',
-    (_, resource) => {
-      const { props } = resource;
-      expect(props).toMatchObject({
-        runtime: 'nodejs20',
-        handler: 'index.handler',
-        role: deployEnv.FC_ROLE_ARN,
-        logConfig: 'auto',
-        region: 'ap-southeast-1',
+  it.each(entries)('%s runs on nodejs20 with the role and auto logs', (_, resource) => {
+    expect(resource.props).toMatchObject({
+      runtime: 'nodejs20',
+      handler: 'index.handler',
+      role: deployEnv.DEPLOY_ROLE_ARN,
+      logConfig: 'auto',
+      region: 'ap-southeast-1',
+    });
+  });
+
+  describe('deploy variables', () => {
+    // fc3 uploads code to the region's internal OSS endpoint when FC_REGION is set in the deploying
+    // shell (it assumes it runs inside FC): unreachable from a CI runner.
+    it.each(TEMPLATES)('%s reads no FC_ variable', (file) => {
+      const read = [...text(file).matchAll(/\$\{env\(\s*'([^']+)'/g)].map((match) => match[1]);
+      expect(read.length).toBeGreaterThan(0);
+      expect(read.filter((name) => name?.startsWith('FC_'))).toEqual([]);
+    });
+
+    it('the deploy workflow sets no FC_ variable', () => {
+      expect(workflowEnvNames.length).toBeGreaterThan(0);
+      expect(workflowEnvNames.filter((name) => name.startsWith('FC_'))).toEqual([]);
+    });
+
+    it.each(TEMPLATES)('%s gets every variable it reads from the CI deploy workflow', (file) => {
+      const read = [...text(file).matchAll(/\$\{env\('([A-Z_]+)'/g)].map((match) => match[1]);
+      // HTTP_TRIGGER_AUTH_TYPE above all: HTTP_AUTH=none behind an anonymous trigger would open the API.
+      if (file === 's.yaml') expect(read).toContain('HTTP_TRIGGER_AUTH_TYPE');
+      expect(read.filter((name) => !workflowEnvNames.includes(name ?? ''))).toEqual([]);
+    });
+
+    it('takes configuration from the deploying environment, with documented defaults', () => {
+      const fromEnv = renderSYaml({ ...deployEnv, DEPLOY_REGION: 'cn-hangzhou', CAMS_QPS: '3' });
+      expect(fromEnv.resources.poller?.props.region).toBe('cn-hangzhou');
+      expect(envOf(fromEnv.resources.http).CAMS_QPS).toBe('3');
+      expect(envOf(project.resources.http)).toMatchObject({
+        CAMS_ENDPOINT: 'https://cams.ap-southeast-1.aliyuncs.com',
+        CAMS_QPS: '1',
+        HTTP_AUTH: 'token',
       });
-      expect(Object.keys(props.environmentVariables as object)).toEqual(
-        expect.arrayContaining([
-          'CAMS_ENDPOINT',
-          'CAMS_QPS',
-          'CAMS_CUST_SPACE_ID',
-          'HTTP_API_TOKENS',
-          'HTTP_ADMIN_TOKENS',
-          'HTTP_AUTH',
-          'HTTP_CACHE_TTL_SECONDS',
-          'WATCH_FLOWS',
-          'WATCH_CUST_SPACES',
-          'STATE_URL',
-          'TABLESTORE_ENDPOINT',
-          'POLL_QPS',
-          'POLL_INTERVALS',
-          'DISCOVERY_INTERVAL_SECONDS',
-          'WEBHOOK_URL',
-          'WEBHOOK_SECRET',
-          'WEBHOOK_FORMAT',
-          'WEBHOOK_MAX_AGE_HOURS',
-        ]),
-      );
-    },
-  );
-
-  it('takes every configuration value from the deploying environment, with documented defaults', () => {
-    const { resources: fromEnv } = loadSYaml({ ...deployEnv, FC_REGION: 'cn-hangzhou', CAMS_QPS: '3' });
-    expect(fromEnv.poller?.props).toMatchObject({
-      region: 'cn-hangzhou',
-      environmentVariables: { CAMS_QPS: '3' },
+      expect(envOf(project.resources.poller)).toMatchObject({
+        POLL_QPS: '4',
+        WEBHOOK_FORMAT: 'standard',
+        WEBHOOK_MAX_AGE_HOURS: '72',
+        STATE_URL: deployEnv.STATE_URL,
+      });
     });
-    expect(resources.poller?.props.environmentVariables).toMatchObject({
-      CAMS_ENDPOINT: 'https://cams.ap-southeast-1.aliyuncs.com',
-      CAMS_QPS: '1',
-      POLL_QPS: '4',
-      WEBHOOK_FORMAT: 'standard',
-      WEBHOOK_MAX_AGE_HOURS: '72',
+
+    it('bakes no secret into the file and refuses to render without the role or STATE_URL', () => {
+      for (const name of ['HTTP_API_TOKENS', 'WEBHOOK_SECRET', 'WEBHOOK_URL']) {
+        expect(text('s.yaml')).toContain(`${name}: \${env('${name}', '')}`);
+      }
+      expect(() => renderSYaml({ STATE_URL: deployEnv.STATE_URL })).toThrow(/DEPLOY_ROLE_ARN/);
+      expect(() => renderSYaml({ ...deployEnv, DEPLOY_ROLE_ARN: '' })).toThrow(/DEPLOY_ROLE_ARN/);
+      expect(() => renderSYaml({ DEPLOY_ROLE_ARN: deployEnv.DEPLOY_ROLE_ARN })).toThrow(/STATE_URL/);
     });
   });
 
-  it("splits the account's 5 GetFlow calls/s: one HTTP instance at CAMS_QPS plus one poller run at POLL_QPS", () => {
-    const http = resources.http?.props as Record<string, unknown> & {
-      environmentVariables: Record<string, string>;
-    };
-    const poller = resources.poller?.props as Record<string, unknown> & {
-      environmentVariables: Record<string, string>;
-    };
-    expect(http.concurrencyConfig).toEqual({ reservedConcurrency: 1 });
-    expect(poller.concurrencyConfig).toEqual({ reservedConcurrency: 1 });
-    expect(Number(http.environmentVariables.CAMS_QPS) + Number(poller.environmentVariables.POLL_QPS)).toBe(5);
+  describe('each function gets only what its code reads', () => {
+    it.each(entries)('%s: the environment equals the variables its bundle reads', async (name, resource) => {
+      const reads = await envReadsOf(name);
+      const needed = reads.filter((variable) => !RUNTIME_PROVIDED.test(variable));
+      const given = Object.keys(envOf(resource)).sort();
+      expect({ missing: needed.filter((variable) => !given.includes(variable)) }).toEqual({ missing: [] });
+      expect({ extra: given.filter((variable) => !needed.includes(variable)) }).toEqual({ extra: [] });
+    });
+
+    it('no secret of one function reaches the other', () => {
+      expect(Object.keys(envOf(project.resources.http))).not.toContain('WEBHOOK_SECRET');
+      expect(Object.keys(envOf(project.resources.http))).not.toContain('WEBHOOK_URL');
+      expect(Object.keys(envOf(project.resources.poller))).not.toContain('HTTP_API_TOKENS');
+    });
+
+    it.each(entries)('%s sets no variable FC reserves or provides (FC_*, ALIBABA_CLOUD_*)', (_, resource) => {
+      expect(Object.keys(envOf(resource)).filter((name) => RUNTIME_PROVIDED.test(name))).toEqual([]);
+    });
+
+    it.each(entries)('%s stays within FC’s 4 KB of variables with generous real-world values', (name) => {
+      const large = renderSYaml({
+        ...deployEnv,
+        // 8 bearer tokens as sha256 digests, 3 webhook URLs, 40 watched flows in 5 spaces.
+        HTTP_API_TOKENS: Array.from({ length: 8 }, () => `sha256:${'a'.repeat(64)}`).join(','),
+        WEBHOOK_URL: Array.from(
+          { length: 3 },
+          (_, index) => `https://hooks${index}.example.com/cams/flows/events`,
+        ).join(','),
+        WEBHOOK_SECRET: `whsec_${'A'.repeat(44)}`,
+        WATCH_FLOWS: Array.from(
+          { length: 40 },
+          (_, index) => `cams-abcdefgh:${600000000000000 + index}`,
+        ).join(','),
+        WATCH_CUST_SPACES: Array.from({ length: 5 }, (_, index) => `cams-space${index}`).join(','),
+        POLL_INTERVALS: 'BLOCKED=30,THROTTLED=30,PUBLISHED=60,DRAFT=120,DEPRECATED=3600,*=60',
+        CAMS_CUST_SPACE_ID: 'cams-abcdefgh',
+        TABLESTORE_ENDPOINT: vpcEnv.TABLESTORE_ENDPOINT,
+      });
+      expect(envBytes(envOf(large.resources[name]))).toBeLessThanOrEqual(FC_ENV_LIMIT_BYTES);
+    });
   });
 
-  it('gets every variable s.yaml reads from the CI deploy workflow', () => {
-    const sYaml = readFileSync(resolve(repoRoot, 's.yaml'), 'utf8');
-    const workflow = parse(readFileSync(resolve(repoRoot, '.github/workflows/deploy.yml'), 'utf8')) as {
-      jobs: Record<string, { env?: Record<string, string> }>;
-    };
-    const passed = new Set(Object.values(workflow.jobs).flatMap((job) => Object.keys(job.env ?? {})));
-    const read = [...sYaml.matchAll(/\$\{env\('([A-Z_]+)'/g)].map((match) => match[1]);
-    // HTTP_TRIGGER_AUTH_TYPE above all: HTTP_AUTH=none behind an anonymous trigger would open the API.
-    expect(read).toContain('HTTP_TRIGGER_AUTH_TYPE');
-    expect(read.filter((name) => !passed.has(name ?? ''))).toEqual([]);
-  });
-
-  it('bakes no secret into the file', () => {
-    const text = readFileSync(resolve(repoRoot, 's.yaml'), 'utf8');
-    for (const name of ['HTTP_API_TOKENS', 'HTTP_ADMIN_TOKENS', 'WEBHOOK_SECRET']) {
-      expect(text).toContain(`${name}: \${env('${name}', '')}`);
-    }
-    expect(() => loadSYaml({})).toThrow("env('FC_ROLE_ARN') not found");
-    expect(() => loadSYaml({ FC_ROLE_ARN: '' })).toThrow("env('FC_ROLE_ARN') not found");
-  });
-
-  it('triggers the http function over GET/HEAD (and POST for redelivery) and the poller every minute with retries fit for idempotent runs', () => {
-    expect(resources.http?.props.triggers).toEqual([
-      {
-        triggerName: 'http',
-        triggerType: 'http',
-        triggerConfig: { authType: 'anonymous', methods: ['GET', 'HEAD', 'POST'] },
+  describe('rules the fc3 schema does not catch', () => {
+    it.each(TEMPLATES)(
+      '%s sets no instanceConcurrency on a built-in runtime (FC 3.0 ignores or refuses it)',
+      (file) => {
+        const rendered = file === 's.yaml' ? project : renderSYaml(vpcEnv, file);
+        for (const resource of Object.values(rendered.resources)) {
+          if (BUILT_IN_RUNTIME.test(String(resource.props.runtime))) {
+            expect(resource.props).not.toHaveProperty('instanceConcurrency');
+          }
+        }
       },
-    ]);
-    const poller = resources.poller?.props;
-    expect(poller?.triggers).toEqual([
-      expect.objectContaining({
-        triggerType: 'timer',
-        triggerConfig: expect.objectContaining({ cronExpression: '@every 1m', enable: true }),
-      }),
-    ]);
-    expect(poller?.asyncInvokeConfig).toEqual({ maxAsyncRetryAttempts: 2, maxAsyncEventAgeInSeconds: 300 });
+    );
+
+    it('caps the http function at no fewer than 10 concurrent requests, from HTTP_MAX_INSTANCES', () => {
+      // reservedConcurrency caps the whole function and nodejs20 serves one request per instance.
+      const http = project.resources.http?.props.concurrencyConfig as { reservedConcurrency: unknown };
+      expect(typeof http.reservedConcurrency).toBe('number');
+      expect(http.reservedConcurrency).toBeGreaterThanOrEqual(10);
+      const wider = renderSYaml({ ...deployEnv, HTTP_MAX_INSTANCES: '25' });
+      expect(wider.resources.http?.props.concurrencyConfig).toEqual({ reservedConcurrency: 25 });
+    });
+
+    it('keeps the poller to one run at a time with retries fit for idempotent runs', () => {
+      const poller = project.resources.poller?.props;
+      expect(poller?.concurrencyConfig).toEqual({ reservedConcurrency: 1 });
+      expect(poller?.asyncInvokeConfig).toEqual({ maxAsyncRetryAttempts: 2, maxAsyncEventAgeInSeconds: 300 });
+    });
+
+    it('triggers the poller with a cron expression FC accepts', () => {
+      const triggers = project.resources.poller?.props.triggers as Array<{
+        triggerType: string;
+        triggerConfig: { cronExpression: string; enable: boolean };
+      }>;
+      expect(triggers.map((trigger) => trigger.triggerType)).toEqual(['timer']);
+      for (const { triggerConfig } of triggers) {
+        expect(fcCronProblem(triggerConfig.cronExpression)).toBeUndefined();
+        expect(triggerConfig.enable).toBe(true);
+      }
+    });
+
+    it.each([
+      ['@every 1m', undefined],
+      ['@every 1h30m', undefined],
+      ['0 */5 * * * *', undefined],
+      ['CRON_TZ=Asia/Shanghai 0 0 9 * * MON-FRI', undefined],
+      ['0 0 0 1 JAN ?', undefined],
+      ['@every 30s', expect.stringContaining('')],
+      ['@every 0m', expect.stringContaining('1m')],
+      ['*/5 * * * *', expect.stringContaining('6 fields')],
+      ['0 60 * * * *', expect.stringContaining('minute')],
+      ['0 0 25 * * *', expect.stringContaining('hour')],
+      ['0 0 0 * * 8', expect.stringContaining('day-of-week')],
+      ['0 */0 * * * *', expect.stringContaining('step')],
+      ['@hourly', expect.stringContaining('@every')],
+    ])('reads the cron expression %s as FC does', (expression, problem) => {
+      expect(fcCronProblem(expression)).toEqual(problem);
+    });
+
+    it('opens the http trigger to every method the routes answer', () => {
+      const [trigger] = (project.resources.http?.props.triggers ?? []) as Array<{
+        triggerType: string;
+        triggerConfig: { authType: string; methods: string[] };
+      }>;
+      expect(trigger?.triggerType).toBe('http');
+      expect(trigger?.triggerConfig.authType).toBe('anonymous');
+      const answered = [...new Set(ROUTES.flatMap((route) => route.methods))];
+      expect(answered.filter((method) => !trigger?.triggerConfig.methods.includes(method))).toEqual([]);
+    });
+
+    // The bundles come from the vitest global setup (scripts/build.mjs).
+    it.each(entries)('%s code folder holds index.js exporting handler', (_, resource) => {
+      const { code, handler } = resource.props as { code: string; handler: string };
+      expect(handler).toBe('index.handler');
+      const bundle = resolve(repoRoot, code, 'index.js');
+      expect(existsSync(bundle), `${bundle} is built`).toBe(true);
+      const loaded = requireBundle(bundle) as Record<string, unknown>;
+      expect(typeof loaded.handler).toBe('function');
+    });
   });
 
-  // The bundles come from the vitest global setup (scripts/build.mjs).
-  it.each(entries)('%s code + handler resolve to an exported function in the built output', (_, resource) => {
-    const { code, handler } = resource.props as { code: string; handler: string };
-    const [file, exportName] = handler.split('.') as [string, string];
-    const bundle = resolve(repoRoot, code, `${file}.js`);
-    expect(existsSync(bundle), `${bundle} is built`).toBe(true);
-    const loaded = requireBundle(bundle) as Record<string, unknown>;
-    expect(typeof loaded[exportName]).toBe('function');
+  describe('s.vpc.yaml (Tablestore reached over a VPC)', () => {
+    it('gives both functions the same vpcConfig from the deploy variables, schema-valid', () => {
+      const rendered = renderSYaml(vpcEnv, 's.vpc.yaml');
+      for (const resource of Object.values(rendered.resources)) {
+        expect(resource.props.vpcConfig).toEqual({
+          vpcId: 'vpc-t4n1',
+          vSwitchIds: ['vsw-t4na', 'vsw-t4nb'],
+          securityGroupId: 'sg-t4n1',
+        });
+        expect(validateProps(resource.props)).toBe(true);
+      }
+      expect(envOf(rendered.resources.poller).TABLESTORE_ENDPOINT).toBe(vpcEnv.TABLESTORE_ENDPOINT);
+      expect(Object.keys(rendered.resources).sort()).toEqual(['http', 'poller']);
+    });
+
+    it('refuses to render with part of the VPC missing', () => {
+      const { DEPLOY_VSWITCH_IDS: _missing, ...partial } = vpcEnv;
+      expect(() => renderSYaml(partial, 's.vpc.yaml')).toThrow(/DEPLOY_VSWITCH_IDS/);
+    });
+
+    it('s.yaml alone gives no vpcConfig', () => {
+      for (const resource of entries.map(([, value]) => value))
+        expect(resource.props).not.toHaveProperty('vpcConfig');
+    });
   });
 });

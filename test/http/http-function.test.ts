@@ -61,7 +61,11 @@ describe('HTTP function routes', () => {
     const before = simulator.calls.length;
     const answer = record('/healthz', 'GET', await fn.invoke({ path: '/healthz' }));
     expect(answer.statusCode).toBe(200);
-    expect(JSON.parse(answer.body)).toEqual({ ok: true, version: packageJson.version });
+    expect(JSON.parse(answer.body)).toEqual({
+      ok: true,
+      version: packageJson.version,
+      node: process.version,
+    });
     expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(simulator.calls.length).toBe(before);
     const head = record('/healthz', 'HEAD', await fn.invoke({ method: 'HEAD', path: '/healthz' }));

@@ -1,0 +1,221 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
+import { FcFunction, fcContext, loadBundle, serveFcHttp } from '../../local/fc-emulator';
+import packageJson from '../../package.json';
+import { runSmokeCli } from '../../scripts/smoke/run';
+
+const credentialsEnv = {
+  ALIBABA_CLOUD_ACCESS_KEY_ID: 'STS.deployer',
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'deployer-secret-never-printed',
+};
+let simulator: CamsSimulator;
+const servers: Array<{ close(): Promise<void> }> = [];
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  simulator = await startCamsSimulator({
+    rateLimit: false,
+    flows: [{ flowId: '620000000000001', flowName: 'smoke', status: 'PUBLISHED' }],
+  });
+});
+afterAll(() => simulator.close());
+afterEach(async () => {
+  process.env = { ...savedEnv };
+  vi.restoreAllMocks();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  servers.push({
+    close: () =>
+      new Promise<void>((closed) => {
+        server.closeAllConnections();
+        server.close(() => closed());
+      }),
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/**
+ * A deployment on loopback: the built http bundle behind an HTTP trigger, and an FC 3.0 API
+ * answering GetTrigger and InvokeFunction by running the built poller bundle. Each side answers
+ * 429 to its first `throttle…` requests, as FC does at a function's reservedConcurrency.
+ */
+async function deployLocally(options: {
+  throttleHttp?: number;
+  throttleInvoke?: number;
+  pollerEnv?: Record<string, string>;
+}) {
+  const functionEnv: Record<string, string> = {
+    CAMS_ENDPOINT: simulator.endpoint,
+    WATCH_FLOWS: '620000000000001',
+    STATE_URL: `file:${mkdtempSync(join(tmpdir(), 'cfw-smoke-'))}`,
+    ALIBABA_CLOUD_ACCESS_KEY_ID: '',
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
+    ...options.pollerEnv,
+  };
+  process.env = { ...savedEnv, ...functionEnv };
+  // The functions' own JSON log lines; the smoke check's output is what is asserted.
+  vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  const httpFunction = new FcFunction({
+    bundle: join(__dirname, '../../dist/http/index.js'),
+    env: functionEnv,
+    log: () => undefined,
+  });
+  servers.push({ close: () => httpFunction.close() });
+  const poller = loadBundle(join(__dirname, '../../dist/poller/index.js'), { fresh: true });
+  const fcHttp = await serveFcHttp(httpFunction);
+  servers.push(fcHttp);
+  let httpThrottles = options.throttleHttp ?? 0;
+  const trigger = await listen(
+    createServer(async (request, response) => {
+      if (httpThrottles-- > 0) {
+        response
+          .writeHead(429, { 'content-type': 'application/json' })
+          .end('{"ErrorCode":"ResourceThrottled"}');
+        return;
+      }
+      const answer = await fetch(`${fcHttp.url}${request.url}`);
+      response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '' });
+      response.end(await answer.text());
+    }),
+  );
+  let invokeThrottles = options.throttleInvoke ?? 0;
+  const invocations: string[] = [];
+  const api = await listen(
+    createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', async () => {
+        const path = new URL(request.url ?? '/', 'http://fc').pathname;
+        const json = { 'content-type': 'application/json', 'x-fc-request-id': '1-smoke' };
+        if (request.method === 'GET' && path === '/2023-03-30/functions/cams-flow-watch-http/triggers/http') {
+          response
+            .writeHead(200, json)
+            .end(JSON.stringify({ triggerName: 'http', httpTrigger: { urlInternet: `${trigger}/` } }));
+        } else if (
+          request.method === 'POST' &&
+          path === '/2023-03-30/functions/cams-flow-watch-poller/invocations'
+        ) {
+          if (invokeThrottles-- > 0) {
+            response.writeHead(429, json).end(
+              JSON.stringify({
+                Code: 'ResourceThrottled',
+                Message: 'Reserved concurrency exceeded',
+                RequestId: '1-smoke',
+              }),
+            );
+            return;
+          }
+          const body = Buffer.concat(chunks);
+          invocations.push(body.toString('utf8'));
+          const result = await poller.handler(
+            body,
+            fcContext({ credentials: SIMULATOR_CREDENTIALS, timeoutSeconds: 10 }),
+          );
+          response
+            .writeHead(200, { ...json, 'content-type': 'application/octet-stream' })
+            .end(JSON.stringify(result));
+        } else {
+          response.writeHead(404, json).end(JSON.stringify({ Code: 'FunctionNotFound', Message: path }));
+        }
+      });
+    }),
+  );
+  return { env: { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api }, invocations };
+}
+
+function captureIo() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (line: string) => out.push(line), err: (line: string) => err.push(line) } };
+}
+
+function smoke(
+  env: Record<string, string>,
+  io: ReturnType<typeof captureIo>['io'],
+  expectedVersion = packageJson.version,
+) {
+  const waits: number[] = [];
+  const result = runSmokeCli(env, io, {
+    expectedVersion,
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
+    attempts: 4,
+  });
+  return { result, waits };
+}
+
+describe('smoke check (npm run smoke)', () => {
+  it('reads the trigger URL from GetTrigger, checks /healthz through it and dry-runs the poller, retrying 429', async () => {
+    const deployment = await deployLocally({ throttleHttp: 1, throttleInvoke: 2 });
+    const { out, err, io } = captureIo();
+    const camsCallsBefore = simulator.calls.length;
+
+    const { result, waits } = smoke(deployment.env, io);
+
+    expect(await result).toBe(0);
+    expect(out).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^healthz: http://127\\.0\\.0\\.1:\\d+/healthz → 200, version ${packageJson.version}, node v\\d+`,
+        ),
+      ),
+      expect.stringMatching(/^poller dry run: configuration: ok/),
+      expect.stringMatching(/^poller dry run: credentials: ok/),
+      expect.stringMatching(/^poller dry run: stateStore: ok/),
+      'poller dry run: cams: ok (GetFlow 620000000000001)',
+      `poller dry run: version ${packageJson.version}, node ${process.version}`,
+    ]);
+    expect(waits).toEqual([1000, 1000, 2000]);
+    expect(err.filter((line) => !line.startsWith('FC answered 429'))).toEqual([]);
+    expect(JSON.parse(JSON.parse(deployment.invocations[0] ?? '{}').payload)).toEqual({
+      source: 'smoke',
+      dryRun: true,
+    });
+    expect(simulator.calls.length - camsCallsBefore).toBe(1);
+    expect([...out, ...err].join('\n')).not.toContain(credentialsEnv.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
+  });
+
+  it('fails when the deployment serves another version', async () => {
+    const deployment = await deployLocally({});
+    const { err, io } = captureIo();
+    expect(await smoke(deployment.env, io, '9.9.9').result).toBe(1);
+    expect(err.join('\n')).toMatch(/version .* is serving, expected 9\.9\.9/);
+  });
+
+  it('fails naming the check when the poller cannot reach its state store', async () => {
+    const deployment = await deployLocally({
+      pollerEnv: {
+        STATE_URL: 'tablestore://cfw-smoke/flow_state',
+        TABLESTORE_ENDPOINT: 'http://127.0.0.1:9',
+      },
+    });
+    const { err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(1);
+    expect(err.join('\n')).toMatch(/poller dry run: stateStore: FAILED .*Tablestore/);
+  });
+
+  it('gives up after the last attempt when FC keeps answering 429', async () => {
+    const deployment = await deployLocally({ throttleHttp: 10, throttleInvoke: 10 });
+    const { err, io } = captureIo();
+    const { result, waits } = smoke(deployment.env, io);
+    expect(await result).toBe(1);
+    expect(waits).toHaveLength(6);
+    expect(err.join('\n')).toMatch(/healthz: .* answered HTTP 429/);
+    expect(err.join('\n')).toMatch(/ResourceThrottled \(HTTP 429\)/);
+  });
+
+  it('exits 2 without credentials', async () => {
+    const { err, io } = captureIo();
+    expect(await smoke({ DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9' }, io).result).toBe(2);
+    expect(err.join('\n')).toMatch(/ALIBABA_CLOUD_ACCESS_KEY_ID/);
+  });
+});
