@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { type Clock, systemClock } from '../clock';
+import { Agent, request } from '../undici-parts';
 import { type CamsAction, CamsError, isThrottlingCode, type LocalCamsCode } from './errors';
 import { RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
 import { backoffDelayMs } from './retry-timing';
@@ -114,7 +115,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     let response: Dispatcher.ResponseData<unknown>;
     try {
       // Straight to the pool with origin and path: no URL parsing per call.
-      response = await dispatcher.request({
+      response = await request(dispatcher, {
         origin: endpoint.origin,
         path: '/',
         method: 'POST',
