@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { type Clock, systemClock } from '../clock';
 import { Agent, request } from '../undici-parts';
 import { type CamsAction, CamsError, isThrottlingCode, type LocalCamsCode } from './errors';
@@ -98,7 +98,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     });
   }
 
-  async function send<S extends z.ZodType>(
+  async function send<S extends z.ZodMiniType>(
     attempt: Attempt,
     schema: S,
     callOptions: CallOptions,
@@ -156,7 +156,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     return fail(attempt, 'ConnectionFailed', { retryable: true, cause: error, upstreamMessage: code });
   }
 
-  function interpret<S extends z.ZodType>(
+  function interpret<S extends z.ZodMiniType>(
     attempt: Attempt,
     httpStatus: number,
     text: string,
@@ -210,7 +210,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     });
   }
 
-  async function call<S extends z.ZodType>(
+  async function call<S extends z.ZodMiniType>(
     attempt: Attempt,
     schema: S,
     callOptions: CallOptions,
@@ -320,7 +320,7 @@ function definedOnly<T extends object>(value: T): Partial<{ [K in keyof T]: Excl
   }>;
 }
 
-function summariseIssues(error: z.ZodError): string {
+function summariseIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
