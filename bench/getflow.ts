@@ -8,6 +8,7 @@ import { createCamsClient } from '../shared/cams';
 import { buildRpcRequest } from '../shared/cams/rpc-request';
 import { spawnSimulator } from './spawn-simulator';
 import { median, round, summarise } from './stats';
+import type { Target } from './target';
 
 const FLOW = {
   flowId: '926753328126431',
@@ -146,4 +147,20 @@ export async function benchGetFlow(requests: number): Promise<ThroughputResult[]
   } finally {
     await simulator.stop();
   }
+}
+
+/** Our per-call overhead against a bare undici POST of the same bytes, per concurrency. */
+export function getflowTargets(rows: readonly ThroughputResult[]): Target[] {
+  return [1, 16].map((concurrency) => {
+    const rps = (client: string) =>
+      rows.find((row) => row.client === client && row.concurrency === concurrency)?.requestsPerSecond ??
+      Number.NaN;
+    const floorRatio = round(rps('bare') / rps('core'));
+    return {
+      name: `bare/core req/s at c=${concurrency}`,
+      figure: floorRatio,
+      target: '<= 1.3',
+      met: floorRatio <= 1.3,
+    };
+  });
 }

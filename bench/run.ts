@@ -2,19 +2,15 @@
  * `npm run bench`: measures side by side, in one run, on loopback. Figures are ratios against
  * baselines measured in the same run, so they compare across machines better than absolutes.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { benchColdStart } from './cold-start';
-import { benchGetFlow } from './getflow';
+import { benchColdStart, coldStartTargets } from './cold-start';
+import { benchGetFlow, getflowTargets } from './getflow';
+import { type BenchResults, withBenchmarks } from './readme-section';
 import { round, table } from './stats';
 
-interface Target {
-  readonly name: string;
-  readonly figure: number;
-  readonly target: string;
-  readonly met: boolean;
-}
+import type { Target } from './target';
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
@@ -42,55 +38,30 @@ async function main(): Promise<void> {
         getflow.map((row) => [row.client, row.concurrency, row.requestsPerSecond, row.p50Ms, row.p99Ms]),
       ),
     );
-    for (const concurrency of [1, 16]) {
-      const rps = (client: string) =>
-        getflow.find((row) => row.client === client && row.concurrency === concurrency)?.requestsPerSecond ??
-        Number.NaN;
-      const overSdk = round(rps('core') / rps('sdk'));
-      const floorRatio = round(rps('bare') / rps('core'));
-      targets.push({
-        name: `core/sdk req/s at c=${concurrency}`,
-        figure: overSdk,
-        target: '>= 3',
-        met: overSdk >= 3,
-      });
-      targets.push({
-        name: `bare/core req/s at c=${concurrency}`,
-        figure: floorRatio,
-        target: '<= 1.3',
-        met: floorRatio <= 1.3,
-      });
-    }
+    // Against the SDK, warm req/s is information only: at 5 GetFlow calls/s per account the
+    // budget, not client CPU, bounds throughput.
+    targets.push(...getflowTargets(getflow));
     console.log('');
   }
 
   if (!only || only === 'cold') {
     const cold = await benchColdStart(quick ? 3 : 7);
     results.coldStart = cold;
-    console.log('Cold start: fresh node process to first answered request through the built handler');
+    console.log(
+      'Cold start: fresh node process to first answer (HTTP) or first GetFlow (poller), STATE_URL on Tablestore',
+    );
     console.log(
       table(
-        ['handler', 'bundle KB', 'first answer ms (median)'],
-        cold.map((row) => [row.handler, round(row.bundleBytes / 1024, 1), row.firstAnswerMs]),
+        ['handler', 'bundle KB', 'require ms', 'first answer ms (median)'],
+        cold.map((row) => [
+          row.handler,
+          round(row.bundleBytes / 1024, 1),
+          row.requireMs ?? '–',
+          row.firstAnswerMs ?? '–',
+        ]),
       ),
     );
-    const core = cold.find((row) => row.handler === 'core');
-    const sdk = cold.find((row) => row.handler === 'sdk');
-    if (core && sdk) {
-      const sizeKb = round(core.bundleBytes / 1024, 1);
-      targets.push({ name: 'HTTP bundle size KB', figure: sizeKb, target: '<= 150', met: sizeKb <= 150 });
-      const ratio = round(core.firstAnswerMs / sdk.firstAnswerMs);
-      const floor = cold.find((row) => row.handler === 'node only')?.firstAnswerMs ?? 0;
-      console.log(
-        `beyond node's own start: core +${round(core.firstAnswerMs - floor)} ms, sdk +${round(sdk.firstAnswerMs - floor)} ms`,
-      );
-      targets.push({
-        name: 'core/sdk first-answer time',
-        figure: ratio,
-        target: '<= 0.33',
-        met: ratio <= 1 / 3,
-      });
-    }
+    targets.push(...coldStartTargets(cold));
     console.log('');
   }
 
@@ -141,6 +112,13 @@ async function main(): Promise<void> {
   mkdirSync(dirname(output), { recursive: true });
   writeFileSync(output, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${output}`);
+  if (output === 'bench/results.json') {
+    writeFileSync(
+      'README.md',
+      withBenchmarks(readFileSync('README.md', 'utf8'), results as unknown as BenchResults),
+    );
+    console.log('updated the README benchmark section from it');
+  }
 }
 
 main().catch((error: unknown) => {

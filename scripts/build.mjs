@@ -2,7 +2,7 @@
 // (`handler: index.handler` from the function's code folder, no node_modules beside it).
 // `--keep-going` builds every function it can and reports the others (the test setup uses it, so
 // one broken function fails its own tests rather than every test).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 import { bundleOptions } from './bundle-options.mjs';
 
@@ -12,13 +12,15 @@ const functions = (existsSync('functions') ? readdirSync('functions', { withFile
   .map((entry) => entry.name);
 
 const results = await Promise.allSettled(
-  functions.map((name) =>
-    build({
+  functions.map((name) => {
+    // A file an earlier build put beside index.js (a split-out SDK) must not be deployed stale.
+    rmSync(`dist/${name}`, { recursive: true, force: true });
+    return build({
       entryPoints: [`functions/${name}/index.ts`],
       outfile: `dist/${name}/index.js`,
       ...bundleOptions,
-    }).then(() => `dist/${name}/index.js`),
-  ),
+    }).then(() => `dist/${name}/index.js`);
+  }),
 );
 const built = results.filter((result) => result.status === 'fulfilled').map((result) => result.value);
 const failed = functions.filter((_, index) => results[index]?.status === 'rejected');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../shared/zod-english';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { splitList } from '../../shared/list-variable';
@@ -16,15 +17,16 @@ export interface HttpConfig {
 }
 
 const envSchema = z.object({
-  HTTP_API_TOKENS: z.string().default(''),
-  HTTP_ADMIN_TOKENS: z.string().default(''),
-  HTTP_AUTH: z.enum(['token', 'none'], { error: 'must be "token" (default) or "none"' }).default('token'),
-  HTTP_CACHE_TTL_SECONDS: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .min(0, 'must be 0 or more seconds')
-    .max(3600, 'must be at most 3600 seconds')
-    .default(5),
-  CAMS_CUST_SPACE_ID: z.string().default(''),
+  HTTP_API_TOKENS: z._default(z.string(), ''),
+  HTTP_ADMIN_TOKENS: z._default(z.string(), ''),
+  HTTP_AUTH: z._default(z.enum(['token', 'none'], { error: 'must be "token" (default) or "none"' }), 'token'),
+  HTTP_CACHE_TTL_SECONDS: z._default(
+    z.coerce
+      .number({ error: 'must be a number of seconds' })
+      .check(z.gte(0, 'must be 0 or more seconds'), z.lte(3600, 'must be at most 3600 seconds')),
+    5,
+  ),
+  CAMS_CUST_SPACE_ID: z._default(z.string(), ''),
 });
 
 function tokenDigest(variable: string, entry: string, index: number): Buffer {

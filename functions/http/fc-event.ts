@@ -1,23 +1,29 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../shared/zod-english';
 
 /**
  * FC 3.0's HTTP trigger event (`version: "v1"`), which arrives as a Buffer of JSON. middy's
  * http-event-normalizer only knows AWS shapes, so the normalisation lives here.
  */
+const valuesByName = z.nullish(z.record(z.string(), z.union([z.string(), z.array(z.string())])));
+
 const fcHttpEventSchema = z.object({
-  version: z.string().optional(),
-  rawPath: z.string().optional(),
-  body: z.string().nullish(),
-  isBase64Encoded: z.boolean().nullish(),
-  headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).nullish(),
-  queryParameters: z.record(z.string(), z.union([z.string(), z.array(z.string())])).nullish(),
-  requestContext: z
-    .object({
-      requestId: z.string().optional(),
-      http: z.object({ method: z.string().optional(), path: z.string().optional() }).partial().optional(),
-    })
-    .partial()
-    .nullish(),
+  version: z.optional(z.string()),
+  rawPath: z.optional(z.string()),
+  body: z.nullish(z.string()),
+  isBase64Encoded: z.nullish(z.boolean()),
+  headers: valuesByName,
+  queryParameters: valuesByName,
+  requestContext: z.nullish(
+    z.partial(
+      z.object({
+        requestId: z.optional(z.string()),
+        http: z.optional(
+          z.partial(z.object({ method: z.optional(z.string()), path: z.optional(z.string()) })),
+        ),
+      }),
+    ),
+  ),
 });
 
 export interface HttpRequest {

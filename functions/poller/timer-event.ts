@@ -1,9 +1,10 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../shared/zod-english';
 
 const timerEventSchema = z.object({
-  triggerTime: z.string().optional(),
-  triggerName: z.string().optional(),
-  payload: z.string().optional(),
+  triggerTime: z.optional(z.string()),
+  triggerName: z.optional(z.string()),
+  payload: z.optional(z.string()),
 });
 
 export interface TimerEvent {

@@ -1,7 +1,7 @@
 /**
  * A Tablestore stand-in on 127.0.0.1 that speaks the service's wire protocol (POST /<Operation>,
  * protobuf bodies, plain-buffer rows, `x-ots-*` headers) for the operations the state store uses:
- * CreateTable, DescribeTable, GetRow, PutRow, DeleteRow and GetRange. It checks what the service
+ * CreateTable, DescribeTable, GetRow, PutRow, UpdateRow, DeleteRow and GetRange. It checks what the service
  * checks (content MD5, date skew, instance, access key, STS token, signature), evaluates row
  * existence and single-column conditions, pages GetRange, and can inject faults — so the state
  * store is tested through the real SDK, not against a mocked client.
@@ -13,6 +13,7 @@ import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
 import { type Clock, systemClock } from '../../shared/clock';
 import { isOtsSignatureValid } from './ots-signature';
+import { updateRow } from './update-row';
 import {
   type CellValue,
   type ColumnCheck,
@@ -202,6 +203,9 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       checkCondition(request.condition as Record<string, unknown>, table.rows.get(key));
       table.rows.delete(key);
       return { consumed: CONSUMED };
+    },
+    UpdateRow(request) {
+      return updateRow(tableOf(request), request, checkCondition);
     },
     GetRange(request) {
       const table = tableOf(request);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, type Dispatcher } from 'undici';
-import type { z } from 'zod';
+import type { Dispatcher } from 'undici';
+import type * as z from 'zod/mini';
 import { type Clock, systemClock } from '../clock';
+import { Agent, request } from '../undici-parts';
 import {
   type CamsAction,
   CamsError,
@@ -105,7 +106,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     });
   }
 
-  async function send<S extends z.ZodType>(
+  async function send<S extends z.ZodMiniType>(
     attempt: Attempt,
     schema: S,
     callOptions: CallOptions,
@@ -122,7 +123,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     let response: Dispatcher.ResponseData<unknown>;
     try {
       // Straight to the pool with origin and path: no URL parsing per call.
-      response = await dispatcher.request({
+      response = await request(dispatcher, {
         origin: endpoint.origin,
         path: '/',
         method: 'POST',
@@ -164,7 +165,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     return fail(attempt, 'ConnectionFailed', { retryable: true, cause: error, upstreamMessage: code });
   }
 
-  function interpret<S extends z.ZodType>(
+  function interpret<S extends z.ZodMiniType>(
     attempt: Attempt,
     httpStatus: number,
     text: string,
@@ -227,7 +228,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     });
   }
 
-  async function call<S extends z.ZodType>(
+  async function call<S extends z.ZodMiniType>(
     attempt: Attempt,
     schema: S,
     callOptions: CallOptions,
@@ -345,7 +346,7 @@ function definedOnly<T extends object>(value: T): Partial<{ [K in keyof T]: Excl
   }>;
 }
 
-function summariseIssues(error: z.ZodError): string {
+function summariseIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)

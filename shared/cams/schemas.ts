@@ -1,10 +1,11 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english';
 
 /** Every CAMS answer, success or not, has these; `Code` is `OK` on success. */
 export const envelopeSchema = z.object({
-  RequestId: z.string().optional(),
-  Code: z.string().optional(),
-  Message: z.string().nullish(),
+  RequestId: z.optional(z.string()),
+  Code: z.optional(z.string()),
+  Message: z.nullish(z.string()),
 });
 
 /** Largest epoch ms a Date can hold (ECMA-262 §21.4.1.22). */
@@ -15,44 +16,43 @@ function epochMsOrUndefined(value: unknown): number | undefined {
   return typeof ms === 'number' && Number.isInteger(ms) && ms > 0 && ms <= MAX_EPOCH_MS ? ms : undefined;
 }
 
-const nullableString = z
-  .string()
-  .nullish()
-  .transform((value) => value ?? '');
+const nullableString = z.pipe(
+  z.nullish(z.string()),
+  z.transform((value) => value ?? ''),
+);
+
+const stringList = z.pipe(
+  z.nullish(z.array(z.string())),
+  z.transform((value) => value ?? []),
+);
 
 export const getFlowDataSchema = z.object({
-  FlowId: z.string().min(1),
+  FlowId: z.string().check(z.minLength(1)),
   FlowName: nullableString,
   // CAMS documents DRAFT/PUBLISHED/DEPRECATED; Meta also has THROTTLED/BLOCKED. Any other
   // string is carried as sent so a new status is reported, not rejected.
-  Status: z.string().min(1),
-  Categories: z
-    .array(z.string())
-    .nullish()
-    .transform((value) => value ?? []),
+  Status: z.string().check(z.minLength(1)),
+  Categories: stringList,
   JSONVersion: nullableString,
   DataApiVersion: nullableString,
   PreviewUrl: nullableString,
   // Epoch ms. A value that is no such time (malformed, negative, past year 275760) means no
   // expiry is known: the flow's status is still good, only its preview link is not cacheable.
-  PreviewUrlExpires: z.unknown().transform(epochMsOrUndefined),
-  EndpointUri: z.string().nullish(),
+  PreviewUrlExpires: z.pipe(z.unknown(), z.transform(epochMsOrUndefined)),
+  EndpointUri: z.nullish(z.string()),
 });
 
-export const getFlowResponseSchema = envelopeSchema.extend({ Data: getFlowDataSchema });
+export const getFlowResponseSchema = z.extend(envelopeSchema, { Data: getFlowDataSchema });
 
-export const listFlowResponseSchema = envelopeSchema.extend({
+export const listFlowResponseSchema = z.extend(envelopeSchema, {
   // Nullish here, refused by the client: a 200 without Data is no proof that a space is empty.
-  Data: z
-    .array(
+  Data: z.nullish(
+    z.array(
       z.object({
-        FlowId: z.string().min(1),
+        FlowId: z.string().check(z.minLength(1)),
         FlowName: nullableString,
-        Categories: z
-          .array(z.string())
-          .nullish()
-          .transform((value) => value ?? []),
+        Categories: stringList,
       }),
-    )
-    .nullish(),
+    ),
+  ),
 });

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
 import { DEFAULT_STATE_URL } from '../state';
@@ -46,9 +47,9 @@ export function parseIntervals(value: string | undefined): Record<string, number
 }
 
 const numbers = z.object({
-  POLL_QPS: z.coerce.number().positive().max(100).default(4),
-  DISCOVERY_INTERVAL_SECONDS: z.coerce.number().min(0).default(600),
-  WEBHOOK_MAX_AGE_HOURS: z.coerce.number().positive().default(72),
+  POLL_QPS: z._default(z.coerce.number().check(z.positive(), z.lte(100)), 4),
+  DISCOVERY_INTERVAL_SECONDS: z._default(z.coerce.number().check(z.gte(0)), 600),
+  WEBHOOK_MAX_AGE_HOURS: z._default(z.coerce.number().check(z.positive()), 72),
 });
 
 /** Read once per cold start; a typo fails there, naming the variable. */

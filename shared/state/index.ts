@@ -28,8 +28,12 @@ export async function createStateStore(url: string, options: StateStoreOptions =
     return new FileStateStore(resolve(path));
   }
   if (url.startsWith('tablestore://')) {
-    // Loaded on demand: the SDK is large, and local runs on a file store never need it.
-    const { parseTablestoreUrl, TablestoreStateStore } = await import('./tablestore');
+    // Our own client, not the official SDK: see README, "Tablestore client". Loaded on demand,
+    // as local runs on a file store never need it.
+    const [{ parseTablestoreUrl }, { TablestoreWireStore }] = await Promise.all([
+      import('./tablestore-location'),
+      import('./tablestore-client'),
+    ]);
     const location = parseTablestoreUrl(url, options.env ?? process.env);
     if (!options.credentials) {
       throw new StateStoreError(
@@ -37,7 +41,11 @@ export async function createStateStore(url: string, options: StateStoreOptions =
         'the Tablestore state store needs credentials: attach a RAM role to the function (see ram-policy.json)',
       );
     }
-    return new TablestoreStateStore({ ...location, credentials: options.credentials });
+    return new TablestoreWireStore({
+      ...location,
+      credentials: options.credentials,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
   }
   throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`);
 }

@@ -107,6 +107,7 @@ declare module 'tablestore' {
       ): Buffer;
     };
     plainBufferConsts: Record<string, number>;
+    plainBufferCrc8: { crcInt8(crc: number, byte: number): number };
   };
 
   export = TableStore;

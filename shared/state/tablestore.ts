@@ -10,13 +10,11 @@
 import TableStore from 'tablestore';
 import type { Credentials } from '../cams/types';
 import { StateStoreError } from './errors';
+import { appliedUnlessConditionFails, otsError } from './tablestore-errors';
+import type { TablestoreLocation } from './tablestore-location';
 import type { StateStore, VersionedItem } from './types';
 
-export interface TablestoreLocation {
-  readonly instance: string;
-  readonly table: string;
-  readonly endpoint: string;
-}
+export { parseTablestoreUrl, type TablestoreLocation } from './tablestore-location';
 
 export interface TablestoreStoreOptions extends TablestoreLocation {
   readonly credentials: Credentials;
@@ -32,47 +30,8 @@ type SdkError = TableStore.SdkError;
 const PRIMARY_KEY = 'key';
 /** Above every character a key can hold, so [prefix, prefix + MAX_CHAR) is the prefix's range. */
 const MAX_CHAR = '\u{10FFFF}';
-const RETRYABLE = new Set([
-  'OTSServerBusy',
-  'OTSServerUnavailable',
-  'OTSInternalServerError',
-  'OTSTimeout',
-  'OTSPartitionUnavailable',
-  'OTSTableNotReady',
-  'OTSNotEnoughCapacityUnit',
-  'OTSOperationThrottled',
-  'OTSRowOperationConflict',
-  'OTSQuotaExhausted',
-]);
 /** Tables known to exist, per endpoint/instance/table, so a warm instance checks once. */
 const knownTables = new Set<string>();
-
-const TABLESTORE_URL = /^tablestore:\/\/([A-Za-z][A-Za-z0-9-]{2,15})\/([A-Za-z_][A-Za-z0-9_]{0,254})\/?$/;
-
-/**
- * `tablestore://<instance>/<table>`; the endpoint from TABLESTORE_ENDPOINT, else the instance's
- * public endpoint in the function's region (FC sets FC_REGION).
- */
-export function parseTablestoreUrl(url: string, env: NodeJS.ProcessEnv): TablestoreLocation {
-  const match = TABLESTORE_URL.exec(url);
-  if (!match?.[1] || !match[2]) {
-    throw new StateStoreError(
-      'InvalidConfiguration',
-      'STATE_URL must be tablestore://<instance>/<table>: instance 3–16 letters, digits or hyphens starting with a letter; table letters, digits or underscores',
-    );
-  }
-  const [, instance, table] = match;
-  const region = env.FC_REGION || env.ALIBABA_CLOUD_REGION;
-  const endpoint =
-    env.TABLESTORE_ENDPOINT || (region ? `https://${instance}.${region}.ots.aliyuncs.com` : '');
-  if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-    throw new StateStoreError(
-      'InvalidConfiguration',
-      `TABLESTORE_ENDPOINT must be the instance's endpoint, e.g. https://${instance}.ap-southeast-1.ots.aliyuncs.com (or its VPC endpoint)`,
-    );
-  }
-  return { instance, table, endpoint: endpoint.replace(/\/$/, '') };
-}
 
 /** The Tablestore error code, which the Node SDK leaves inside the raw body it puts in `message`. */
 function codeOf(error: SdkError): string {
@@ -81,43 +40,8 @@ function codeOf(error: SdkError): string {
   return typeof error.code === 'string' ? error.code : `HTTP${error.code ?? ''}`;
 }
 
-function adviceFor(code: string, operation: string): string {
-  if (code === 'OTSAuthFailed' || code === 'OTSNoPermissionAccess') {
-    return `the function's RAM role may not call ots:${operation} on this table, or the instance or endpoint is wrong: attach the Tablestore statement of ram-policy.json and check STATE_URL and TABLESTORE_ENDPOINT`;
-  }
-  if (code === 'OTSObjectNotExist') return 'the table does not exist and could not be created';
-  if (RETRYABLE.has(code) || code === 'NetworkingError')
-    return 'Tablestore is unavailable; the next run retries';
-  return 'see the Tablestore error code reference';
-}
-
-/**
- * New instances refuse Internet access by default, so a function without vpcConfig (or in another
- * VPC) gets OTSAuthFailed for every call: a network setting, not a credential, is what to fix.
- */
-function aclRefusal(error: SdkError, operation: string, location: TablestoreLocation): StateStoreError {
-  return new StateStoreError(
-    'InstanceAclDenied',
-    `Tablestore ${operation} on instance ${location.instance} was refused by the instance's network ACL (OTSAuthFailed: Request denied by instance ACL policies) — ` +
-      `either allow Internet access (or access from any VPC) in the instance's network settings, ` +
-      `or deploy the functions with s.vpc.yaml (DEPLOY_VPC_ID, DEPLOY_VSWITCH_IDS, DEPLOY_SECURITY_GROUP_ID) ` +
-      `and TABLESTORE_ENDPOINT=https://${location.instance}.<region>.vpc.tablestore.aliyuncs.com (docs/deploy.md, Tablestore network)`,
-    { retryable: false, cause: error },
-  );
-}
-
 function mapError(error: SdkError, operation: string, location: TablestoreLocation): StateStoreError {
-  const code = codeOf(error);
-  const table = location.table;
-  if (code === 'OTSAuthFailed' && /ACL polic/i.test(String(error.message))) {
-    return aclRefusal(error, operation, location);
-  }
-  const retryable = RETRYABLE.has(code) || code === 'NetworkingError' || /^HTTP5/.test(code);
-  return new StateStoreError(
-    code,
-    `Tablestore ${operation} on table ${table} failed: ${code} — ${adviceFor(code, operation)}`,
-    { retryable, cause: error },
-  );
+  return otsError(codeOf(error), operation, location, { cause: error, message: String(error.message) });
 }
 
 function rowToItem<T>(row: DecodedRow, table: string): VersionedItem<T> | undefined {
@@ -186,14 +110,8 @@ export class TablestoreStateStore implements StateStore {
   }
 
   /** A conditional write: true when applied, false when its condition did not hold. */
-  async #conditional(operation: 'putRow' | 'deleteRow', params: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.#run(operation, params);
-      return true;
-    } catch (error) {
-      if (error instanceof StateStoreError && error.code === 'OTSConditionCheckFail') return false;
-      throw error;
-    }
+  #conditional(operation: 'putRow' | 'deleteRow', params: Record<string, unknown>): Promise<boolean> {
+    return appliedUnlessConditionFails(this.#run(operation, params));
   }
 
   /** Creates the table on first use; a concurrent creator winning the race is fine. */

@@ -1,5 +1,6 @@
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { type Clock, systemClock } from '../clock';
+import { Agent, request } from '../undici-parts';
 import { dingtalkFormat } from './formats/dingtalk';
 import { feishuFormat } from './formats/feishu';
 import { metaFormat } from './formats/meta';
@@ -53,11 +54,13 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
     const signal = deliverOptions.signal ? AbortSignal.any([deliverOptions.signal, timeout]) : timeout;
     try {
       // undici's request never follows redirects: a 3xx is judged below as a failure.
-      const response = await request(outgoing.url, {
+      const url = new URL(outgoing.url);
+      const response = await request(dispatcher, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers: outgoing.headers,
         body: outgoing.body,
-        dispatcher,
         signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

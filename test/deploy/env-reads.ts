@@ -6,9 +6,9 @@ import { repoRoot } from './render-s-yaml';
 export const RUNTIME_PROVIDED = /^(FC_|ALIBABA_CLOUD_)/;
 
 // `env.NAME`, `env?.NAME`, `env['NAME']` (process.env included), and keys of zod environment schemas
-// (`NAME: z.string()…`, which the bundle spells `NAME: <alias>.string()…`).
+// (`NAME: z.string()…` or zod/mini's `NAME: z._default(…)`, which the bundle spells `NAME: <alias>.string(…` or, for zod/mini's free functions, `NAME: _default2(…`).
 const ENV_READ =
-  /\benv\??\.([A-Z][A-Z0-9_]*)\b|\benv\[\s*["'`]([A-Z][A-Z0-9_]*)["'`]\s*\]|\b([A-Z][A-Z0-9_]*):\s*[\w$]+(?:\.coerce)?\.(?:string|number|boolean|enum|literal|union|array|url|preprocess|stringbool)\(/g;
+  /\benv\??\.([A-Z][A-Z0-9_]*)\b|\benv\[\s*["'`]([A-Z][A-Z0-9_]*)["'`]\s*\]|\b([A-Z][A-Z0-9_]*):\s*(?:[\w$]+\.)?(?:coerce(?:_exports)?\.)?(?:string|number|boolean|enum|literal|union|array|url|preprocess|stringbool|_default|optional|pipe)\d*\(/g;
 /** esbuild marks each module in an unminified bundle with a `// <path>` line. */
 const MODULE_MARK = /^\/\/ (\S+\.(?:[cm]?[jt]s|json))$/;
 

@@ -2,36 +2,43 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
 import { otsStringToSign } from '../../local/tablestore-server/ots-signature';
 import type { Credentials } from '../../shared/cams/types';
-import { createStateStore, StateStoreError } from '../../shared/state';
+import { createStateStore, type StateStore, StateStoreError } from '../../shared/state';
 import { parseTablestoreUrl, TablestoreStateStore } from '../../shared/state/tablestore';
+import { TablestoreWireStore } from '../../shared/state/tablestore-client';
+import { TABLESTORE_ROLE } from '../support/tablestore-role';
 import { describeStateStoreContract } from './store-contract';
 
-const ROLE: Credentials = {
-  accessKeyId: 'STS.TablestoreRoleKey',
-  accessKeySecret: 'tablestore-role-secret',
-  securityToken: 'tablestore-security-token',
-};
+const ROLE = TABLESTORE_ROLE;
 const INSTANCE = 'cfw-test';
 
 let server: TablestoreServer;
 let tableNumber = 0;
 const freshTable = () => `flow_state_${++tableNumber}`;
 
-function open(table = freshTable(), credentials: Credentials = ROLE) {
-  return createStateStore(`tablestore://${INSTANCE}/${table}`, {
-    credentials,
-    env: { TABLESTORE_ENDPOINT: server.endpoint },
-  });
-}
+type Options = { credentials: Credentials; maxRetries?: number };
+type Implementation = (location: ReturnType<typeof parseTablestoreUrl>, options: Options) => StateStore;
+
+/** Both Tablestore clients run every test below against the same wire-protocol server. */
+const IMPLEMENTATIONS: ReadonlyArray<readonly [string, Implementation]> = [
+  ['our own client', (location, options) => new TablestoreWireStore({ ...location, ...options })],
+  ['official SDK', (location, options) => new TablestoreStateStore({ ...location, ...options })],
+];
 
 beforeAll(async () => {
   server = await startTablestoreServer({ instance: INSTANCE, credentials: [ROLE] });
 });
 afterAll(() => server.close());
 
-describeStateStoreContract('tablestore store (official SDK, loopback wire protocol)', () => open());
+describe.each(IMPLEMENTATIONS)('tablestore store (%s)', (name, implementation) => {
+  async function open(table = freshTable(), credentials: Credentials = ROLE, maxRetries?: number) {
+    const location = parseTablestoreUrl(`tablestore://${INSTANCE}/${table}`, {
+      TABLESTORE_ENDPOINT: server.endpoint,
+    });
+    return implementation(location, maxRetries === undefined ? { credentials } : { credentials, maxRetries });
+  }
 
-describe('tablestore store', () => {
+  describeStateStoreContract(`tablestore store (${name}, loopback wire protocol)`, () => open());
+
   it('creates its table on first use, then stores value and version as columns', async () => {
     const table = freshTable();
     const store = await open(table);
@@ -104,13 +111,7 @@ describe('tablestore store', () => {
   });
 
   it('reports server faults as retryable StateStoreErrors after the SDK’s own retries', async () => {
-    const store = new TablestoreStateStore({
-      ...parseTablestoreUrl(`tablestore://${INSTANCE}/${freshTable()}`, {
-        TABLESTORE_ENDPOINT: server.endpoint,
-      }),
-      credentials: ROLE,
-      maxRetries: 1,
-    });
+    const store = await open(freshTable(), ROLE, 1);
     await store.put('y', 1, 0);
     server.failNext(2, { httpStatus: 503, code: 'OTSServerUnavailable' }, 'GetRow');
     const failure = (await store.get('y').catch((error: unknown) => error)) as StateStoreError;
@@ -119,12 +120,24 @@ describe('tablestore store', () => {
     server.failNext(1, { httpStatus: 503, code: 'OTSServerUnavailable' }, 'GetRow');
     expect((await store.get('y'))?.value).toBe(1);
   });
+});
 
-  it('needs credentials and a well-formed STATE_URL and endpoint', async () => {
+describe('tablestore STATE_URL', () => {
+  it('opens our own client, and needs credentials and a well-formed STATE_URL and endpoint', async () => {
+    const store = await createStateStore(`tablestore://${INSTANCE}/${freshTable()}`, {
+      credentials: ROLE,
+      env: { TABLESTORE_ENDPOINT: server.endpoint },
+    });
+    expect(store).toBeInstanceOf(TablestoreWireStore);
     await expect(
       createStateStore(`tablestore://${INSTANCE}/t`, { env: { TABLESTORE_ENDPOINT: server.endpoint } }),
     ).rejects.toMatchObject({ code: 'MissingCredentials' });
-    await expect(open('bad-table-name')).rejects.toMatchObject({ code: 'InvalidConfiguration' });
+    await expect(
+      createStateStore(`tablestore://${INSTANCE}/bad-table-name`, {
+        credentials: ROLE,
+        env: { TABLESTORE_ENDPOINT: server.endpoint },
+      }),
+    ).rejects.toMatchObject({ code: 'InvalidConfiguration' });
     await expect(
       createStateStore(`tablestore://${INSTANCE}/t`, { credentials: ROLE, env: {} }),
     ).rejects.toThrow(/TABLESTORE_ENDPOINT/);

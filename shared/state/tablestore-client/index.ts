@@ -1,0 +1,1 @@
+export { TablestoreWireStore, type TablestoreWireStoreOptions } from './store';

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { parseHttpConfig } from '../../functions/http/config';
+import { getFlowResponseSchema } from '../../shared/cams/schemas';
+import { parsePollerConfig } from '../../shared/poller/config';
+
+// The schemas use zod/mini, which has no messages of its own; these are the words zod's full
+// build used before, which operators may already search logs for.
+describe('validation messages', () => {
+  it('explain a rejected CAMS answer field by field, as zod words them', () => {
+    const result = getFlowResponseSchema.safeParse({
+      Code: 'OK',
+      // A malformed PreviewUrlExpires is no error: it reads as "no expiry known".
+      Data: { FlowId: '', Status: 7, PreviewUrlExpires: 'soon' },
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)).toEqual([
+      'Data.FlowId: Too small: expected string to have >=1 characters',
+      'Data.Status: Invalid input: expected string, received number',
+    ]);
+  });
+
+  it('name the variable and the rule for bad configuration', () => {
+    expect(() => parsePollerConfig({ POLL_QPS: '0' })).toThrow(
+      'POLL_QPS is invalid: Too small: expected number to be >0',
+    );
+    expect(() => parsePollerConfig({ POLL_QPS: 'many' })).toThrow(
+      'POLL_QPS is invalid: Invalid input: expected number, received NaN',
+    );
+    expect(() => parseHttpConfig({ HTTP_CACHE_TTL_SECONDS: '4000' })).toThrow(
+      'HTTP_CACHE_TTL_SECONDS must be at most 3600 seconds',
+    );
+  });
+});
