@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { historyEntrySchema } from '../../shared/poller/history';
 import { FLOW_PREFIX, type FlowRecord } from '../../shared/poller/records';
 import type { StateStore } from '../../shared/state';
@@ -9,42 +9,36 @@ import { mapStateErrors } from './state-store';
  * another version wrote, or one damaged in the store, must not break a listing. Unknown keys
  * pass through untouched, so a record written back (redelivery) keeps what other code added.
  */
-const eventSchema = z
-  .object({
-    id: z.string().max(200),
-    type: z.enum(['flow.status_changed', 'flow.removed']),
-    timestamp: z.string().max(64),
-    data: z.object({ flowId: z.string(), flowName: z.string() }).loose(),
-  })
-  .loose();
+const eventSchema = z.looseObject({
+  id: z.string().check(z.maxLength(200)),
+  type: z.enum(['flow.status_changed', 'flow.removed']),
+  timestamp: z.string().check(z.maxLength(64)),
+  data: z.looseObject({ flowId: z.string(), flowName: z.string() }),
+});
 
-const outboxEntrySchema = z
-  .object({
-    event: eventSchema,
-    pendingEndpoints: z.array(z.string().max(200)).max(100),
-    attempts: z.number().int().min(0),
-    nextAttemptAt: z.number(),
-    createdAt: z.number(),
-    lastReason: z.string().max(2000).optional(),
-  })
-  .loose();
+const outboxEntrySchema = z.looseObject({
+  event: eventSchema,
+  pendingEndpoints: z.array(z.string().check(z.maxLength(200))).check(z.maxLength(100)),
+  attempts: z.int().check(z.gte(0)),
+  nextAttemptAt: z.number(),
+  createdAt: z.number(),
+  lastReason: z.optional(z.string().check(z.maxLength(2000))),
+});
 
-const flowRecordSchema = z
-  .object({
-    flowId: z.string().max(200),
-    custSpaceId: z.string().max(200).optional(),
-    flowName: z.string().max(2000),
-    status: z.string().max(200).optional(),
-    statusSince: z.string().max(64).optional(),
-    lastCheckedAt: z.number().optional(),
-    failures: z.number().int().min(0),
-    lastError: z.string().max(2000).optional(),
-    removed: z.boolean().optional(),
-    outbox: z.array(outboxEntrySchema),
-    deadLetters: z.array(outboxEntrySchema),
-    history: z.array(historyEntrySchema).optional(),
-  })
-  .loose();
+const flowRecordSchema = z.looseObject({
+  flowId: z.string().check(z.maxLength(200)),
+  custSpaceId: z.optional(z.string().check(z.maxLength(200))),
+  flowName: z.string().check(z.maxLength(2000)),
+  status: z.optional(z.string().check(z.maxLength(200))),
+  statusSince: z.optional(z.string().check(z.maxLength(64))),
+  lastCheckedAt: z.optional(z.number()),
+  failures: z.int().check(z.gte(0)),
+  lastError: z.optional(z.string().check(z.maxLength(2000))),
+  removed: z.optional(z.boolean()),
+  outbox: z.array(outboxEntrySchema),
+  deadLetters: z.array(outboxEntrySchema),
+  history: z.optional(z.array(historyEntrySchema)),
+});
 
 export interface StoredFlow {
   readonly key: string;

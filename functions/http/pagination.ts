@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { HttpError } from './http-error';
 
 /** Far above any cursor this API issues; a longer one is rejected before decoding. */
@@ -9,11 +9,8 @@ export type Position = readonly (string | number)[];
 
 const cursorSchema = z.strictObject({
   v: z.literal(1),
-  s: z.string().max(300),
-  p: z
-    .array(z.union([z.string().max(300), z.number()]))
-    .min(1)
-    .max(4),
+  s: z.string().check(z.maxLength(300)),
+  p: z.array(z.union([z.string().check(z.maxLength(300)), z.number()])).check(z.minLength(1), z.maxLength(4)),
 });
 
 /**

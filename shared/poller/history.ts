@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english';
 import type { FlowEvent } from '../webhook';
 import type { FlowRecord } from './records';
 
@@ -11,37 +12,33 @@ export const REMOVED_STATUS = 'REMOVED';
 export const deliveryStateSchema = z.enum(['pending', 'delivered', 'gone', 'dead']);
 export type DeliveryState = z.infer<typeof deliveryStateSchema>;
 
-export const endpointDeliverySchema = z
-  .object({
-    endpointId: z.string().max(200),
-    state: deliveryStateSchema,
-    /** Attempts made to this endpoint, successful or not. */
-    attempts: z.number().int().min(0),
-    lastReason: z.string().max(2000).optional(),
-    /** When `state` last changed (ISO 8601). */
-    updatedAt: z.string().max(64).optional(),
-  })
-  .loose();
+export const endpointDeliverySchema = z.looseObject({
+  endpointId: z.string().check(z.maxLength(200)),
+  state: deliveryStateSchema,
+  /** Attempts made to this endpoint, successful or not. */
+  attempts: z.int().check(z.gte(0)),
+  lastReason: z.optional(z.string().check(z.maxLength(2000))),
+  /** When `state` last changed (ISO 8601). */
+  updatedAt: z.optional(z.string().check(z.maxLength(64))),
+});
 export type EndpointDelivery = z.infer<typeof endpointDeliverySchema>;
 
 /**
  * One status transition as the poller saw it. With `flowName` and `previousObservedAt` the
  * event announcing it can be rebuilt byte for byte after it left the outbox (for redelivery).
  */
-export const historyEntrySchema = z
-  .object({
-    eventId: z.string().max(200),
-    type: z.enum(['flow.status_changed', 'flow.removed']),
-    from: z.string().max(200).optional(),
-    to: z.string().max(200),
-    observedAt: z.string().max(64),
-    previousObservedAt: z.string().max(64).optional(),
-    flowName: z.string().max(2000),
-    deliveries: z.array(endpointDeliverySchema).max(100),
-    /** Set when an operator asked for the event to be sent again (ISO 8601). */
-    redeliveredAt: z.string().max(64).optional(),
-  })
-  .loose();
+export const historyEntrySchema = z.looseObject({
+  eventId: z.string().check(z.maxLength(200)),
+  type: z.enum(['flow.status_changed', 'flow.removed']),
+  from: z.optional(z.string().check(z.maxLength(200))),
+  to: z.string().check(z.maxLength(200)),
+  observedAt: z.string().check(z.maxLength(64)),
+  previousObservedAt: z.optional(z.string().check(z.maxLength(64))),
+  flowName: z.string().check(z.maxLength(2000)),
+  deliveries: z.array(endpointDeliverySchema).check(z.maxLength(100)),
+  /** Set when an operator asked for the event to be sent again (ISO 8601). */
+  redeliveredAt: z.optional(z.string().check(z.maxLength(64))),
+});
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 /** What one delivery pass learnt about one (event, endpoint) pair; re-applied after a write conflict. */

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english';
 import type { DiscoveryRecord, EndpointRecord, FlowRecord } from './records';
 
 /**
@@ -8,36 +9,41 @@ import type { DiscoveryRecord, EndpointRecord, FlowRecord } from './records';
  * while a known field of the wrong type is refused.
  */
 
-const epochMs = z.number().finite();
+// zod 4 numbers refuse Infinity and NaN already.
+const epochMs = z.number();
 
 const eventSchema = z.looseObject({
-  id: z.string().min(1).max(200),
+  id: z.string().check(z.minLength(1), z.maxLength(200)),
   type: z.enum(['flow.status_changed', 'flow.removed']),
   timestamp: z.string(),
-  data: z.looseObject({ flowId: z.string().min(1), flowName: z.string(), observedAt: z.string() }),
+  data: z.looseObject({
+    flowId: z.string().check(z.minLength(1)),
+    flowName: z.string(),
+    observedAt: z.string(),
+  }),
 });
 
 const outboxEntrySchema = z.looseObject({
   event: eventSchema,
   pendingEndpoints: z.array(z.string()),
-  attempts: z.number().int().min(0),
+  attempts: z.int().check(z.gte(0)),
   nextAttemptAt: epochMs,
   createdAt: epochMs,
-  lastReason: z.string().optional(),
+  lastReason: z.optional(z.string()),
 });
 
 export const flowRecordSchema = z.looseObject({
-  flowId: z.string().min(1),
-  custSpaceId: z.string().min(1).optional(),
+  flowId: z.string().check(z.minLength(1)),
+  custSpaceId: z.optional(z.string().check(z.minLength(1))),
   flowName: z.string(),
-  status: z.string().min(1).optional(),
-  statusSince: z.string().optional(),
-  observedAt: epochMs.optional(),
-  lastCheckedAt: epochMs.optional(),
-  failures: z.number().int().min(0),
-  lastError: z.string().optional(),
-  retryAt: epochMs.optional(),
-  removed: z.boolean().optional(),
+  status: z.optional(z.string().check(z.minLength(1))),
+  statusSince: z.optional(z.string()),
+  observedAt: z.optional(epochMs),
+  lastCheckedAt: z.optional(epochMs),
+  failures: z.int().check(z.gte(0)),
+  lastError: z.optional(z.string()),
+  retryAt: z.optional(epochMs),
+  removed: z.optional(z.boolean()),
   outbox: z.array(outboxEntrySchema),
   deadLetters: z.array(outboxEntrySchema),
 });
@@ -55,7 +61,7 @@ export const endpointRecordSchema = z.looseObject({
 
 /** The record, or a one-line reason it cannot be used (the first few schema issues). */
 export function parseStored<T>(
-  schema: z.ZodType,
+  schema: z.ZodMiniType,
   value: unknown,
 ): { ok: true; record: T } | { ok: false; problem: string } {
   const parsed = schema.safeParse(value);

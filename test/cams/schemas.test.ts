@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseHttpConfig } from '../../functions/http/config';
 import { getFlowResponseSchema } from '../../shared/cams/schemas';
 import { parsePollerConfig } from '../../shared/poller/config';
+import { flowRecordSchema, parseStored } from '../../shared/poller/record-schema';
 
 // The schemas use zod/mini, which has no messages of its own; these are the words zod's full
 // build used before, which operators may already search logs for.
@@ -29,5 +30,14 @@ describe('validation messages', () => {
     expect(() => parseHttpConfig({ HTTP_CACHE_TTL_SECONDS: '4000' })).toThrow(
       'HTTP_CACHE_TTL_SECONDS must be at most 3600 seconds',
     );
+  });
+
+  it('say why a stored record is unusable, as the poller logs it', () => {
+    const stored = { flowId: '', flowName: 'x', failures: 1.5, outbox: [], deadLetters: {} };
+    expect(parseStored(flowRecordSchema, stored)).toEqual({
+      ok: false,
+      problem:
+        'flowId: Too small: expected string to have >=1 characters; failures: Invalid input: expected int, received number; deadLetters: Invalid input: expected array, received object',
+    });
   });
 });
