@@ -1,44 +1,7 @@
-import * as z from 'zod/mini';
-import { historyEntrySchema } from '../../shared/poller/history';
+import { flowRecordSchema, parseStored } from '../../shared/poller/record-schema';
 import { FLOW_PREFIX, type FlowRecord } from '../../shared/poller/records';
 import type { StateStore } from '../../shared/state';
 import { mapStateErrors } from './state-store';
-
-/**
- * What this function reads of the poller's flow records, checked as hostile input: a record
- * another version wrote, or one damaged in the store, must not break a listing. Unknown keys
- * pass through untouched, so a record written back (redelivery) keeps what other code added.
- */
-const eventSchema = z.looseObject({
-  id: z.string().check(z.maxLength(200)),
-  type: z.enum(['flow.status_changed', 'flow.removed']),
-  timestamp: z.string().check(z.maxLength(64)),
-  data: z.looseObject({ flowId: z.string(), flowName: z.string() }),
-});
-
-const outboxEntrySchema = z.looseObject({
-  event: eventSchema,
-  pendingEndpoints: z.array(z.string().check(z.maxLength(200))).check(z.maxLength(100)),
-  attempts: z.int().check(z.gte(0)),
-  nextAttemptAt: z.number(),
-  createdAt: z.number(),
-  lastReason: z.optional(z.string().check(z.maxLength(2000))),
-});
-
-const flowRecordSchema = z.looseObject({
-  flowId: z.string().check(z.maxLength(200)),
-  custSpaceId: z.optional(z.string().check(z.maxLength(200))),
-  flowName: z.string().check(z.maxLength(2000)),
-  status: z.optional(z.string().check(z.maxLength(200))),
-  statusSince: z.optional(z.string().check(z.maxLength(64))),
-  lastCheckedAt: z.optional(z.number()),
-  failures: z.int().check(z.gte(0)),
-  lastError: z.optional(z.string().check(z.maxLength(2000))),
-  removed: z.optional(z.boolean()),
-  outbox: z.array(outboxEntrySchema),
-  deadLetters: z.array(outboxEntrySchema),
-  history: z.optional(z.array(historyEntrySchema)),
-});
 
 export interface StoredFlow {
   readonly key: string;
@@ -52,10 +15,14 @@ export interface FlowListing {
   readonly unreadable: string[];
 }
 
-/** Validated once here; past this point the record is the poller's own type. */
-export function parseFlowRecord(value: unknown): FlowRecord | undefined {
-  const parsed = flowRecordSchema.safeParse(value);
-  return parsed.success ? (parsed.data as unknown as FlowRecord) : undefined;
+/**
+ * Checked as hostile input, with the poller's own schema: a record another version wrote, or one
+ * damaged in the store, must not break a listing. The stored value itself comes back, unknown
+ * keys and key order included, so a record written back (redelivery) keeps its exact bytes.
+ */
+function parseFlowRecord(value: unknown): FlowRecord | undefined {
+  const parsed = parseStored<FlowRecord>(flowRecordSchema, value);
+  return parsed.ok ? parsed.record : undefined;
 }
 
 export async function listFlows(store: StateStore): Promise<FlowListing> {

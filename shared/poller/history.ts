@@ -26,16 +26,18 @@ export type EndpointDelivery = z.infer<typeof endpointDeliverySchema>;
 /**
  * One status transition as the poller saw it. With `flowName` and `previousObservedAt` the
  * event announcing it can be rebuilt byte for byte after it left the outbox (for redelivery).
+ * Statuses and the flow name come from CAMS answers, unbounded, and deliveries number the
+ * configured endpoints: bounding them would make the poller quarantine a record it wrote itself.
  */
 export const historyEntrySchema = z.looseObject({
   eventId: z.string().check(z.maxLength(200)),
   type: z.enum(['flow.status_changed', 'flow.removed']),
-  from: z.optional(z.string().check(z.maxLength(200))),
-  to: z.string().check(z.maxLength(200)),
+  from: z.optional(z.string()),
+  to: z.string(),
   observedAt: z.string().check(z.maxLength(64)),
   previousObservedAt: z.optional(z.string().check(z.maxLength(64))),
-  flowName: z.string().check(z.maxLength(2000)),
-  deliveries: z.array(endpointDeliverySchema).check(z.maxLength(100)),
+  flowName: z.string(),
+  deliveries: z.array(endpointDeliverySchema),
   /** Set when an operator asked for the event to be sent again (ISO 8601). */
   redeliveredAt: z.optional(z.string().check(z.maxLength(64))),
 });

@@ -1,12 +1,14 @@
 import * as z from 'zod/mini';
 import '../zod-english';
+import { historyEntrySchema } from './history';
 import type { DiscoveryRecord, EndpointRecord, FlowRecord } from './records';
 
 /**
  * Schemas for what the poller reads back from the state store, which may hold anything: a
  * truncated write, a hand edit, another version's record. Loose objects on purpose: a newer
  * deployment may add fields (and an older one must keep them when it writes the record back),
- * while a known field of the wrong type is refused.
+ * while a known field of the wrong type is refused. The poller and the HTTP function's operator
+ * routes read flow records through the same schema, so both agree on which records are usable.
  */
 
 // zod 4 numbers refuse Infinity and NaN already.
@@ -46,6 +48,7 @@ export const flowRecordSchema = z.looseObject({
   removed: z.optional(z.boolean()),
   outbox: z.array(outboxEntrySchema),
   deadLetters: z.array(outboxEntrySchema),
+  history: z.optional(z.array(historyEntrySchema)),
 });
 
 export const discoveryRecordSchema = z.looseObject({

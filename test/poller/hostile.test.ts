@@ -263,6 +263,10 @@ describe('4. one bad record never stops the others', () => {
     ['null', '{"key":"flow/-/800000000000001","version":3,"value":null}'],
     ['schema-invalid', '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":7,"outbox":"x"}}'],
     [
+      'history-invalid',
+      '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"800000000000001","flowName":"","failures":0,"outbox":[],"deadLetters":[],"history":[{"eventId":"e","deliveries":"x"}]}}',
+    ],
+    [
       'for another flow',
       '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"1","flowName":"","failures":0,"outbox":[],"deadLetters":[]}}',
     ],
