@@ -133,7 +133,7 @@ describe(`built bundles on Node ${process.version}`, () => {
     }
   });
 
-  it('poller: keeps state in Tablestore through the separately bundled SDK', async () => {
+  it('poller: keeps state in Tablestore through our own client, no SDK beside the bundle', async () => {
     const tablestore = await startTablestoreServer({
       instance: 'cfw-bundle',
       credentials: [SIMULATOR_CREDENTIALS],
@@ -151,6 +151,8 @@ describe(`built bundles on Node ${process.version}`, () => {
         tablestore.rows('flow_state').map((row) => row.primaryKey),
         [`flow/-/${FLOW_ID}`],
       );
+      // The official SDK (a devDependency) would be bundled into a file beside index.js.
+      for (const name of ['http', 'poller']) assert.deepEqual(readdirSync(join(DIST, name)), ['index.js']);
     } finally {
       await tablestore.close();
     }

@@ -98,7 +98,7 @@ describe('poller function (built bundle)', () => {
     expect(output).not.toContain(SIMULATOR_CREDENTIALS.accessKeySecret);
   });
 
-  it('keeps its state in Tablestore through the bundled SDK, with the role credentials of each invocation', async () => {
+  it('keeps its state in Tablestore through our own Tablestore client, with the role credentials of each invocation', async () => {
     const tablestore = await startTablestoreServer({
       instance: 'cfw-fn',
       credentials: [SIMULATOR_CREDENTIALS],
