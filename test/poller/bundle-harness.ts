@@ -28,11 +28,18 @@ export function stateAt(directory: string): FileStateStore {
 export function pollerInstance(env: Record<string, string>) {
   const lines: string[] = [];
   const saved = { ...process.env };
-  process.env = { ...saved, ALIBABA_CLOUD_ACCESS_KEY_ID: '', ALIBABA_CLOUD_ACCESS_KEY_SECRET: '', ...env };
+  process.env = {
+    ...saved,
+    ALIBABA_CLOUD_ACCESS_KEY_ID: '',
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
+    ALIBABA_CLOUD_SECURITY_TOKEN: '',
+    ...env,
+  };
   const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
   const { handler } = loadBundle(POLLER_BUNDLE, { fresh: true });
   process.env = saved;
   return {
+    handler,
     lines,
     logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     // The handler keeps the environment object it was loaded with, as on FC.

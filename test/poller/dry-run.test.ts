@@ -3,17 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
-import { fcContext, fcTimerEvent, loadBundle } from '../../local/fc-emulator';
+import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
 import { startTablestoreServer } from '../../local/tablestore-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
 import packageJson from '../../package.json';
+import { pollerInstance } from './bundle-harness';
 
-const BUNDLE = join(__dirname, '../../dist/poller/index.js');
 const secret = 'whsec_ZHJ5LXJ1bi10ZXN0LXNlY3JldC1ieXRlcw==';
 const DRY_RUN = JSON.stringify({ source: 'smoke', dryRun: true });
 let simulator: CamsSimulator;
 let receiver: WebhookReceiver;
-const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   simulator = await startCamsSimulator({
@@ -27,29 +26,20 @@ afterAll(async () => {
   await simulator.close();
 });
 afterEach(() => {
-  process.env = { ...savedEnv };
   vi.restoreAllMocks();
 });
 
 function coldStart(env: Record<string, string>) {
   const stateDir = mkdtempSync(join(tmpdir(), 'cfw-dry-run-'));
-  process.env = {
-    ...savedEnv,
+  const instance = pollerInstance({
     CAMS_ENDPOINT: simulator.endpoint,
     WATCH_FLOWS: '610000000000001',
     WEBHOOK_URL: receiver.url,
     WEBHOOK_SECRET: secret,
     STATE_URL: `file:${stateDir}`,
-    ALIBABA_CLOUD_ACCESS_KEY_ID: '',
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
-    ALIBABA_CLOUD_SECURITY_TOKEN: '',
     ...env,
-  };
-  const lines: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
-    lines.push(String(line));
   });
-  return { ...loadBundle(BUNDLE, { fresh: true }), lines, stateDir };
+  return { ...instance, stateDir };
 }
 
 const context = (credentials = SIMULATOR_CREDENTIALS) => fcContext({ credentials, timeoutSeconds: 10 });

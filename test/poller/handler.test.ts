@@ -4,15 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
-import { fcContext, fcTimerEvent, loadBundle } from '../../local/fc-emulator';
+import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
 import { startTablestoreServer } from '../../local/tablestore-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
+import { pollerInstance } from './bundle-harness';
 
-const BUNDLE = join(__dirname, '../../dist/poller/index.js');
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 let simulator: CamsSimulator;
 let receiver: WebhookReceiver;
-const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   // Every test is a cold start within the same second; the budget is covered by guarantees.test.ts.
@@ -32,29 +31,19 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  process.env = { ...savedEnv };
   vi.restoreAllMocks();
 });
 
 /** A cold start of the built bundle with this environment, its log lines captured. */
 function coldStart(env: Record<string, string>) {
-  process.env = {
-    ...savedEnv,
+  return pollerInstance({
     CAMS_ENDPOINT: simulator.endpoint,
     WATCH_FLOWS: '600000000000001,600000000000002',
     WEBHOOK_URL: receiver.url,
     WEBHOOK_SECRET: secret,
     STATE_URL: `file:${mkdtempSync(join(tmpdir(), 'cfw-poller-fn-'))}`,
-    ALIBABA_CLOUD_ACCESS_KEY_ID: '',
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
-    ALIBABA_CLOUD_SECURITY_TOKEN: '',
     ...env,
-  };
-  const lines: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
-    lines.push(String(line));
   });
-  return { ...loadBundle(BUNDLE, { fresh: true }), lines };
 }
 
 const context = () => fcContext({ credentials: SIMULATOR_CREDENTIALS, timeoutSeconds: 10 });
