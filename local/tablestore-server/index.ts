@@ -1,7 +1,8 @@
 /**
  * A Tablestore stand-in on 127.0.0.1 that speaks the service's wire protocol (POST /<Operation>,
  * protobuf bodies, plain-buffer rows, `x-ots-*` headers) for the operations the state store uses:
- * CreateTable, DescribeTable, GetRow, PutRow, DeleteRow and GetRange. It checks what the service
+ * CreateTable, DescribeTable, GetRow, PutRow, UpdateRow (PUT, DELETE and atomic INCREMENT cells,
+ * ReturnType.AfterModify), DeleteRow and GetRange. It checks what the service
  * checks (content MD5, date skew, instance, access key, STS token, signature), evaluates row
  * existence and single-column conditions, pages GetRange, and can inject faults — so the state
  * store is tested through the real SDK, not against a mocked client.
@@ -18,6 +19,7 @@ import {
   type ColumnCheck,
   decodeColumnCondition,
   decodeRow,
+  decodeRowChange,
   encodePrimaryKey,
   encodeRows,
   messages,
@@ -49,6 +51,8 @@ export interface TablestoreServer {
   failNext(count: number, fault: TablestoreFault, operation?: string): void;
   /** Rows of a table in key order, for assertions. */
   rows(table: string): StoredRow[];
+  /** A table's time to live in seconds as created (-1: rows never expire). */
+  timeToLive(table: string): number | undefined;
   /** Deletes a table, as an operator might. */
   dropTable(table: string): void;
   close(): Promise<void>;
@@ -56,12 +60,14 @@ export interface TablestoreServer {
 
 interface Table {
   readonly primaryKeyName: string;
+  readonly timeToLive: number;
   readonly rows: Map<string, StoredRow>;
 }
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 const EXPECT_EXIST = 1;
 const EXPECT_NOT_EXIST = 2;
+const RETURN_AFTER_MODIFY = 2;
 const REQUIRED_HEADERS = [
   'x-ots-date',
   'x-ots-apiversion',
@@ -156,6 +162,12 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
         tableName: string;
         primaryKey: Array<{ name: string; type: number }>;
       };
+      const timeToLive = Number(
+        (request.tableOptions as { timeToLive?: number } | undefined)?.timeToLive ?? -1,
+      );
+      if (timeToLive !== -1 && timeToLive < 86_400) {
+        throw new WireError(400, 'OTSParameterInvalid', 'TimeToLive must be -1 or at least 86400 seconds.');
+      }
       if (tables.has(meta.tableName)) {
         throw new WireError(409, 'OTSObjectAlreadyExist', 'Requested table already exists.');
       }
@@ -163,7 +175,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       if (!primaryKey || more.length > 0) {
         throw new WireError(400, 'OTSParameterInvalid', 'This stand-in supports one primary key column.');
       }
-      tables.set(meta.tableName, { primaryKeyName: primaryKey.name, rows: new Map() });
+      tables.set(meta.tableName, { primaryKeyName: primaryKey.name, timeToLive, rows: new Map() });
       return {};
     },
     DescribeTable(request) {
@@ -171,7 +183,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       return {
         tableMeta: { tableName: request.tableName, primaryKey: [{ name: table.primaryKeyName, type: 3 }] },
         reservedThroughputDetails: { capacityUnit: { read: 0, write: 0 }, lastIncreaseTime: 0 },
-        tableOptions: { timeToLive: -1, maxVersions: 1 },
+        tableOptions: { timeToLive: table.timeToLive, maxVersions: 1 },
         tableStatus: messages.TableStatus.ACTIVE,
       };
     },
@@ -187,6 +199,43 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       checkCondition(request.condition as Record<string, unknown>, table.rows.get(row.primaryKey));
       table.rows.set(row.primaryKey, row);
       return { consumed: CONSUMED };
+    },
+    UpdateRow(request) {
+      const table = tableOf(request);
+      const change = decodeRowChange(request.rowChange as Uint8Array, table.primaryKeyName);
+      const existing = table.rows.get(change.primaryKey);
+      checkCondition(request.condition as Record<string, unknown>, existing);
+      const columns = new Map(existing?.columns ?? []);
+      for (const cell of change.changes) {
+        if (cell.operation === 'delete') columns.delete(cell.columnName);
+        else if (cell.operation === 'put') columns.set(cell.columnName, cell.value);
+        else {
+          const current = columns.get(cell.columnName) ?? 0n;
+          if (typeof current !== 'bigint') {
+            throw new WireError(400, 'OTSParameterInvalid', `Column ${cell.columnName} is not an INTEGER.`);
+          }
+          columns.set(cell.columnName, current + cell.value);
+        }
+      }
+      const row: StoredRow = { primaryKey: change.primaryKey, columns };
+      table.rows.set(change.primaryKey, row);
+      const returnContent = request.returnContent as
+        | { returnType?: number; returnColumnNames?: string[] }
+        | undefined;
+      if (returnContent?.returnType !== RETURN_AFTER_MODIFY) return { consumed: CONSUMED };
+      // The service answers AfterModify with the incremented columns asked for, nothing else.
+      const incremented = new Set(
+        change.changes.filter((cell) => cell.operation === 'increment').map((cell) => cell.columnName),
+      );
+      const returned = new Map(
+        [...columns].filter(
+          ([name]) => incremented.has(name) && (returnContent.returnColumnNames ?? []).includes(name),
+        ),
+      );
+      return {
+        consumed: CONSUMED,
+        row: encodeRows([{ primaryKey: change.primaryKey, columns: returned }], table.primaryKeyName),
+      };
     },
     DeleteRow(request) {
       const table = tableOf(request);
@@ -296,6 +345,9 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     calls,
     failNext(count, fault, operation) {
       faults.push({ fault, operation, remaining: count });
+    },
+    timeToLive(name) {
+      return tables.get(name)?.timeToLive;
     },
     dropTable(name) {
       tables.delete(name);

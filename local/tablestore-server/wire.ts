@@ -110,3 +110,113 @@ export function decodeColumnCondition(bytes: Uint8Array | undefined): ColumnChec
     passIfMissing: !single.filterIfMissing,
   };
 }
+
+export type CellChange =
+  | { readonly operation: 'put'; readonly columnName: string; readonly value: CellValue }
+  | { readonly operation: 'increment'; readonly columnName: string; readonly value: bigint }
+  | { readonly operation: 'delete'; readonly columnName: string };
+
+export interface RowChange {
+  readonly primaryKey: string;
+  readonly changes: readonly CellChange[];
+}
+
+/**
+ * Decodes UpdateRow's row change by hand: the SDK's own reader cannot (it skips a cell's type
+ * tag without reading the type byte, so INCREMENT and DELETE cells throw).
+ */
+export function decodeRowChange(bytes: Uint8Array, primaryKeyName: string): RowChange {
+  const input = Buffer.from(bytes);
+  let position = 0;
+  const need = (size: number) => {
+    if (position + size > input.length) throw new Error('truncated');
+  };
+  const byte = () => {
+    need(1);
+    return input.readUInt8(position++);
+  };
+  const int32 = () => {
+    need(4);
+    const value = input.readInt32LE(position);
+    position += 4;
+    return value;
+  };
+  const slice = (size: number) => {
+    need(size);
+    const value = input.subarray(position, position + size);
+    position += size;
+    return value;
+  };
+  const value = (): CellValue => {
+    int32();
+    const type = byte();
+    if (type === consts.VT_INTEGER) return slice(8).readBigInt64LE(0);
+    if (type === consts.VT_STRING) return slice(int32()).toString('utf8');
+    if (type === consts.VT_BLOB) return Buffer.from(slice(int32()));
+    if (type === consts.VT_BOOLEAN) return byte() !== 0;
+    if (type === consts.VT_DOUBLE) return slice(8).readDoubleLE(0);
+    throw new Error(`unsupported value type ${type}`);
+  };
+  const cell = () => {
+    if (byte() !== consts.TAG_CELL_NAME) throw new Error('expected a cell name');
+    const columnName = slice(int32()).toString('utf8');
+    let tag = byte();
+    let cellValue: CellValue | undefined;
+    let cellType: number | undefined;
+    if (tag === consts.TAG_CELL_VALUE) {
+      cellValue = value();
+      tag = byte();
+    }
+    if (tag === consts.TAG_CELL_TYPE) {
+      cellType = byte();
+      tag = byte();
+    }
+    if (tag === consts.TAG_CELL_TIMESTAMP) {
+      slice(8);
+      tag = byte();
+    }
+    if (tag !== consts.TAG_CELL_CHECKSUM) throw new Error('expected a cell checksum');
+    byte();
+    return { columnName, cellValue, cellType };
+  };
+  let primaryKey: string | undefined;
+  const changes: CellChange[] = [];
+  try {
+    if (int32() !== consts.HEADER) throw new Error('bad header');
+    let tag = byte();
+    if (tag !== consts.TAG_ROW_PK) throw new Error('expected the primary key');
+    tag = byte();
+    while (tag === consts.TAG_CELL) {
+      const key = cell();
+      if (key.columnName === primaryKeyName && typeof key.cellValue === 'string') primaryKey = key.cellValue;
+      else primaryKey = undefined;
+      tag = byte();
+    }
+    if (tag === consts.TAG_ROW_DATA) {
+      tag = byte();
+      while (tag === consts.TAG_CELL) {
+        const { columnName, cellValue, cellType } = cell();
+        if (cellType === consts.INCREMENT) {
+          if (typeof cellValue !== 'bigint')
+            throw new WireError(400, 'OTSParameterInvalid', 'INCREMENT needs an INTEGER value.');
+          changes.push({ operation: 'increment', columnName, value: cellValue });
+        } else if (cellType === consts.DELETE_ALL_VERSION || cellType === consts.DELETE_ONE_VERSION) {
+          changes.push({ operation: 'delete', columnName });
+        } else if (cellValue !== undefined) {
+          changes.push({ operation: 'put', columnName, value: cellValue });
+        } else {
+          throw new Error(`cell ${columnName} has no value`);
+        }
+        tag = byte();
+      }
+    }
+    if (tag !== consts.TAG_ROW_CHECKSUM) throw new Error('expected the row checksum');
+  } catch (error) {
+    if (error instanceof WireError) throw error;
+    throw new WireError(400, 'OTSParameterInvalid', `Invalid plain buffer: ${(error as Error).message}`);
+  }
+  if (primaryKey === undefined) {
+    throw new WireError(400, 'OTSParameterInvalid', 'Validate PK size fail or PK type mismatch.');
+  }
+  return { primaryKey, changes };
+}

@@ -7,7 +7,7 @@ import type { StateStore } from './types';
 
 export { StateStoreError } from './errors';
 export { FileStateStore } from './file-store';
-export type { StateStore, VersionedItem } from './types';
+export { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
 
 export interface StateStoreOptions {
   readonly credentials?: Credentials | undefined;
