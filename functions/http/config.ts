@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { parseAccountQps } from '../../shared/budget';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { splitList } from '../../shared/list-variable';
@@ -9,8 +10,14 @@ export interface HttpConfig {
   readonly tokenDigests: readonly Buffer[];
   /** `none`: the trigger authenticates (authType function|jwt), so this function does not. */
   readonly authMode: 'token' | 'none';
+  /** Per-instance memory and shared store cache lifetime of answers read from CAMS here. */
   readonly cacheTtlMs: number;
+  /** How old the poller's answer for a watched flow may be and still be served. */
+  readonly maxAgeMs: number;
   readonly defaultCustSpaceId: string | undefined;
+  /** The store shared with the poller: watched flows' answers, the shared cache, the CAMS budget. */
+  readonly stateUrl: string;
+  readonly accountQps: number;
 }
 
 const envSchema = z.object({
@@ -21,6 +28,12 @@ const envSchema = z.object({
     .min(0, 'must be 0 or more seconds')
     .max(3600, 'must be at most 3600 seconds')
     .default(5),
+  HTTP_MAX_AGE_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .min(0, 'must be 0 or more seconds')
+    .max(86_400, 'must be at most 86400 seconds')
+    .default(60),
+  STATE_URL: z.string().trim().default('file:.local/state'),
   CAMS_CUST_SPACE_ID: z.string().default(''),
 });
 
@@ -61,6 +74,9 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     tokenDigests: entries.map(tokenDigest),
     authMode: config.HTTP_AUTH,
     cacheTtlMs: config.HTTP_CACHE_TTL_SECONDS * 1000,
+    maxAgeMs: config.HTTP_MAX_AGE_SECONDS * 1000,
     defaultCustSpaceId,
+    stateUrl: config.STATE_URL || 'file:.local/state',
+    accountQps: parseAccountQps(env),
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import middy from '@middy/core';
+import { AccountBudget } from '../../shared/budget';
 import {
   type CamsClient,
   type CamsClientOptions,
@@ -10,13 +11,16 @@ import {
   validateFlowId,
 } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
+import { type AnswerSource, ageSeconds, cacheStatus } from './answer';
 import { authorise } from './auth';
 import { type HttpConfig, parseHttpConfig } from './config';
 import { toHttpError } from './error-mapping';
 import { type HttpRequest, parseFcHttpEvent } from './fc-event';
 import { FlowCache } from './flow-cache';
+import { createFlowReader, hasUsablePreview } from './flow-reader';
 import { HttpError } from './http-error';
 import { allowedMethods, matchRoute } from './routes';
+import { createStateStoreOpener } from './state-store';
 
 export interface FcContext {
   readonly requestId?: string;
@@ -43,12 +47,15 @@ export interface HttpHandlerDependencies {
 /** Leave this much of the function's timeout to answer and log after a slow CAMS call. */
 const DEADLINE_MARGIN_MS = 1000;
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** A redirect must not point at a preview URL that expires before the caller can follow it. */
+const PREVIEW_MIN_VALIDITY_MS = 60_000;
 
 interface RequestState {
   http?: HttpRequest;
   route?: string;
   camsCalls: number;
   cacheHit: boolean;
+  source?: AnswerSource;
   errorCode?: string;
   startedAt: number;
 }
@@ -90,7 +97,10 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
   let configError: unknown;
   let cams = dependencies.cams;
   let cache: FlowCache | undefined;
+  let readFlow: ReturnType<typeof createFlowReader> | undefined;
+  let openStateStore: ReturnType<typeof createStateStoreOpener> | undefined;
   let warnedNoTokens = false;
+  const logEntry = (entry: Record<string, unknown>) => log(JSON.stringify(entry));
 
   function setUp(): HttpConfig {
     if (config) return config;
@@ -99,6 +109,21 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       config = parseHttpConfig(env);
       cams ??= camsClientFromEnv(env, dependencies.camsOptions);
       cache = new FlowCache({ ttlMs: config.cacheTtlMs, clock });
+      const budget = new AccountBudget({
+        accountQps: config.accountQps,
+        scope: 'http',
+        clock,
+        log: logEntry,
+      });
+      readFlow = createFlowReader({
+        cams,
+        budget,
+        clock,
+        maxAgeMs: config.maxAgeMs,
+        cacheTtlMs: config.cacheTtlMs,
+        log: logEntry,
+      });
+      openStateStore = createStateStoreOpener({ stateUrl: config.stateUrl, env, clock, log: logEntry });
     } catch (error) {
       configError = error;
       log(JSON.stringify({ level: 'error', msg: 'configuration error', error: (error as Error).message }));
@@ -142,37 +167,61 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const credentials = resolveCredentials(context.credentials, env);
     const timeoutS = context.function?.timeout ?? 10;
     const deadlineMs = state.startedAt + Math.max(1000, timeoutS * 1000 - DEADLINE_MARGIN_MS);
-    const client = cams;
-    if (!client || !cache) throw new Error('handler not set up');
-    const cached = await cache.get(`${custSpaceId ?? ''}\u0000${flowId}`, () =>
-      client.getFlow(
-        { flowId, custSpaceId },
-        {
-          credentials,
-          deadlineMs,
-          onAttempt: () => {
-            state.camsCalls += 1;
-          },
+    if (!cache || !readFlow || !openStateStore) throw new Error('handler not set up');
+    const reader = readFlow;
+    const store = await openStateStore(credentials);
+    const isNoCache = /(^|,)\s*no-cache\s*(,|$)/i.test(request.headers['cache-control'] ?? '');
+    const minPreviewValidityMs = match.name === 'preview' ? PREVIEW_MIN_VALIDITY_MS : 0;
+    const load = () =>
+      reader({
+        flowId,
+        custSpaceId,
+        store,
+        credentials,
+        deadlineMs,
+        isNoCache,
+        minPreviewValidityMs,
+        onAttempt: () => {
+          state.camsCalls += 1;
         },
-      ),
-    );
-    state.cacheHit = cached.hit;
-    const maxAgeS = Math.max(0, Math.floor((cached.expiresAt - clock.now()) / 1000));
+      });
+    const key = `${custSpaceId ?? ''}\u0000${flowId}`;
+    if (isNoCache) cache.forget(key);
+    const cached = isNoCache
+      ? { answer: await load(), hit: false, collapsed: false }
+      : await cache.get(key, load, (answer) =>
+          hasUsablePreview(answer.flow, clock.now(), minPreviewValidityMs),
+        );
+    const { answer } = cached;
+    const now = clock.now();
+    state.cacheHit = cached.hit || answer.source !== 'cams';
+    state.source = cached.hit ? 'memory' : answer.source;
+    const freshUntil = Math.min(answer.freshUntil, Date.parse(answer.flow.previewUrlExpiresAt) || now);
+    const provenance = {
+      age: String(ageSeconds(answer, now)),
+      'cache-status': cacheStatus(state.source, { ...answer, freshUntil }, now, cached.collapsed),
+    };
 
     if (match.name === 'preview') {
       return {
         statusCode: 302,
-        headers: { location: cached.flow.previewUrl, 'cache-control': 'no-store', 'content-type': JSON_TYPE },
+        headers: {
+          location: answer.flow.previewUrl,
+          'cache-control': 'no-store',
+          'content-type': JSON_TYPE,
+          ...provenance,
+        },
         isBase64Encoded: false,
-        body: JSON.stringify({ location: cached.flow.previewUrl }),
+        body: JSON.stringify({ location: answer.flow.previewUrl }),
       };
     }
-    const etag = etagOf(cached.flow);
-    const headers = { etag, 'cache-control': `private, max-age=${maxAgeS}` };
+    const etag = etagOf(answer.flow);
+    const maxAgeS = Math.max(0, Math.floor((freshUntil - now) / 1000));
+    const headers = { etag, 'cache-control': `private, max-age=${maxAgeS}`, ...provenance };
     if (etagMatches(request.headers['if-none-match'], etag)) {
       return { statusCode: 304, headers, isBase64Encoded: false, body: '' };
     }
-    return json(200, cached.flow, headers);
+    return json(200, answer.flow, headers);
   }
 
   type HttpRequestContext = {
@@ -244,6 +293,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
         durationMs: clock.now() - state.startedAt,
         camsCalls: state.camsCalls,
         cacheHit: state.cacheHit,
+        ...(state.source ? { source: state.source } : {}),
         ...(state.errorCode ? { errorCode: state.errorCode } : {}),
       }),
     );

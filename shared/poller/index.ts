@@ -1,6 +1,6 @@
 export { DEFAULT_INTERVALS_S, type PollerConfig, parsePollerConfig } from './config';
 export { changeEventId } from './event-id';
-export type { FlowRecord, OutboxEntry } from './records';
+export { type FlowRecord, flowKey, type OutboxEntry } from './records';
 export {
   type LogEntry,
   type PollerDependencies,

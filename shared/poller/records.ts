@@ -1,3 +1,4 @@
+import type { StoredAnswer } from '../read-model';
 import type { FlowEvent } from '../webhook';
 
 /** One undelivered event and the endpoints still owed it. Kept with its flow for atomic writes. */
@@ -24,6 +25,8 @@ export interface FlowRecord {
   /** When `status` was first observed (ISO 8601). */
   statusSince?: string | undefined;
   lastCheckedAt?: number | undefined;
+  /** The last GetFlow answer in full: the HTTP function serves watched flows from it. */
+  lastRead?: StoredAnswer | undefined;
   failures: number;
   lastError?: string | undefined;
   /** Not checked before this time (failure backoff). */

@@ -295,6 +295,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     const saved = await commit(key, (record) => {
       event = undefined;
       record.lastCheckedAt = now;
+      record.lastRead = { flow, readAt: now };
       record.failures = 0;
       record.lastError = undefined;
       record.retryAt = undefined;

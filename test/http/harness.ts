@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { type FcContext, fcContext, fcHttpEvent, loadBundle } from '../../local/fc-emulator';
 import type { Credentials } from '../../shared/cams/types';
 
@@ -14,9 +16,16 @@ export interface Answer {
 /** Every (route template, method, status) the tests saw, for the OpenAPI check. */
 export const observed = new Set<string>();
 
-/** Loads the built bundle fresh (a cold start) with `env` as its configuration. */
+/** A state store of its own, so what one test's instances shared never reaches another test. */
+export const freshStateUrl = () => `file:${mkdtempSync(join(tmpdir(), 'cfw-http-state-'))}`;
+
+/**
+ * Loads the built bundle fresh (a cold start) with `env` as its configuration; without a
+ * STATE_URL in `env`, on a fresh state store.
+ */
 export function coldStart(env: Record<string, string | undefined>) {
-  for (const [name, value] of Object.entries(env)) {
+  const withState = 'STATE_URL' in env ? env : { ...env, STATE_URL: freshStateUrl() };
+  for (const [name, value] of Object.entries(withState)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }

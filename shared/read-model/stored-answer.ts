@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import type { Flow } from '../cams';
+
+/** A GetFlow answer kept in the state store, with when it was read from CAMS. */
+export interface StoredAnswer {
+  readonly flow: Flow;
+  /** Epoch ms at which CAMS answered. */
+  readonly readAt: number;
+}
+
+const flowSchema = z.object({
+  flowId: z.string().min(1),
+  flowName: z.string(),
+  status: z.string().min(1),
+  categories: z.array(z.string()),
+  jsonVersion: z.string(),
+  dataApiVersion: z.string(),
+  previewUrl: z.string(),
+  previewUrlExpiresAt: z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'not a date'),
+  endpointUri: z.string().optional(),
+  requestId: z.string(),
+});
+
+const storedAnswerSchema = z.object({ flow: flowSchema, readAt: z.number().int().nonnegative() });
+
+/**
+ * Validates an answer read back from the store (anyone with write access to the table could
+ * have put anything there): the wrong flow, a malformed body or a read time in the future
+ * (beyond clock skew) is no answer at all, never an error for the caller.
+ */
+export function parseStoredAnswer(value: unknown, flowId: string, nowMs: number): StoredAnswer | undefined {
+  const parsed = storedAnswerSchema.safeParse(value);
+  if (!parsed.success || parsed.data.flow.flowId !== flowId || parsed.data.readAt > nowMs + 1000) {
+    return undefined;
+  }
+  return parsed.data;
+}
+
+/** The HTTP function's shared cache entry for a flow no poller answer covers. */
+export function sharedCacheKey(flowId: string, custSpaceId: string | undefined): string {
+  return `cache/${custSpaceId ?? '-'}/${flowId}`;
+}
