@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Credentials } from '../shared/cams';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from './cams-simulator';
-import { fcContext, fcTimerEvent, loadBundle, serveFcHttp } from './fc-emulator';
+import { DEFAULT_MAX_INSTANCES, FcFunction, fcTimerEvent, serveFcHttp } from './fc-emulator';
+import { functionEnvironment } from './s-yaml';
 import { LOCAL_CUST_SPACE_ID, SEED_FLOWS, SEED_SCRIPTS } from './seed';
 import { startWebhookReceiver } from './webhook-receiver';
 
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   mkdirSync(LOCAL_DIR, { recursive: true });
   const port = positiveInteger('PORT', 9000);
   const pollIntervalSeconds = positiveInteger('LOCAL_POLL_INTERVAL_SECONDS', 10);
+  const maxInstances = positiveInteger('LOCAL_MAX_INSTANCES', DEFAULT_MAX_INSTANCES);
   const env = process.env;
   const closers: Array<() => Promise<void>> = [];
   const lines: string[] = [];
@@ -128,17 +130,33 @@ async function main(): Promise<void> {
     env.HTTP_API_TOKENS = token;
   }
 
-  // The bundles read their configuration at cold start, so load them after the environment is set.
-  const http = loadBundle(resolve('dist/http/index.js'));
-  const poller = loadBundle(resolve('dist/poller/index.js'));
-  const server = await serveFcHttp(http.handler, {
-    port,
-    host: '127.0.0.1',
+  // Each function's instances get the variables s.yaml would deploy, resolved against this
+  // shell with the defaults set above, and nothing else from this process.
+  const http = new FcFunction({
+    bundle: resolve('dist/http/index.js'),
+    functionName: 'cams-flow-watch-http',
+    env: functionEnvironment('http', env),
     credentials,
     timeoutSeconds: 10,
+    maxInstances,
   });
+  const poller = new FcFunction({
+    bundle: resolve('dist/poller/index.js'),
+    functionName: 'cams-flow-watch-poller',
+    env: functionEnvironment('poller', env),
+    credentials,
+    timeoutSeconds: Math.max(5, pollIntervalSeconds - 1),
+    maxInstances: 1,
+  });
+  closers.unshift(
+    () => http.close(),
+    () => poller.close(),
+  );
+  const server = await serveFcHttp(http, { port, host: '127.0.0.1' });
   closers.unshift(() => server.close());
-  lines.unshift(`HTTP function ${server.url} (dist/http/index.js behind an FC HTTP trigger emulation)`);
+  lines.unshift(
+    `HTTP function ${server.url} (dist/http/index.js behind an FC HTTP trigger emulation: one request per instance, up to ${maxInstances} instances, 429 beyond)`,
+  );
   lines.push(`Poller        dist/poller/index.js every ${pollIntervalSeconds}s (FC timer event)`);
 
   let running: Promise<void> | undefined;
@@ -146,14 +164,10 @@ async function main(): Promise<void> {
     if (running) return;
     running = (async () => {
       try {
-        await poller.handler(
+        const invocation = await poller.invoke(
           fcTimerEvent({ triggerName: 'local-timer', payload: '{"source":"npm-start"}' }),
-          fcContext({
-            credentials,
-            timeoutSeconds: Math.max(5, pollIntervalSeconds - 1),
-            functionName: 'cams-flow-watch-poller',
-          }),
         );
+        if (!invocation.ok) console.error(`[poller] run failed: ${invocation.error.body.errorMessage}`);
       } catch (error) {
         console.error(`[poller] run failed: ${error instanceof Error ? error.message : String(error)}`);
       } finally {

@@ -4,48 +4,13 @@ import { resolve } from 'node:path';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { type Env, loadSYaml } from '../../local/s-yaml';
 
 // The schema is a copy of ../shared/ref/fc3-props.schema.json (see README.md here): a clean CI
 // checkout has no ../shared. It declares draft-07, which Ajv's default export speaks.
 const schemaPath = resolve(__dirname, 'fc3-props.schema.json');
 const repoRoot = resolve(__dirname, '../..');
 const requireBundle = createRequire(__filename);
-
-type Env = Record<string, string | undefined>;
-type Resource = { component: string; props: Record<string, unknown> };
-
-const ENV_CALL = /\$\{env\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\}/g;
-const VARS_REF = /\$\{vars\.([\w.]+)\}/g;
-
-/** Resolves `${env('X')}`, `${env('X', 'default')}` and `${vars.a.b}` the way `s` does. */
-function substitute(value: unknown, env: Env, vars: Record<string, unknown>): unknown {
-  if (Array.isArray(value)) return value.map((item) => substitute(item, env, vars));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, env, vars)]));
-  }
-  if (typeof value !== 'string') return value;
-  const withEnv = value.replace(ENV_CALL, (_, name: string, fallback: string | undefined) => {
-    // As `s` does: an empty variable counts as unset, so the default applies.
-    const resolved = env[name] || fallback;
-    if (resolved === undefined) throw new Error(`env('${name}') not found`);
-    return resolved;
-  });
-  return withEnv.replace(VARS_REF, (_, path: string) => {
-    const resolved = path
-      .split('.')
-      .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], vars);
-    if (typeof resolved !== 'string')
-      throw new Error(`s.yaml refers to undefined or non-string vars.${path}`);
-    return resolved;
-  });
-}
-
-function loadSYaml(env: Env): { raw: Record<string, unknown>; resources: Record<string, Resource> } {
-  const raw = parse(readFileSync(resolve(repoRoot, 's.yaml'), 'utf8')) as Record<string, unknown>;
-  const vars = substitute(raw.vars ?? {}, env, {}) as Record<string, unknown>;
-  const resources = substitute(raw.resources, env, vars) as Record<string, Resource>;
-  return { raw, resources };
-}
 
 const deployEnv: Env = { FC_ROLE_ARN: 'acs:ram::1234567890123456:role/cams-flow-watch' };
 const validateProps = new Ajv({ allErrors: true, strict: false }).compile(

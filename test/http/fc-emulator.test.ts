@@ -1,30 +1,56 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
-import { type FcContext, fcHttpEvent, fcTimerEvent, serveFcHttp } from '../../local/fc-emulator';
-import { coldStart } from './harness';
+import {
+  type FcContext,
+  FcFunction,
+  type FcFunctionOptions,
+  fcHttpEvent,
+  fcTimerEvent,
+  serveFcHttp,
+} from '../../local/fc-emulator';
+import { writeTestBundle } from '../support/test-bundle';
+import { HTTP_BUNDLE } from './harness';
 
 interface Seen {
   event: Record<string, unknown>;
   context: FcContext;
 }
 
-let close: (() => Promise<void>) | undefined;
+const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  await close?.();
-  close = undefined;
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+async function serveFunction(options: FcFunctionOptions) {
+  const fn = new FcFunction(options);
+  cleanups.push(() => fn.close());
+  const server = await serveFcHttp(fn);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+/**
+ * Serves a bundle that answers `answer` and reports every event and context it saw on its
+ * stdout, which the emulator hands to `log` line by line (as FC ships it to SLS) — on its own
+ * channel, so a line may arrive just after the answer.
+ */
 async function serve(answer: unknown) {
   const seen: Seen[] = [];
-  const server = await serveFcHttp(
-    async (event, context) => {
-      seen.push({ event: JSON.parse(event.toString('utf8')) as Record<string, unknown>, context });
-      return answer;
-    },
-    { credentials: SIMULATOR_CREDENTIALS, timeoutSeconds: 7 },
-  );
-  close = server.close;
+  const bundle = writeTestBundle(`
+exports.handler = async (event, context) => {
+  console.log(JSON.stringify({ event: JSON.parse(event.toString('utf8')), context }));
+  return ${JSON.stringify(answer)};
+};
+`);
+  const server = await serveFunction({
+    bundle,
+    env: {},
+    credentials: SIMULATOR_CREDENTIALS,
+    timeoutSeconds: 7,
+    maxInstances: 1,
+    log: (line) => seen.push(JSON.parse(line) as Seen),
+  });
   return { url: server.url, seen };
 }
 
@@ -74,6 +100,7 @@ describe('fc-emulator', () => {
     });
     expect(answer).toMatchObject({ status: 201, headers: { 'x-answer': 'yes' } });
     expect(answer.body.toString()).toBe('made');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
     const [call] = seen;
     expect(call?.event).toMatchObject({
       rawPath: '/flows/1',
@@ -98,6 +125,7 @@ describe('fc-emulator', () => {
       headers: [['content-type', 'application/json']],
       body: Buffer.from('{"a":1}'),
     });
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
     expect(seen[0]?.event).toMatchObject({ isBase64Encoded: true, body: binary.toString('base64') });
     expect(seen[1]?.event).toMatchObject({ isBase64Encoded: false, body: '{"a":1}' });
   });
@@ -116,11 +144,14 @@ describe('fc-emulator', () => {
   });
 
   it('answers 502 when the handler throws, as FC does', async () => {
-    const server = await serveFcHttp(async () => {
-      throw new Error('boom');
+    const server = await serveFunction({
+      bundle: writeTestBundle("exports.handler = async () => { throw new Error('boom'); };"),
+      env: {},
     });
-    close = server.close;
-    expect((await send(server.url, { path: '/' })).status).toBe(502);
+    const answer = await send(server.url, { path: '/' });
+    expect(answer.status).toBe(502);
+    expect(answer.headers['x-fc-error-type']).toBe('UnhandledInvocationError');
+    expect(JSON.parse(answer.body.toString())).toEqual({ errorType: 'Error', errorMessage: 'boom' });
   });
 
   it('serves the built HTTP bundle over real HTTP against the simulator', async () => {
@@ -129,14 +160,12 @@ describe('fc-emulator', () => {
       rateLimit: false,
     });
     try {
-      const { handler } = coldStart({
-        CAMS_ENDPOINT: simulator.endpoint,
-        HTTP_API_TOKENS: 'served-token',
-        HTTP_AUTH: undefined,
-        CAMS_CUST_SPACE_ID: undefined,
+      const server = await serveFunction({
+        bundle: HTTP_BUNDLE,
+        env: { CAMS_ENDPOINT: simulator.endpoint, HTTP_API_TOKENS: 'served-token' },
+        credentials: SIMULATOR_CREDENTIALS,
+        log: () => {},
       });
-      const server = await serveFcHttp(handler, { credentials: SIMULATOR_CREDENTIALS });
-      close = server.close;
       const flow = await send(server.url, {
         path: '/flows/926753328126499',
         headers: [['Authorization', 'Bearer served-token']],

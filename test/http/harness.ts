@@ -1,7 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type FcContext, fcContext, fcHttpEvent, loadBundle } from '../../local/fc-emulator';
+import {
+  type FcContext,
+  FcFunction,
+  type FcFunctionOptions,
+  fcContext,
+  fcHttpEvent,
+  loadBundle,
+} from '../../local/fc-emulator';
 import type { Credentials } from '../../shared/cams/types';
 
 export const HTTP_BUNDLE = resolve('dist/http/index.js');
@@ -13,15 +20,32 @@ export interface Answer {
   isBase64Encoded: boolean;
 }
 
+interface Request {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
 /** Every (route template, method, status) the tests saw, for the OpenAPI check. */
 export const observed = new Set<string>();
 
 /** A state store of its own, so what one test's instances shared never reaches another test. */
 export const freshStateUrl = () => `file:${mkdtempSync(join(tmpdir(), 'cfw-http-state-'))}`;
 
+function httpEvent(request: Request): Buffer {
+  return fcHttpEvent({
+    method: request.method ?? 'GET',
+    path: request.path,
+    headers: request.headers ?? {},
+    query: request.query ?? {},
+  });
+}
+
 /**
- * Loads the built bundle fresh (a cold start) with `env` as its configuration; without a
- * STATE_URL in `env`, on a fresh state store.
+ * Loads the built bundle fresh (a cold start) with `env` as its configuration, in this process:
+ * one module state answering whatever is invoked, for tests of what one invocation does.
+ * Without a STATE_URL in `env`, on a fresh state store.
  */
 export function coldStart(env: Record<string, string | undefined>) {
   const withState = 'STATE_URL' in env ? env : { ...env, STATE_URL: freshStateUrl() };
@@ -33,24 +57,41 @@ export function coldStart(env: Record<string, string | undefined>) {
   return {
     handler,
     async invoke(
-      request: {
-        method?: string;
-        path: string;
-        headers?: Record<string, string>;
-        query?: Record<string, string>;
-      },
+      request: Request,
       context: { credentials?: Credentials | undefined; timeoutSeconds?: number } = {},
     ): Promise<Answer> {
-      const answer = (await handler(
-        fcHttpEvent({
-          method: request.method ?? 'GET',
-          path: request.path,
-          headers: request.headers ?? {},
-          query: request.query ?? {},
-        }),
-        fcContext(context) as FcContext,
-      )) as Answer;
-      return answer;
+      return (await handler(httpEvent(request), fcContext(context) as FcContext)) as Answer;
+    },
+  };
+}
+
+/**
+ * The built bundle run as FC runs it: one request per instance, each instance a worker thread
+ * with its own module state and only `env` (the function's variables) as its environment
+ * (without a STATE_URL, on a fresh state store). The caller closes it.
+ */
+export function httpFunction(
+  env: Record<string, string | undefined>,
+  options: Partial<FcFunctionOptions> = {},
+) {
+  const withState = 'STATE_URL' in env ? env : { ...env, STATE_URL: freshStateUrl() };
+  const defined = Object.fromEntries(
+    Object.entries(withState).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  const fn = new FcFunction({
+    bundle: HTTP_BUNDLE,
+    functionName: 'cams-flow-watch-http',
+    env: defined,
+    ...options,
+  });
+  return {
+    fn,
+    /** The handler's answer; an FC-level failure (429, crash, timeout) fails the test. */
+    async invoke(request: Request, credentials?: Credentials): Promise<Answer> {
+      const invocation = await fn.invoke(httpEvent(request), credentials ? { credentials } : {});
+      if (!invocation.ok)
+        throw new Error(`FC answered ${invocation.error.statusCode}: ${invocation.error.body.errorMessage}`);
+      return invocation.value as Answer;
     },
   };
 }

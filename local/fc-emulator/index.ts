@@ -1,0 +1,24 @@
+/**
+ * What Function Compute does around a handler, for tests, `npm start` and the bench: FC 3.0's
+ * event Buffers and context (`events.ts`), a function run as FC runs it — one request per
+ * instance, each instance a worker thread with its own module state, 429 beyond the cap
+ * (`function-pool.ts`) — and the HTTP trigger in front of it (`http-trigger.ts`).
+ */
+export {
+  type FcContext,
+  type FcHandler,
+  type FcHttpEventInput,
+  fcContext,
+  fcHttpEvent,
+  fcTimerEvent,
+  loadBundle,
+} from './events';
+export {
+  DEFAULT_MAX_INSTANCES,
+  FcFunction,
+  type FcFunctionOptions,
+  type FcFunctionStats,
+  type FcInvocation,
+  type FcInvocationError,
+} from './function-pool';
+export { type FcHttpServer, serveFcHttp } from './http-trigger';
