@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Credentials } from '../../shared/cams/types';
 import { type FcContext, fcContext } from './events';
+import { type FcInvocationError, THROTTLED, unhandled } from './fc-errors';
 
 /** s.yaml's cap for the HTTP function when none is configured; FC's own default is the account's. */
 export const DEFAULT_MAX_INSTANCES = 10;
@@ -44,16 +45,6 @@ export interface FcFunctionOptions {
   readonly log?: (line: string) => void;
 }
 
-export type FcErrorType = 'FcCommonError' | 'UnhandledInvocationError';
-
-/** What FC answers instead of the handler's value; `statusCode` is what an HTTP trigger sends. */
-export interface FcInvocationError {
-  readonly statusCode: 429 | 502;
-  /** FC's `X-Fc-Error-Type` header. */
-  readonly errorType: FcErrorType;
-  readonly body: { readonly errorCode?: string; readonly errorType?: string; readonly errorMessage: string };
-}
-
 export type FcInvocation =
   | { readonly ok: true; readonly value: unknown; readonly instanceId: number }
   | { readonly ok: false; readonly error: FcInvocationError; readonly instanceId?: number };
@@ -68,17 +59,6 @@ export interface FcFunctionStats {
   readonly crashed: number;
   readonly timedOut: number;
 }
-
-/**
- * FC's throttling answer. The `{errorCode, errorMessage}` shape and `X-Fc-Error-Type: FcCommonError`
- * with 429 are documented (FC error codes; HTTP trigger troubleshooting table); the code and
- * message are those FC gives when a function's reserved concurrency is used up.
- */
-const THROTTLED: FcInvocationError = {
-  statusCode: 429,
-  errorType: 'FcCommonError',
-  body: { errorCode: 'ResourceThrottled', errorMessage: 'Reserve resource exhausted' },
-};
 
 /**
  * How long an instance may take to load its bundle. FC's invocation timeout starts once the code
@@ -317,8 +297,4 @@ export class FcFunction {
       if (pending) log(pending);
     });
   }
-}
-
-function unhandled(errorType: string, errorMessage: string): FcInvocationError {
-  return { statusCode: 502, errorType: 'UnhandledInvocationError', body: { errorType, errorMessage } };
 }

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Credentials } from '../../shared/cams/types';
 import { fcHttpEvent } from './events';
+import { unhandled } from './fc-errors';
 import type { FcFunction } from './function-pool';
 
 function joinHeaders(request: IncomingMessage): Record<string, string> {
@@ -72,11 +73,7 @@ export async function serveFcHttp(
       )
       .catch((error: unknown) => ({
         ok: false as const,
-        error: {
-          statusCode: 502 as const,
-          errorType: 'UnhandledInvocationError' as const,
-          body: { errorMessage: error instanceof Error ? error.message : String(error) },
-        },
+        error: unhandled('Error', error instanceof Error ? error.message : String(error)),
       }));
     if (!invocation.ok) {
       response.writeHead(invocation.error.statusCode, {

@@ -13,12 +13,12 @@ export {
   fcTimerEvent,
   loadBundle,
 } from './events';
+export type { FcErrorType, FcInvocationError } from './fc-errors';
 export {
   DEFAULT_MAX_INSTANCES,
   FcFunction,
   type FcFunctionOptions,
   type FcFunctionStats,
   type FcInvocation,
-  type FcInvocationError,
 } from './function-pool';
 export { type FcHttpServer, serveFcHttp } from './http-trigger';
