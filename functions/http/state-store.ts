@@ -1,7 +1,39 @@
 import { createHash } from 'node:crypto';
 import type { Credentials } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
-import { createStateStore, type StateStore, StateStoreError } from '../../shared/state';
+import { aroundStore, createStateStore, type StateStore, StateStoreError } from '../../shared/state';
+
+/** After the store failed to answer, requests skip it this long instead of each waiting on it. */
+const STORE_RETRY_MS = 10_000;
+/** A caller is waiting: one quick retry, not the SDK's default patience. */
+const STORE_TIMEOUT_MS = 2000;
+const STORE_RETRIES = 1;
+
+/**
+ * Fails fast for a while after the store failed to answer (unreachable, timing out), so every
+ * request of a warm instance does not pay the store's timeout before asking CAMS. Answers that
+ * came back (a conflict, a corrupt row) do not trip it.
+ */
+function failingFast(store: StateStore, clock: Clock): StateStore {
+  let downUntil = Number.NEGATIVE_INFINITY;
+  return aroundStore(store, async (call) => {
+    if (clock.now() < downUntil) {
+      throw new StateStoreError(
+        'StateUnavailable',
+        'the state store failed moments ago; not asked again yet',
+        {
+          retryable: true,
+        },
+      );
+    }
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof StateStoreError) || error.retryable) downUntil = clock.now() + STORE_RETRY_MS;
+      throw error;
+    }
+  });
+}
 
 /** Stands in for a store that could not be opened: every call fails, so readers miss and the budget falls back. */
 function unavailableStore(cause: unknown): StateStore {
@@ -48,11 +80,16 @@ export function createStateStoreOpener(options: {
       .digest('base64');
     if (opened?.fingerprint === fingerprint) return opened.store;
     try {
-      const store = await createStateStore(options.stateUrl, {
-        credentials,
-        env: options.env,
-        clock: options.clock,
-      });
+      const store = failingFast(
+        await createStateStore(options.stateUrl, {
+          credentials,
+          env: options.env,
+          clock: options.clock,
+          timeoutMs: STORE_TIMEOUT_MS,
+          maxRetries: STORE_RETRIES,
+        }),
+        options.clock,
+      );
       await opened?.store.close().catch(() => undefined);
       opened = { fingerprint, store };
       return store;

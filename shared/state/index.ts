@@ -5,6 +5,7 @@ import { StateStoreError } from './errors';
 import { FileStateStore } from './file-store';
 import type { StateStore } from './types';
 
+export { aroundStore } from './around';
 export { StateStoreError } from './errors';
 export { FileStateStore } from './file-store';
 export { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
@@ -13,6 +14,9 @@ export interface StateStoreOptions {
   readonly credentials?: Credentials | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
   readonly clock?: Clock | undefined;
+  /** Per-request timeout and SDK retries on Tablestore; a caller waiting on the answer wants them short. */
+  readonly timeoutMs?: number | undefined;
+  readonly maxRetries?: number | undefined;
 }
 
 const ACCEPTED = 'file:<path> (local runs) or tablestore://<instance>/<table> (Function Compute)';
@@ -34,7 +38,12 @@ export async function createStateStore(url: string, options: StateStoreOptions =
         'the Tablestore state store needs credentials: attach a RAM role to the function (see ram-policy.json)',
       );
     }
-    return new TablestoreStateStore({ ...location, credentials: options.credentials });
+    return new TablestoreStateStore({
+      ...location,
+      credentials: options.credentials,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+    });
   }
   throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`);
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
 import { AccountBudget, type BudgetScope } from '../../shared/budget';
 import type { Clock } from '../../shared/clock';
-import { createStateStore, type StateStore } from '../../shared/state';
+import { aroundStore, createStateStore, type StateStore } from '../../shared/state';
 import { VirtualClock } from '../support/virtual-clock';
 
 const ROLE = {
@@ -16,25 +16,14 @@ const ROLE = {
 
 /** Counts store calls in flight, so virtual time stands still while real I/O runs. */
 function tracked(store: StateStore, pending: { count: number }): StateStore {
-  const wrap =
-    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      pending.count += 1;
-      try {
-        return await call(...args);
-      } finally {
-        pending.count -= 1;
-      }
-    };
-  return {
-    get: wrap((key: string) => store.get(key)),
-    list: wrap((prefix: string) => store.list(prefix)),
-    put: wrap((key: string, value: unknown, version: number) => store.put(key, value, version)),
-    delete: wrap((key: string, version: number) => store.delete(key, version)),
-    increment: wrap((key: string, by: number) => store.increment(key, by)),
-    counters: wrap((start: string, end: string) => store.counters(start, end)),
-    close: () => store.close(),
-  } as StateStore;
+  return aroundStore(store, async (call) => {
+    pending.count += 1;
+    try {
+      return await call();
+    } finally {
+      pending.count -= 1;
+    }
+  });
 }
 
 /** An instance's clock, off the true one by a fixed skew. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPollerHandler } from '../../functions/poller/handler';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
+import { startTablestoreServer } from '../../local/tablestore-server';
 import { flowKey } from '../../shared/poller';
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
@@ -174,5 +175,35 @@ describe('HTTP read model', () => {
     const complaints = logs.filter((line) => line.includes('state store cannot be opened'));
     expect(complaints).toHaveLength(1);
     expect(logs.filter((line) => line.includes('limits itself to 1 call/s'))).toHaveLength(1);
+  });
+
+  it('shares answers through Tablestore, and keeps answering from CAMS without waiting on it once it fails', async () => {
+    const tablestore = await startTablestoreServer({ instance: 'cfw-http', credentials: [credentials] });
+    try {
+      const tablestoreEnv = env('tablestore://cfw-http/flow_state', {
+        TABLESTORE_ENDPOINT: tablestore.endpoint,
+      });
+      const first = coldStart(tablestoreEnv);
+      expect((await get(first, `/flows/${UNWATCHED.flowId}`)).headers['cache-status']).toMatch(/fwd=miss/);
+      expect(tablestore.calls.some((call) => call.operation === 'UpdateRow')).toBe(true);
+      const second = coldStart(tablestoreEnv);
+      expect((await get(second, `/flows/${UNWATCHED.flowId}`)).headers['cache-status']).toMatch(
+        /detail=shared/,
+      );
+
+      tablestore.failNext(1000, { httpStatus: 503, code: 'OTSServerUnavailable' });
+      const callsBefore = tablestore.calls.length;
+      logs.length = 0;
+      const answers = [];
+      for (const headers of [{ 'cache-control': 'no-cache' }, { 'cache-control': 'no-cache' }]) {
+        answers.push(await get(second, `/flows/${UNWATCHED.flowId}`, headers));
+      }
+      expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200]);
+      // The first failure (with its one retry) trips the guard; the second request does not ask again.
+      expect(tablestore.calls.length - callsBefore).toBeLessThanOrEqual(2);
+      expect(logs.filter((line) => line.includes('limits itself to 1 call/s'))).toHaveLength(1);
+    } finally {
+      await tablestore.close();
+    }
   });
 });
