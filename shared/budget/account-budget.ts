@@ -47,6 +47,16 @@ const DECISION_MS = 100;
 const SPAN_BUCKETS = Math.ceil((WINDOW_MS + CLOCK_SKEW_MS + DECISION_MS) / BUCKET_MS);
 /** After the store failed, this instance stays on its local limit this long before trying it again. */
 const STORE_RETRY_MS = 10_000;
+/** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
+const MAX_SLOW_DECISIONS = 3;
+
+class SlowStoreError extends Error {
+  constructor(decisionMs: number) {
+    super(
+      `the state store took ${decisionMs} ms to grant a slot, more than ${DECISION_MS} ms, ${MAX_SLOW_DECISIONS} times running`,
+    );
+  }
+}
 
 export function bucketKey(scope: 'all' | BudgetScope, bucket: number): string {
   return `budget/${scope}/${String(bucket).padStart(13, '0')}`;
@@ -75,6 +85,7 @@ export class AccountBudget {
   readonly #fallback: RateLimiter;
   #hasLoggedFallback = false;
   #storeDownUntil = Number.NEGATIVE_INFINITY;
+  #slowDecisions = 0;
 
   constructor(options: AccountBudgetOptions) {
     if (!Number.isInteger(options.accountQps) || options.accountQps < 1) {
@@ -143,7 +154,9 @@ export class AccountBudget {
       ),
     );
     let retryAt = stampedAt + BUCKET_MS;
-    let isAdmitted = clock.now() - stampedAt <= DECISION_MS;
+    const decisionMs = clock.now() - stampedAt;
+    this.#slowDecisions = decisionMs > DECISION_MS ? this.#slowDecisions + 1 : 0;
+    let isAdmitted = decisionMs <= DECISION_MS;
     limits.forEach(([name, limit], index) => {
       const window = windows[index] ?? [];
       const others = window
@@ -155,6 +168,10 @@ export class AccountBudget {
     });
     if (!isAdmitted) {
       await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), -1)));
+    }
+    if (this.#slowDecisions >= MAX_SLOW_DECISIONS) {
+      this.#slowDecisions = 0;
+      throw new SlowStoreError(decisionMs);
     }
     return { isAdmitted, retryAt };
   }

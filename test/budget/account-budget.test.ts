@@ -138,6 +138,26 @@ describe('account budget on the file store', () => {
     expect(JSON.stringify(logs[0])).toMatch(/1 call\/s.*once per instance/);
   });
 
+  it('treats a store too slow to keep the guarantee as unreachable, instead of waiting on it forever', async () => {
+    const store = await open();
+    const clock = new VirtualClock();
+    // Every store call takes 60 ms, so no try can decide within its 100 ms.
+    const slow = aroundStore(store, async (call) => {
+      clock.advance(60);
+      return call();
+    });
+    const logs: unknown[] = [];
+    const budget = new AccountBudget({
+      accountQps: 5,
+      scope: 'http',
+      clock,
+      log: (entry) => logs.push(entry),
+    });
+    await budget.bind(slow).acquire();
+    expect(JSON.stringify(logs)).toMatch(/took \d+ ms to grant a slot.*3 times running/);
+    expect((await store.counters('budget/', 'budget0')).every((counter) => counter.value === 0)).toBe(true);
+  });
+
   it('stops waiting when the binding says the slot is no longer needed', async () => {
     const store = await open();
     const budget = new AccountBudget({ accountQps: 1, scope: 'http', clock: new VirtualClock() });
