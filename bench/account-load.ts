@@ -60,6 +60,8 @@ export interface AccountLoadReport {
   /** GetFlow calls the HTTP function made for flows the poller watches: the read model says 0. */
   readonly httpCamsCallsForWatched: number;
   readonly watchedAnswersFromCams: number;
+  /** Instances that fell back to their local limit because the store was unreachable or too slow. */
+  readonly budgetFallbacks: number;
   readonly bySource: Partial<Record<AnswerSourceName, LatencySummary>>;
 }
 
@@ -131,6 +133,11 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
     // Counters of the seeding run's generous budget leave the rolling window first.
     await delay(1500);
 
+    let budgetFallbacks = 0;
+    // Instances log once when they fall back to their local limit (store unreachable or too slow).
+    const countFallbacks = (line: string) => {
+      if (line.includes('for the shared CAMS budget')) budgetFallbacks += 1;
+    };
     // The HTTP function signs with another key of the same account, so the simulator can tell its
     // calls from the poller's while counting both against the account's 5 calls/s.
     const http = new FcFunction({
@@ -145,7 +152,7 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
       credentials: SIMULATOR_ACCESS_KEY,
       timeoutSeconds: 10,
       maxInstances,
-      log: () => {},
+      log: countFallbacks,
     });
     const poller = new FcFunction({
       bundle: POLLER_BUNDLE,
@@ -154,7 +161,7 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
       credentials: SIMULATOR_CREDENTIALS,
       timeoutSeconds: options.pollRunS ?? 10,
       maxInstances: 1,
-      log: () => {},
+      log: countFallbacks,
     });
     closers.unshift(
       () => http.close(),
@@ -241,6 +248,7 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
       httpCamsCallsForWatched: loadCalls.filter(
         (call) => isHttpCall(call) && watchedSet.has(call.flowId ?? ''),
       ).length,
+      budgetFallbacks,
       watchedAnswersFromCams: samples.filter((sample) => sample.isWatched && sample.source === 'cams').length,
       bySource,
     };

@@ -48,7 +48,7 @@ const SPAN_BUCKETS = Math.ceil((WINDOW_MS + CLOCK_SKEW_MS + DECISION_MS) / BUCKE
 /** After the store failed, this instance stays on its local limit this long before trying it again. */
 const STORE_RETRY_MS = 10_000;
 /** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
-const MAX_SLOW_DECISIONS = 3;
+const MAX_SLOW_DECISIONS = 10;
 
 class SlowStoreError extends Error {
   constructor(decisionMs: number) {
