@@ -1,4 +1,4 @@
-import type { StateStore, VersionedItem } from '../shared/state';
+import type { Counter, StateStore, VersionedItem } from '../shared/state';
 
 /**
  * An in-memory StateStore for the poller benchmark: it measures the sweep and the CAMS budget,
@@ -6,6 +6,7 @@ import type { StateStore, VersionedItem } from '../shared/state';
  */
 export class MemoryStateStore implements StateStore {
   readonly #items = new Map<string, { value: string; version: number }>();
+  readonly #counters = new Map<string, number>();
 
   async get<T = unknown>(key: string): Promise<VersionedItem<T> | undefined> {
     const item = this.#items.get(key);
@@ -32,6 +33,19 @@ export class MemoryStateStore implements StateStore {
   async delete(key: string, expectedVersion: number): Promise<boolean> {
     if (this.#items.get(key)?.version !== expectedVersion) return false;
     return this.#items.delete(key);
+  }
+
+  async increment(key: string, by: number): Promise<number> {
+    const value = (this.#counters.get(key) ?? 0) + by;
+    this.#counters.set(key, value);
+    return value;
+  }
+
+  async counters(startKey: string, endKey: string): Promise<Counter[]> {
+    return [...this.#counters]
+      .filter(([key]) => key >= startKey && key < endKey)
+      .sort(([left], [right]) => (left < right ? -1 : 1))
+      .map(([key, value]) => ({ key, value }));
   }
 
   async close(): Promise<void> {}

@@ -11,6 +11,7 @@ import { createWebhookPublisher, parseWebhookEndpoints } from '../shared/webhook
 import { CountingAgent } from '../test/support/counting-agent';
 import { VirtualClock } from '../test/support/virtual-clock';
 import { MemoryStateStore } from './memory-store';
+import { seeded } from './seeded-random';
 import { round, summarise, table } from './stats';
 
 const TICK_S = 60;
@@ -31,18 +32,6 @@ export interface PollerBenchRow {
   p99LatencyS: number;
   idealS: number;
   hotP50LatencyS: number | null;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NEXT_STATUS: Record<string, string[]> = {

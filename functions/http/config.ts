@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import '../../shared/zod-english';
+import { parseAccountQps } from '../../shared/budget';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { splitList } from '../../shared/list-variable';
+import { DEFAULT_STATE_URL } from '../../shared/state';
 
 export interface HttpConfig {
   /** sha256 digests of the accepted bearer tokens. */
@@ -12,8 +14,14 @@ export interface HttpConfig {
   readonly adminTokenDigests: readonly Buffer[];
   /** `none`: the trigger authenticates (authType function|jwt), so this function does not. */
   readonly authMode: 'token' | 'none';
+  /** Per-instance memory and shared store cache lifetime of answers read from CAMS here. */
   readonly cacheTtlMs: number;
+  /** How old the poller's answer for a watched flow may be and still be served. */
+  readonly maxAgeMs: number;
   readonly defaultCustSpaceId: string | undefined;
+  /** The store shared with the poller: watched flows' answers, the shared cache, the CAMS budget. */
+  readonly stateUrl: string;
+  readonly accountQps: number;
 }
 
 const envSchema = z.object({
@@ -26,6 +34,13 @@ const envSchema = z.object({
       .check(z.gte(0, 'must be 0 or more seconds'), z.lte(3600, 'must be at most 3600 seconds')),
     5,
   ),
+  HTTP_MAX_AGE_SECONDS: z._default(
+    z.coerce
+      .number({ error: 'must be a number of seconds' })
+      .check(z.gte(0, 'must be 0 or more seconds'), z.lte(86_400, 'must be at most 86400 seconds')),
+    60,
+  ),
+  STATE_URL: z._default(z.string(), DEFAULT_STATE_URL),
   CAMS_CUST_SPACE_ID: z._default(z.string(), ''),
 });
 
@@ -66,6 +81,9 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     ),
     authMode: config.HTTP_AUTH,
     cacheTtlMs: config.HTTP_CACHE_TTL_SECONDS * 1000,
+    maxAgeMs: config.HTTP_MAX_AGE_SECONDS * 1000,
     defaultCustSpaceId,
+    stateUrl: config.STATE_URL.trim() || DEFAULT_STATE_URL,
+    accountQps: parseAccountQps(env),
   };
 }

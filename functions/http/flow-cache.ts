@@ -1,15 +1,19 @@
 import type { Flow } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
+import type { SourcedFlow } from './answer';
 import { usablePreviewUrl } from './preview';
 
 interface Entry {
-  readonly flow: Flow;
+  readonly answer: SourcedFlow;
   readonly expiresAt: number;
 }
 
 export interface CachedFlow {
-  readonly flow: Flow;
+  readonly answer: SourcedFlow;
+  /** Served from this instance's memory. */
   readonly hit: boolean;
+  /** Shared another request's load in this instance. */
+  readonly collapsed: boolean;
   readonly expiresAt: number;
 }
 
@@ -17,20 +21,21 @@ export interface CachedFlow {
  * When the flow's preview link stops working. A link without a known expiry is not cached (it
  * may already be dead); a flow without a usable link has nothing to expire.
  */
-function previewExpiryOf(flow: Flow, loadedAt: number): number {
+export function previewExpiryOf(flow: Flow, loadedAt: number): number {
   if (!usablePreviewUrl(flow)) return Number.POSITIVE_INFINITY;
   const expiry = flow.previewUrlExpiresAt === undefined ? Number.NaN : Date.parse(flow.previewUrlExpiresAt);
   return Number.isNaN(expiry) ? loadedAt : expiry;
 }
 
 /**
- * Per-instance cache of GetFlow answers: each entry lives for the TTL but never past the
- * preview URL's expiry, and concurrent misses for one key share a single CAMS call — the
- * account has 5 calls/s for every caller together.
+ * Per-instance cache in front of the store and CAMS: each entry lives for the TTL but never past
+ * the answer's own freshness or the preview URL's expiry, and concurrent misses for one key
+ * share a single load. FC runs one request per instance, so this pays off for a warm
+ * instance's consecutive requests; what holds across instances lives in the store.
  */
 export class FlowCache {
   readonly #entries = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, Promise<Flow>>();
+  readonly #inFlight = new Map<string, Promise<SourcedFlow>>();
   readonly #ttlMs: number;
   readonly #clock: Clock;
   readonly #maxEntries: number;
@@ -41,25 +46,40 @@ export class FlowCache {
     this.#maxEntries = options.maxEntries ?? 1000;
   }
 
-  async get(key: string, load: () => Promise<Flow>): Promise<CachedFlow> {
+  /** `accept` turns down a cached answer this request cannot use (e.g. a preview URL about to expire). */
+  async get(
+    key: string,
+    load: () => Promise<SourcedFlow>,
+    accept: (answer: SourcedFlow) => boolean = () => true,
+  ): Promise<CachedFlow> {
     const now = this.#clock.now();
     const cached = this.#entries.get(key);
-    if (cached && cached.expiresAt > now)
-      return { flow: cached.flow, hit: true, expiresAt: cached.expiresAt };
+    if (cached && cached.expiresAt > now && accept(cached.answer)) {
+      return { answer: cached.answer, hit: true, collapsed: false, expiresAt: cached.expiresAt };
+    }
     let pending = this.#inFlight.get(key);
     const joined = pending !== undefined;
     if (!pending) {
       pending = load().finally(() => this.#inFlight.delete(key));
       this.#inFlight.set(key, pending);
     }
-    const flow = await pending;
+    const answer = await pending;
     const loadedAt = this.#clock.now();
-    const expiresAt = Math.min(loadedAt + this.#ttlMs, previewExpiryOf(flow, loadedAt));
+    const expiresAt = Math.min(
+      loadedAt + this.#ttlMs,
+      answer.freshUntil,
+      previewExpiryOf(answer.flow, loadedAt),
+    );
     if (!joined && expiresAt > loadedAt) {
       if (this.#entries.size >= this.#maxEntries)
         this.#entries.delete(this.#entries.keys().next().value ?? '');
-      this.#entries.set(key, { flow, expiresAt });
+      this.#entries.set(key, { answer, expiresAt });
     }
-    return { flow, hit: joined, expiresAt };
+    return { answer, hit: false, collapsed: joined, expiresAt };
+  }
+
+  /** Drops a key, so the next request loads it again (Cache-Control: no-cache). */
+  forget(key: string): void {
+    this.#entries.delete(key);
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import middy from '@middy/core';
+import { AccountBudget } from '../../shared/budget';
 import {
   type CamsClient,
   type CamsClientOptions,
@@ -10,15 +11,18 @@ import {
   validateFlowId,
 } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
+import { type AnswerSource, ageSeconds, cacheStatus } from './answer';
 import { authorise } from './auth';
 import { type HttpConfig, parseHttpConfig } from './config';
 import { toHttpError } from './error-mapping';
 import { type HttpRequest, parseFcHttpEvent } from './fc-event';
-import { FlowCache } from './flow-cache';
+import { FlowCache, previewExpiryOf } from './flow-cache';
+import { createFlowReader, hasUsablePreview } from './flow-reader';
 import { HttpError } from './http-error';
 import { createOperatorRoutes } from './operator-routes';
 import { usablePreviewUrl } from './preview';
 import { allowedMethods, matchRoute } from './routes';
+import { createStateStoreOpener, credentialsIfAny } from './state-store';
 import { statusPage } from './status-page';
 
 export interface FcContext {
@@ -46,12 +50,15 @@ export interface HttpHandlerDependencies {
 /** Leave this much of the function's timeout to answer and log after a slow CAMS call. */
 const DEADLINE_MARGIN_MS = 1000;
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** A redirect must not point at a preview URL that expires before the caller can follow it. */
+const PREVIEW_MIN_VALIDITY_MS = 60_000;
 
 interface RequestState {
   http?: HttpRequest;
   route?: string;
   camsCalls: number;
   cacheHit: boolean;
+  source?: AnswerSource;
   errorCode?: string;
   startedAt: number;
 }
@@ -93,8 +100,11 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
   let configError: unknown;
   let cams = dependencies.cams;
   let cache: FlowCache | undefined;
+  let readFlow: ReturnType<typeof createFlowReader> | undefined;
+  let openStateStore: ReturnType<typeof createStateStoreOpener> | undefined;
   let warnedNoTokens = false;
-  const operator = createOperatorRoutes({ env, clock, log });
+  const operator = createOperatorRoutes({ clock, log });
+  const logEntry = (entry: Record<string, unknown>) => log(JSON.stringify(entry));
 
   function setUp(): HttpConfig {
     if (config) return config;
@@ -105,6 +115,21 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       const parsed = parseHttpConfig(env);
       cams ??= camsClientFromEnv(env, dependencies.camsOptions);
       cache = new FlowCache({ ttlMs: parsed.cacheTtlMs, clock });
+      const budget = new AccountBudget({
+        accountQps: parsed.accountQps,
+        scope: 'http',
+        clock,
+        log: logEntry,
+      });
+      readFlow = createFlowReader({
+        cams,
+        budget,
+        clock,
+        maxAgeMs: parsed.maxAgeMs,
+        cacheTtlMs: parsed.cacheTtlMs,
+        log: logEntry,
+      });
+      openStateStore = createStateStoreOpener({ stateUrl: parsed.stateUrl, env, clock, log: logEntry });
       config = parsed;
     } catch (error) {
       configError = error;
@@ -149,14 +174,19 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const activeConfig = setUp();
     authorise(activeConfig, request.headers.authorization);
     if (operator.isOperatorRoute(match.name)) {
-      return operator.handle({
-        name: match.name,
-        params: match.params,
-        request,
-        config: activeConfig,
-        contextCredentials: context.credentials,
-        requestId: context.requestId ?? '',
-      });
+      if (!openStateStore) throw new Error('handler not set up');
+      // A file: store needs no credentials; without them a Tablestore store answers MissingCredentials.
+      const store = await openStateStore(credentialsIfAny(context.credentials, env));
+      return operator.handle(
+        {
+          name: match.name,
+          params: match.params,
+          request,
+          config: activeConfig,
+          requestId: context.requestId ?? '',
+        },
+        store,
+      );
     }
     const flowId = validateFlowId(match.params.flowId);
     const custSpaceParam = request.query.custSpaceId;
@@ -165,25 +195,43 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const credentials = resolveCredentials(context.credentials, env);
     const timeoutS = context.function?.timeout ?? 10;
     const deadlineMs = state.startedAt + Math.max(1000, timeoutS * 1000 - DEADLINE_MARGIN_MS);
-    const client = cams;
-    if (!client || !cache) throw new Error('handler not set up');
-    const cached = await cache.get(`${custSpaceId ?? ''}\u0000${flowId}`, () =>
-      client.getFlow(
-        { flowId, custSpaceId },
-        {
-          credentials,
-          deadlineMs,
-          onAttempt: () => {
-            state.camsCalls += 1;
-          },
+    if (!cache || !readFlow || !openStateStore) throw new Error('handler not set up');
+    const reader = readFlow;
+    const store = await openStateStore(credentials);
+    const isNoCache = /(^|,)\s*no-cache\s*(,|$)/i.test(request.headers['cache-control'] ?? '');
+    const minPreviewValidityMs = match.name === 'preview' ? PREVIEW_MIN_VALIDITY_MS : 0;
+    const load = () =>
+      reader({
+        flowId,
+        custSpaceId,
+        store,
+        credentials,
+        deadlineMs,
+        isNoCache,
+        minPreviewValidityMs,
+        onAttempt: () => {
+          state.camsCalls += 1;
         },
-      ),
-    );
-    state.cacheHit = cached.hit;
-    const maxAgeS = Math.max(0, Math.floor((cached.expiresAt - clock.now()) / 1000));
+      });
+    const key = `${custSpaceId ?? ''}\u0000${flowId}`;
+    if (isNoCache) cache.forget(key);
+    const cached = isNoCache
+      ? { answer: await load(), hit: false, collapsed: false }
+      : await cache.get(key, load, (answer) =>
+          hasUsablePreview(answer.flow, clock.now(), minPreviewValidityMs),
+        );
+    const { answer } = cached;
+    const now = clock.now();
+    state.cacheHit = cached.hit || answer.source !== 'cams';
+    state.source = cached.hit ? 'memory' : answer.source;
+    const freshUntil = Math.min(answer.freshUntil, previewExpiryOf(answer.flow, now));
+    const provenance = {
+      age: String(ageSeconds(answer, now)),
+      'cache-status': cacheStatus(state.source, { ...answer, freshUntil }, now, cached.collapsed),
+    };
 
     if (match.name === 'preview') {
-      const location = usablePreviewUrl(cached.flow);
+      const location = usablePreviewUrl(answer.flow);
       if (!location) {
         throw new HttpError(
           404,
@@ -193,17 +241,18 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       }
       return {
         statusCode: 302,
-        headers: { location, 'cache-control': 'no-store', 'content-type': JSON_TYPE },
+        headers: { location, 'cache-control': 'no-store', 'content-type': JSON_TYPE, ...provenance },
         isBase64Encoded: false,
         body: JSON.stringify({ location }),
       };
     }
-    const etag = etagOf(cached.flow);
-    const headers = { etag, 'cache-control': `private, max-age=${maxAgeS}` };
+    const etag = etagOf(answer.flow);
+    const maxAgeS = Math.max(0, Math.floor((freshUntil - now) / 1000));
+    const headers = { etag, 'cache-control': `private, max-age=${maxAgeS}`, ...provenance };
     if (etagMatches(request.headers['if-none-match'], etag)) {
       return { statusCode: 304, headers, isBase64Encoded: false, body: '' };
     }
-    return json(200, cached.flow, headers);
+    return json(200, answer.flow, headers);
   }
 
   type HttpRequestContext = {
@@ -275,6 +324,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
         durationMs: clock.now() - state.startedAt,
         camsCalls: state.camsCalls,
         cacheHit: state.cacheHit,
+        ...(state.source ? { source: state.source } : {}),
         ...(state.errorCode ? { errorCode: state.errorCode } : {}),
       }),
     );

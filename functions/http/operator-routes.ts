@@ -12,7 +12,6 @@ import { HttpError } from './http-error';
 import { jsonAnswer, type OperatorAnswer } from './json-answer';
 import { comparePositions, decodeCursor, page, parseLimit } from './pagination';
 import type { RouteName } from './routes';
-import { stateStoreOpener } from './state-store';
 
 const OPERATOR_ROUTES: readonly RouteName[] = ['overview', 'history', 'deliveries', 'redeliver'];
 const EVENT_ID = /^evt_[0-9a-f]{32}$/;
@@ -24,7 +23,6 @@ export interface OperatorRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly request: HttpRequest;
   readonly config: HttpConfig;
-  readonly contextCredentials: unknown;
   readonly requestId: string;
 }
 
@@ -67,13 +65,7 @@ function deliveryItem(flow: StoredFlow, entry: OutboxEntry, isDead: boolean) {
  * The operator's view of what the poller did — overview, history, owed and dead deliveries —
  * and the one write, redelivery. All read the poller's state store, never CAMS.
  */
-export function createOperatorRoutes(options: {
-  env: NodeJS.ProcessEnv;
-  clock: Clock;
-  log: (line: string) => void;
-}) {
-  const openStore = stateStoreOpener({ env: options.env, clock: options.clock });
-
+export function createOperatorRoutes(options: { clock: Clock; log: (line: string) => void }) {
   async function overview(store: StateStore): Promise<OperatorAnswer> {
     const { flows, unreadable } = await listFlows(store);
     const summaries = flows.map((flow) => flowSummary(flow.record));
@@ -256,8 +248,7 @@ export function createOperatorRoutes(options: {
 
   return {
     isOperatorRoute: (name: RouteName) => OPERATOR_ROUTES.includes(name),
-    async handle(call: OperatorRequest): Promise<OperatorAnswer> {
-      const store = await openStore(call.contextCredentials);
+    async handle(call: OperatorRequest, store: StateStore): Promise<OperatorAnswer> {
       if (call.name === 'overview') return overview(store);
       if (call.name === 'history') return history(store, call);
       if (call.name === 'deliveries') return deliveries(store, call);

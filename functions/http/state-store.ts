@@ -1,38 +1,115 @@
+import { createHash } from 'node:crypto';
 import { type Credentials, MissingCredentialsError, resolveCredentials } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
-import { createStateStore, DEFAULT_STATE_URL, type StateStore, StateStoreError } from '../../shared/state';
+import { aroundStore, createStateStore, type StateStore, StateStoreError } from '../../shared/state';
 import { HttpError } from './http-error';
 
-export type OpenStateStore = (contextCredentials: unknown) => Promise<StateStore>;
+/** After the store failed to answer, requests skip it this long instead of each waiting on it. */
+const STORE_RETRY_MS = 10_000;
+/** A caller is waiting: one quick retry, not the SDK's default patience. */
+const STORE_TIMEOUT_MS = 2000;
+const STORE_RETRIES = 1;
 
 /**
- * The poller's state store (STATE_URL), opened on first use and kept for the warm instance.
- * FC hands every invocation the role's current STS credentials; when they rotate the
- * Tablestore client is rebuilt with the new ones (a `file:` store needs none).
+ * Fails fast for a while after the store failed to answer (unreachable, timing out), so every
+ * request of a warm instance does not pay the store's timeout before asking CAMS. Answers that
+ * came back (a conflict, a corrupt row) do not trip it.
  */
-export function stateStoreOpener(options: { env: NodeJS.ProcessEnv; clock: Clock }): OpenStateStore {
-  let opened: { identity: string; store: Promise<StateStore> } | undefined;
-  return async function openStateStore(contextCredentials) {
-    const url = options.env.STATE_URL?.trim() || DEFAULT_STATE_URL;
-    let credentials: Credentials | undefined;
+function failingFast(store: StateStore, clock: Clock): StateStore {
+  let downUntil = Number.NEGATIVE_INFINITY;
+  return aroundStore(store, async (call) => {
+    if (clock.now() < downUntil) {
+      throw new StateStoreError(
+        'StateUnavailable',
+        'the state store failed moments ago; not asked again yet',
+        {
+          retryable: true,
+        },
+      );
+    }
     try {
-      credentials = resolveCredentials(contextCredentials, options.env);
+      return await call();
     } catch (error) {
-      if (!(error instanceof MissingCredentialsError)) throw error;
+      if (!(error instanceof StateStoreError) || error.retryable) downUntil = clock.now() + STORE_RETRY_MS;
+      throw error;
     }
-    const identity = url.startsWith('file:')
-      ? url
-      : [url, credentials?.accessKeyId, credentials?.securityToken].join('\u0000');
-    if (opened?.identity !== identity) {
-      const previous = opened?.store;
-      const store = createStateStore(url, { credentials, env: options.env, clock: options.clock });
-      opened = { identity, store };
-      store.catch(() => {
-        if (opened?.store === store) opened = undefined;
-      });
-      previous?.then((old) => old.close()).catch(() => undefined);
+  });
+}
+
+/**
+ * Stands in for a store that could not be opened: every call fails, so readers miss and the
+ * budget falls back. A StateStoreError (no role, bad STATE_URL) is rethrown as it is, so the
+ * operator routes can say what to fix.
+ */
+function unavailableStore(cause: unknown): StateStore {
+  const fail = async (): Promise<never> => {
+    if (cause instanceof StateStoreError) throw cause;
+    throw new StateStoreError(
+      'StateUnavailable',
+      `the state store could not be opened: ${(cause as Error).message}`,
+      {
+        retryable: true,
+        cause,
+      },
+    );
+  };
+  return {
+    get: fail,
+    list: fail,
+    put: fail,
+    delete: fail,
+    increment: fail,
+    counters: fail,
+    close: async () => {},
+  };
+}
+
+/**
+ * The HTTP function's state store (STATE_URL), opened on first use in a warm instance and
+ * kept, so its connection pool carries over between invocations. FC's role credentials are
+ * temporary, so the store is reopened whenever an invocation brings different ones. A store
+ * that cannot be opened (bad STATE_URL, no role) is logged once; requests still answer, from CAMS.
+ */
+export function createStateStoreOpener(options: {
+  readonly stateUrl: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: Clock;
+  readonly log: (entry: Record<string, unknown>) => void;
+}) {
+  let opened: { fingerprint: string; store: StateStore } | undefined;
+  let hasLoggedFailure = false;
+  return async function openStateStore(credentials: Credentials | undefined): Promise<StateStore> {
+    const fingerprint = createHash('sha256')
+      .update(
+        `${credentials?.accessKeyId}\u0000${credentials?.accessKeySecret}\u0000${credentials?.securityToken}`,
+      )
+      .digest('base64');
+    if (opened?.fingerprint === fingerprint) return opened.store;
+    try {
+      const store = failingFast(
+        await createStateStore(options.stateUrl, {
+          credentials,
+          env: options.env,
+          clock: options.clock,
+          timeoutMs: STORE_TIMEOUT_MS,
+          maxRetries: STORE_RETRIES,
+        }),
+        options.clock,
+      );
+      await opened?.store.close().catch(() => undefined);
+      opened = { fingerprint, store };
+      return store;
+    } catch (error) {
+      if (!hasLoggedFailure) {
+        hasLoggedFailure = true;
+        options.log({
+          level: 'error',
+          msg: 'the state store cannot be opened: watched flows and the shared cache are not used, and CAMS calls are limited to 1/s per instance (logged once per instance)',
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      return unavailableStore(error);
     }
-    return mapStateErrors(() => opened?.store ?? Promise.reject(new Error('state store not opened')));
   };
 }
 
@@ -50,5 +127,18 @@ export async function mapStateErrors<T>(operation: () => Promise<T>): Promise<T>
       });
     }
     throw new HttpError(502, 'StateError', `the state store failed: ${error.message}`);
+  }
+}
+
+/** The invocation's credentials, or none: a `file:` store needs none, Tablestore then says what is missing. */
+export function credentialsIfAny(
+  contextCredentials: unknown,
+  env: NodeJS.ProcessEnv,
+): Credentials | undefined {
+  try {
+    return resolveCredentials(contextCredentials, env);
+  } catch (error) {
+    if (error instanceof MissingCredentialsError) return undefined;
+    throw error;
   }
 }

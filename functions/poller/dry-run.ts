@@ -1,8 +1,9 @@
+import type { AccountBudget } from '../../shared/budget';
 import type { CamsClient, Credentials } from '../../shared/cams';
 import { resolveCredentials } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 import type { PollerConfig } from '../../shared/poller';
-import { createStateStore } from '../../shared/state';
+import { createStateStore, type StateStore } from '../../shared/state';
 import type { WebhookEndpoint } from '../../shared/webhook';
 
 /** Set `{"dryRun":true}` as the invocation's payload (a timer event's `payload`, or the event itself). */
@@ -43,6 +44,8 @@ export interface DryRunSetup {
   readonly config: PollerConfig;
   readonly endpoints: readonly WebhookEndpoint[];
   readonly cams: CamsClient;
+  /** The account-wide budget: even a dry run's one CAMS call takes its slot. */
+  readonly budget?: AccountBudget | undefined;
 }
 
 export interface DryRunOptions {
@@ -99,17 +102,14 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     return report();
   }
 
+  let store: StateStore | undefined;
   try {
-    const store = await createStateStore(setup.config.stateUrl, {
+    store = await createStateStore(setup.config.stateUrl, {
       credentials,
       env: options.env,
       clock: options.clock,
     });
-    try {
-      await store.get('dry-run/probe');
-    } finally {
-      await store.close();
-    }
+    await store.get('dry-run/probe');
     checks.push({ name: 'stateStore', ok: true, detail: `read from ${setup.config.stateUrl}` });
   } catch (error) {
     checks.push(failed('stateStore', error));
@@ -117,7 +117,9 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
 
   const [flow] = setup.config.watchFlows;
   const [custSpaceId] = setup.config.watchCustSpaces;
-  const callOptions = { credentials, deadlineMs: options.deadlineMs };
+  // Without a store the budget falls back to its conservative local limit, as a run would.
+  const budget = store && setup.budget ? setup.budget.bind(store) : undefined;
+  const callOptions = { credentials, deadlineMs: options.deadlineMs, ...(budget ? { budget } : {}) };
   try {
     if (flow) {
       await setup.cams.getFlow(flow, callOptions);
@@ -130,6 +132,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     }
   } catch (error) {
     checks.push(failed('cams', error));
+  } finally {
+    await store?.close().catch(() => undefined);
   }
   return report();
 }

@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import { AccountBudget, parseAccountQps } from '../../shared/budget';
 import { type CamsClient, createCamsClient, parseCamsEndpoint, resolveCredentials } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
 import {
@@ -37,6 +38,7 @@ interface Setup {
   readonly endpoints: readonly WebhookEndpoint[];
   readonly cams: CamsClient;
   readonly publisher: ReturnType<typeof createWebhookPublisher>;
+  readonly budget: AccountBudget;
 }
 
 /**
@@ -57,7 +59,16 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
     if (setup) return setup;
     const config = parsePollerConfig(env);
     const cams = createCamsClient({ endpoint: parseCamsEndpoint(env), qps: config.pollQps, clock });
+    const budget = new AccountBudget({
+      accountQps: parseAccountQps(env),
+      scope: 'poll',
+      scopeQps: config.pollQps,
+      clock,
+      random: dependencies.random,
+      log,
+    });
     setup = {
+      budget,
       config,
       endpoints: parseWebhookEndpoints(env),
       cams,
@@ -100,7 +111,7 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
     }
     if (timer.problem) log({ level: 'warn', msg: `timer event ignored: ${timer.problem}; running anyway` });
     try {
-      const { config, endpoints, cams, publisher } = setUp();
+      const { config, endpoints, cams, publisher, budget } = setUp();
       const credentials = resolveCredentials(context?.credentials, env);
       const store = await createStateStore(config.stateUrl, { credentials, env, clock });
       const timeoutS = typeof context?.function?.timeout === 'number' ? context.function.timeout : 60;
@@ -116,6 +127,7 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
             clock,
             random: dependencies.random,
             log,
+            budget: budget.bind(store),
             deliver: (flowEvent, endpoint) =>
               publisher.deliver(flowEvent, endpoint, { signal: deliverySignal }),
           },

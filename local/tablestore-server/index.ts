@@ -1,7 +1,8 @@
 /**
  * A Tablestore stand-in on 127.0.0.1 that speaks the service's wire protocol (POST /<Operation>,
  * protobuf bodies, plain-buffer rows, `x-ots-*` headers) for the operations the state store uses:
- * CreateTable, DescribeTable, GetRow, PutRow, UpdateRow, DeleteRow and GetRange. It checks what the service
+ * CreateTable, DescribeTable, GetRow, PutRow, UpdateRow (PUT, DELETE and atomic INCREMENT cells,
+ * ReturnType.AfterModify), DeleteRow and GetRange. It checks what the service
  * checks (content MD5, date skew, instance, access key, STS token, signature), evaluates row
  * existence and single-column conditions, pages GetRange, and can inject faults — so the state
  * store is tested through the real SDK, not against a mocked client.
@@ -55,6 +56,8 @@ export interface TablestoreServer {
   failNext(count: number, fault: TablestoreFault, operation?: string): void;
   /** Rows of a table in key order, for assertions. */
   rows(table: string): StoredRow[];
+  /** A table's time to live in seconds as created (-1: rows never expire). */
+  timeToLive(table: string): number | undefined;
   /** Deletes a table, as an operator might. */
   dropTable(table: string): void;
   close(): Promise<void>;
@@ -62,6 +65,7 @@ export interface TablestoreServer {
 
 interface Table {
   readonly primaryKeyName: string;
+  readonly timeToLive: number;
   readonly rows: Map<string, StoredRow>;
 }
 
@@ -165,6 +169,12 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
         tableName: string;
         primaryKey: Array<{ name: string; type: number }>;
       };
+      const timeToLive = Number(
+        (request.tableOptions as { timeToLive?: number } | undefined)?.timeToLive ?? -1,
+      );
+      if (timeToLive !== -1 && timeToLive < 86_400) {
+        throw new WireError(400, 'OTSParameterInvalid', 'TimeToLive must be -1 or at least 86400 seconds.');
+      }
       if (tables.has(meta.tableName)) {
         throw new WireError(409, 'OTSObjectAlreadyExist', 'Requested table already exists.');
       }
@@ -172,7 +182,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       if (!primaryKey || more.length > 0) {
         throw new WireError(400, 'OTSParameterInvalid', 'This stand-in supports one primary key column.');
       }
-      tables.set(meta.tableName, { primaryKeyName: primaryKey.name, rows: new Map() });
+      tables.set(meta.tableName, { primaryKeyName: primaryKey.name, timeToLive, rows: new Map() });
       return {};
     },
     DescribeTable(request) {
@@ -180,7 +190,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       return {
         tableMeta: { tableName: request.tableName, primaryKey: [{ name: table.primaryKeyName, type: 3 }] },
         reservedThroughputDetails: { capacityUnit: { read: 0, write: 0 }, lastIncreaseTime: 0 },
-        tableOptions: { timeToLive: -1, maxVersions: 1 },
+        tableOptions: { timeToLive: table.timeToLive, maxVersions: 1 },
         tableStatus: messages.TableStatus.ACTIVE,
       };
     },
@@ -308,6 +318,9 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     calls,
     failNext(count, fault, operation) {
       faults.push({ fault, operation, remaining: count });
+    },
+    timeToLive(name) {
+      return tables.get(name)?.timeToLive;
     },
     dropTable(name) {
       tables.delete(name);

@@ -235,11 +235,10 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   ): Promise<z.infer<S>> {
     const { signal, deadlineMs } = callOptions;
     for (let number = 1; ; number += 1) {
+      const latestStartAt = deadlineMs === undefined ? undefined : deadlineMs - MIN_ATTEMPT_MS;
       try {
-        await limiter.acquire({
-          signal,
-          latestStartAt: deadlineMs === undefined ? undefined : deadlineMs - MIN_ATTEMPT_MS,
-        });
+        await limiter.acquire({ signal, latestStartAt });
+        await callOptions.budget?.acquire({ signal, latestStartAt });
       } catch (error) {
         if (error instanceof RateLimitWaitTooLongError || signal?.aborted) {
           throw fail(attempt, 'DeadlineExceeded', { cause: error });

@@ -58,6 +58,15 @@ export interface CamsAttempt {
   readonly durationMs: number;
 }
 
+/** Something every attempt takes a slot from before it starts (a local limiter, the account's shared budget). */
+export interface CallBudget {
+  /**
+   * Resolves when the attempt may start. Rejects with RateLimitWaitTooLongError, without
+   * taking a slot, when it could only start after `latestStartAt`.
+   */
+  acquire(options?: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined }): Promise<void>;
+}
+
 export interface CallOptions {
   readonly credentials: Credentials;
   /** Aborts the call, including waits for the rate limiter and retry backoff. */
@@ -65,6 +74,8 @@ export interface CallOptions {
   /** Absolute epoch-ms deadline; no attempt or backoff is started that cannot finish before it. */
   readonly deadlineMs?: number | undefined;
   readonly onAttempt?: ((attempt: CamsAttempt) => void) | undefined;
+  /** Taken by every attempt, retries included, after the client's own limiter. */
+  readonly budget?: CallBudget | undefined;
 }
 
 export interface CamsClient {

@@ -1,3 +1,4 @@
+import type { StoredAnswer } from '../read-model';
 import type { FlowEvent } from '../webhook';
 import type { HistoryEntry } from './history';
 
@@ -30,6 +31,8 @@ export interface FlowRecord {
    */
   observedAt?: number | undefined;
   lastCheckedAt?: number | undefined;
+  /** The last GetFlow answer in full: the HTTP function serves watched flows from it. */
+  lastRead?: StoredAnswer | undefined;
   failures: number;
   lastError?: string | undefined;
   /** Not checked before this time (failure backoff). */

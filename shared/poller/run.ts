@@ -1,4 +1,11 @@
-import { type CamsClient, CamsError, type Credentials, type Flow, isThrottlingCode } from '../cams';
+import {
+  type CallBudget,
+  type CamsClient,
+  CamsError,
+  type Credentials,
+  type Flow,
+  isThrottlingCode,
+} from '../cams';
 import type { Clock } from '../clock';
 import type { StateStore } from '../state/types';
 import type { FlowEvent, WebhookEndpoint } from '../webhook';
@@ -42,6 +49,8 @@ export interface PollerDependencies {
   readonly clock: Clock;
   readonly random?: (() => number) | undefined;
   readonly log?: ((entry: LogEntry) => void) | undefined;
+  /** The account-wide budget every CAMS attempt takes a slot from, beside the client's own limiter. */
+  readonly budget?: CallBudget | undefined;
 }
 
 export interface RunOptions {
@@ -95,6 +104,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   const callOptions = {
     credentials: options.credentials,
     deadlineMs: stopAt,
+    budget: dependencies.budget,
     onAttempt: (attempt: { code: string }) => {
       summary.camsCalls += 1;
       if (isThrottlingCode(attempt.code)) summary.throttled += 1;
@@ -472,6 +482,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       if (stale) return false;
       record.lastCheckedAt = now;
       record.observedAt = sentAt;
+      record.lastRead = { flow, readAt: now };
       record.failures = 0;
       record.lastError = undefined;
       record.retryAt = undefined;

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { StateStoreError } from './errors';
-import type { StateStore, VersionedItem } from './types';
+import { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
 
 interface StoredItem {
   readonly key: string;
@@ -35,9 +35,21 @@ async function isStaleLock(lockPath: string): Promise<boolean> {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
+const COUNTERS_DIRECTORY = 'counters';
 
 function fileNameOf(key: string): string {
   return `${Buffer.from(key, 'utf8').toString('base64url')}.json`;
+}
+
+function keyOf(fileName: string): string {
+  return Buffer.from(fileName.slice(0, -'.json'.length), 'base64url').toString('utf8');
+}
+
+function unavailable(action: string, error: unknown): StateStoreError {
+  return new StateStoreError('StateUnavailable', `cannot ${action}: ${(error as Error).message}`, {
+    retryable: true,
+    cause: error,
+  });
 }
 
 /**
@@ -48,14 +60,17 @@ function fileNameOf(key: string): string {
  */
 export class FileStateStore implements StateStore {
   readonly #directory: string;
+  readonly #countersDirectory: string;
   #ready: Promise<void> | undefined;
+  #lastPrunedAt = 0;
 
   constructor(directory: string) {
     this.#directory = directory;
+    this.#countersDirectory = join(directory, COUNTERS_DIRECTORY);
   }
 
   #ensureDirectory(): Promise<void> {
-    this.#ready ??= mkdir(this.#directory, { recursive: true }).then(
+    this.#ready ??= mkdir(this.#countersDirectory, { recursive: true }).then(
       () => undefined,
       (error: unknown) => {
         this.#ready = undefined;
@@ -71,10 +86,10 @@ export class FileStateStore implements StateStore {
     return this.#ready;
   }
 
-  async #read(fileName: string): Promise<StoredItem | undefined> {
+  async #read(fileName: string, directory = this.#directory): Promise<StoredItem | undefined> {
     let text: string;
     try {
-      text = await readFile(join(this.#directory, fileName), 'utf8');
+      text = await readFile(join(directory, fileName), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new StateStoreError('StateUnavailable', `cannot read state: ${(error as Error).message}`, {
@@ -89,8 +104,8 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async #withLock<T>(fileName: string, work: () => Promise<T>): Promise<T> {
-    const lockPath = join(this.#directory, `${fileName}.lock`);
+  async #withLock<T>(fileName: string, work: () => Promise<T>, directory = this.#directory): Promise<T> {
+    const lockPath = join(directory, `${fileName}.lock`);
     const giveUpAt = Date.now() + LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -122,13 +137,17 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async #writeAtomically(fileName: string, item: StoredItem): Promise<void> {
-    const finalPath = join(this.#directory, fileName);
+  async #writeAtomically(
+    fileName: string,
+    item: StoredItem,
+    options: { directory?: string; isDurable?: boolean } = {},
+  ): Promise<void> {
+    const finalPath = join(options.directory ?? this.#directory, fileName);
     const tempPath = `${finalPath}.${randomBytes(6).toString('hex')}.tmp`;
     const handle = await open(tempPath, 'w');
     try {
       await handle.writeFile(JSON.stringify(item));
-      await handle.sync();
+      if (options.isDurable ?? true) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -146,7 +165,7 @@ export class FileStateStore implements StateStore {
     const names = await readdir(this.#directory);
     const keys = names
       .filter((name) => name.endsWith('.json'))
-      .map((name) => Buffer.from(name.slice(0, -'.json'.length), 'base64url').toString('utf8'))
+      .map(keyOf)
       .filter((key) => key.startsWith(prefix))
       .sort();
     const items: VersionedItem<T>[] = [];
@@ -190,6 +209,71 @@ export class FileStateStore implements StateStore {
       await unlink(join(this.#directory, fileName));
       return true;
     });
+  }
+
+  async increment(key: string, by: number): Promise<number> {
+    await this.#ensureDirectory();
+    const fileName = fileNameOf(key);
+    const directory = this.#countersDirectory;
+    const value = await this.#withLock(
+      fileName,
+      async () => {
+        const current = await this.#read(fileName, directory);
+        const next = (typeof current?.value === 'number' ? current.value : 0) + by;
+        // Counters only count recent calls: a crash losing the last one matters less than an fsync per call.
+        await this.#writeAtomically(
+          fileName,
+          { key, version: 1, value: next },
+          { directory, isDurable: false },
+        ).catch((error: unknown) => {
+          throw unavailable('write a counter', error);
+        });
+        return next;
+      },
+      directory,
+    );
+    await this.#pruneCounters();
+    return value;
+  }
+
+  async counters(startKey: string, endKey: string): Promise<Counter[]> {
+    await this.#ensureDirectory();
+    const start = Buffer.from(startKey, 'utf8');
+    const end = Buffer.from(endKey, 'utf8');
+    const names = await readdir(this.#countersDirectory).catch((error: unknown) => {
+      throw unavailable('list counters', error);
+    });
+    const inRange = names
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => ({ name, key: Buffer.from(keyOf(name), 'utf8') }))
+      .filter(({ key }) => Buffer.compare(key, start) >= 0 && Buffer.compare(key, end) < 0)
+      .sort((left, right) => Buffer.compare(left.key, right.key));
+    const counters: Counter[] = [];
+    for (const { name } of inRange) {
+      const item = await this.#read(name, this.#countersDirectory);
+      if (item && typeof item.value === 'number') counters.push({ key: item.key, value: item.value });
+    }
+    return counters;
+  }
+
+  /** Drops counters idle past their lifetime, at most once per lifetime per store. */
+  async #pruneCounters(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastPrunedAt < COUNTER_MIN_LIFETIME_MS) return;
+    this.#lastPrunedAt = now;
+    const directory = this.#countersDirectory;
+    const names = await readdir(directory).catch(() => []);
+    for (const name of names.filter((entry) => entry.endsWith('.json'))) {
+      await this.#withLock(
+        name,
+        async () => {
+          const info = await stat(join(directory, name)).catch(() => undefined);
+          if (info && now - info.mtimeMs > COUNTER_MIN_LIFETIME_MS)
+            await rm(join(directory, name), { force: true });
+        },
+        directory,
+      ).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {}

@@ -5,14 +5,18 @@ import { StateStoreError } from './errors';
 import { FileStateStore } from './file-store';
 import type { StateStore } from './types';
 
+export { aroundStore } from './around';
 export { StateStoreError } from './errors';
 export { FileStateStore } from './file-store';
-export type { StateStore, VersionedItem } from './types';
+export { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
 
 export interface StateStoreOptions {
   readonly credentials?: Credentials | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
   readonly clock?: Clock | undefined;
+  /** Per-request timeout and SDK retries on Tablestore; a caller waiting on the answer wants them short. */
+  readonly timeoutMs?: number | undefined;
+  readonly maxRetries?: number | undefined;
 }
 
 /** Where both functions keep state when STATE_URL is unset: a directory beside the process. */
@@ -45,6 +49,8 @@ export async function createStateStore(url: string, options: StateStoreOptions =
       ...location,
       credentials: options.credentials,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
     });
   }
   throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`);

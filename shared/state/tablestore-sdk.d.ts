@@ -49,6 +49,7 @@ declare module 'tablestore' {
       createTable(params: Params, callback: Callback<unknown>): void;
       getRow(params: Params, callback: Callback<{ row: DecodedRow }>): void;
       putRow(params: Params, callback: Callback<unknown>): void;
+      updateRow(params: Params, callback: Callback<{ row: DecodedRow }>): void;
       deleteRow(params: Params, callback: Callback<unknown>): void;
       getRange(
         params: Params,
@@ -93,6 +94,7 @@ declare module 'tablestore' {
     ) => TableStore.SingleColumnCondition;
     RowExistenceExpectation: { IGNORE: 0; EXPECT_EXIST: 1; EXPECT_NOT_EXIST: 2 };
     ComparatorType: { EQUAL: number };
+    ReturnType: { NONE: 0; Primarykey: 1; AfterModify: 2 };
     Direction: { FORWARD: 'FORWARD'; BACKWARD: 'BACKWARD' };
     Long: { fromNumber(value: number): TableStore.Int64 };
     PlainBufferInputStream: new (buffer: Buffer) => TableStore.PlainBufferInputStream;
@@ -107,7 +109,11 @@ declare module 'tablestore' {
       ): Buffer;
     };
     plainBufferConsts: Record<string, number>;
-    plainBufferCrc8: { crcInt8(crc: number, byte: number): number };
+    plainBufferCrc8: {
+      crcInt8(checksum: number, value: number): number;
+      crcString(checksum: number, value: string): number;
+      crcInt64Buf(checksum: number, value: Buffer): number;
+    };
   };
 
   export = TableStore;

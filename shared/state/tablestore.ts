@@ -6,13 +6,18 @@
  * and `version` (INTEGER). Every write is conditional — row must not exist (version 0), or must
  * exist with `version` equal to the expected one — so of two overlapping runs only one can
  * claim a change; the other gets OTSConditionCheckFail and re-reads.
+ *
+ * Counters live in a second table, `<table>_counters` (primary key `key`, INTEGER column
+ * `count`), changed by UpdateRow INCREMENT, which Tablestore applies atomically and answers
+ * with the new value (ReturnType.AfterModify). That table's rows expire after a day (the
+ * shortest TTL Tablestore allows), so per-bucket call counters cost no deletes and do not pile up.
  */
 import TableStore from 'tablestore';
 import type { Credentials } from '../cams/types';
 import { StateStoreError } from './errors';
 import { appliedUnlessConditionFails, otsError } from './tablestore-errors';
 import type { TablestoreLocation } from './tablestore-location';
-import type { StateStore, VersionedItem } from './types';
+import type { Counter, StateStore, VersionedItem } from './types';
 
 export { parseTablestoreUrl, type TablestoreLocation } from './tablestore-location';
 
@@ -28,6 +33,10 @@ type DecodedRow = TableStore.DecodedRow;
 type SdkError = TableStore.SdkError;
 
 const PRIMARY_KEY = 'key';
+const COUNT_COLUMN = 'count';
+const COUNTER_TABLE_SUFFIX = '_counters';
+/** Tablestore's minimum time to live, one day: counters only need to outlive a rolling second. */
+const COUNTER_TTL_SECONDS = 86_400;
 /** Above every character a key can hold, so [prefix, prefix + MAX_CHAR) is the prefix's range. */
 const MAX_CHAR = '\u{10FFFF}';
 /** Tables known to exist, per endpoint/instance/table, so a warm instance checks once. */
@@ -61,6 +70,11 @@ function rowToItem<T>(row: DecodedRow, table: string): VersionedItem<T> | undefi
   }
 }
 
+function countOf(row: DecodedRow | undefined): number | undefined {
+  const cell = row?.attributes?.find((candidate) => candidate.columnName === COUNT_COLUMN)?.columnValue;
+  return typeof cell === 'object' && cell !== null && 'toNumber' in cell ? cell.toNumber() : undefined;
+}
+
 export class TablestoreStateStore implements StateStore {
   readonly #client: Client;
   readonly #location: TablestoreLocation;
@@ -78,6 +92,10 @@ export class TablestoreStateStore implements StateStore {
     });
   }
 
+  get #counterTable(): string {
+    return `${this.#location.table}${COUNTER_TABLE_SUFFIX}`;
+  }
+
   #call<T>(operation: keyof Client & string, params: Record<string, unknown>): Promise<T> {
     return new Promise((resolve, reject) => {
       const method = this.#client[operation] as (
@@ -91,21 +109,21 @@ export class TablestoreStateStore implements StateStore {
     });
   }
 
-  get #tableId(): string {
-    return `${this.#location.endpoint}/${this.#location.instance}/${this.#location.table}`;
+  #tableId(table = this.#location.table): string {
+    return `${this.#location.endpoint}/${this.#location.instance}/${table}`;
   }
 
   async #run<T>(operation: keyof Client & string, params: Record<string, unknown>): Promise<T> {
+    const table = typeof params.tableName === 'string' ? params.tableName : this.#location.table;
     try {
       return await this.#call<T>(operation, params);
     } catch (error) {
       // Deleted meanwhile, or not loaded yet: the next run checks (and creates) the table again.
-      if (codeOf(error as SdkError) === 'OTSObjectNotExist') knownTables.delete(this.#tableId);
-      throw mapError(
-        error as SdkError,
-        operation.charAt(0).toUpperCase() + operation.slice(1),
-        this.#location,
-      );
+      if (codeOf(error as SdkError) === 'OTSObjectNotExist') knownTables.delete(this.#tableId(table));
+      throw mapError(error as SdkError, operation.charAt(0).toUpperCase() + operation.slice(1), {
+        ...this.#location,
+        table,
+      });
     }
   }
 
@@ -115,24 +133,24 @@ export class TablestoreStateStore implements StateStore {
   }
 
   /** Creates the table on first use; a concurrent creator winning the race is fine. */
-  async #ensureTable(): Promise<void> {
-    const id = this.#tableId;
+  async #ensureTable(table = this.#location.table, timeToLive = -1): Promise<void> {
+    const id = this.#tableId(table);
     if (knownTables.has(id)) return;
     try {
-      await this.#call('describeTable', {});
+      await this.#call('describeTable', { tableName: table });
     } catch (error) {
       if (codeOf(error as SdkError) !== 'OTSObjectNotExist') {
-        throw mapError(error as SdkError, 'DescribeTable', this.#location);
+        throw mapError(error as SdkError, 'DescribeTable', { ...this.#location, table });
       }
       try {
         await this.#call('createTable', {
-          tableMeta: { tableName: this.#location.table, primaryKey: [{ name: PRIMARY_KEY, type: 'STRING' }] },
+          tableMeta: { tableName: table, primaryKey: [{ name: PRIMARY_KEY, type: 'STRING' }] },
           reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-          tableOptions: { timeToLive: -1, maxVersions: 1 },
+          tableOptions: { timeToLive, maxVersions: 1 },
         });
       } catch (createError) {
         if (codeOf(createError as SdkError) !== 'OTSObjectAlreadyExist') {
-          throw mapError(createError as SdkError, 'CreateTable', this.#location);
+          throw mapError(createError as SdkError, 'CreateTable', { ...this.#location, table });
         }
       }
     }
@@ -196,6 +214,53 @@ export class TablestoreStateStore implements StateStore {
       condition: this.#expect(expectedVersion),
       primaryKey: [{ [PRIMARY_KEY]: key }],
     });
+  }
+
+  async increment(key: string, by: number): Promise<number> {
+    const table = this.#counterTable;
+    await this.#ensureTable(table, COUNTER_TTL_SECONDS);
+    const { Condition, RowExistenceExpectation, Long, ReturnType } = TableStore;
+    const data = await this.#run<{ row: DecodedRow }>('updateRow', {
+      tableName: table,
+      condition: new Condition(RowExistenceExpectation.IGNORE, null),
+      primaryKey: [{ [PRIMARY_KEY]: key }],
+      updateOfAttributeColumns: [{ INCREMENT: [{ [COUNT_COLUMN]: Long.fromNumber(by) }] }],
+      returnContent: { returnType: ReturnType.AfterModify, returnColumns: [COUNT_COLUMN] },
+    });
+    const count = countOf(data.row);
+    if (count === undefined) {
+      throw new StateStoreError(
+        'CorruptState',
+        `Tablestore UpdateRow on table ${table} answered no ${COUNT_COLUMN} for key ${key}`,
+      );
+    }
+    return count;
+  }
+
+  async counters(startKey: string, endKey: string): Promise<Counter[]> {
+    const table = this.#counterTable;
+    await this.#ensureTable(table, COUNTER_TTL_SECONDS);
+    const counters: Counter[] = [];
+    let start: string | undefined = startKey;
+    while (start !== undefined) {
+      const page: { rows: DecodedRow[]; nextStartPrimaryKey: Array<{ value: unknown }> | null } =
+        await this.#run('getRange', {
+          tableName: table,
+          direction: TableStore.Direction.FORWARD,
+          inclusiveStartPrimaryKey: [{ [PRIMARY_KEY]: start }],
+          exclusiveEndPrimaryKey: [{ [PRIMARY_KEY]: endKey }],
+          maxVersions: 1,
+          limit: 1000,
+        });
+      for (const row of page.rows) {
+        const key = row.primaryKey?.[0]?.value;
+        const value = countOf(row);
+        if (typeof key === 'string' && value !== undefined) counters.push({ key, value });
+      }
+      const next = page.nextStartPrimaryKey?.[0]?.value;
+      start = typeof next === 'string' ? next : undefined;
+    }
+    return counters;
   }
 
   #expect(expectedVersion: number) {

@@ -102,7 +102,7 @@ describe('s.yaml, as Serverless Devs renders it', () => {
       expect(envOf(fromEnv.resources.http).CAMS_QPS).toBe('3');
       expect(envOf(project.resources.http)).toMatchObject({
         CAMS_ENDPOINT: 'https://cams.ap-southeast-1.aliyuncs.com',
-        CAMS_QPS: '1',
+        CAMS_QPS: '5',
         HTTP_AUTH: 'token',
       });
       expect(envOf(project.resources.poller)).toMatchObject({

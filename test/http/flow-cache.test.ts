@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import type { SourcedFlow } from '../../functions/http/answer';
 import { FlowCache } from '../../functions/http/flow-cache';
 import type { Flow } from '../../shared/cams';
 import { VirtualClock } from '../support/virtual-clock';
+
+/** A CAMS answer whose own freshness never binds, so the cache's rules are what is tested. */
+function answerExpiringAt(expiresAtMs: number, status = 'PUBLISHED'): SourcedFlow {
+  return {
+    flow: flowExpiringAt(expiresAtMs, status),
+    readAt: 0,
+    freshUntil: Number.POSITIVE_INFINITY,
+    source: 'cams',
+  };
+}
 
 function flowExpiringAt(expiresAtMs: number, status = 'PUBLISHED'): Flow {
   return {
@@ -24,7 +35,7 @@ describe('FlowCache', () => {
     let loads = 0;
     const load = async () => {
       loads += 1;
-      return flowExpiringAt(clock.now() + 3_600_000);
+      return answerExpiringAt(clock.now() + 3_600_000);
     };
     expect((await cache.get('k', load)).hit).toBe(false);
     clock.advance(4999);
@@ -42,14 +53,14 @@ describe('FlowCache', () => {
     let loads = 0;
     const load = async () => {
       loads += 1;
-      return flowExpiringAt(clock.now() + 1000);
+      return answerExpiringAt(clock.now() + 1000);
     };
     const first = await cache.get('k', load);
     expect(first.expiresAt).toBe(clock.now() + 1000);
     clock.advance(1000);
     const renewed = await cache.get('k', load);
     expect(renewed.hit).toBe(false);
-    expect(renewed.flow.previewUrl).not.toBe(first.flow.previewUrl);
+    expect(renewed.answer.flow.previewUrl).not.toBe(first.answer.flow.previewUrl);
     expect(loads).toBe(2);
   });
 
@@ -59,7 +70,7 @@ describe('FlowCache', () => {
     let loads = 0;
     const load = async () => {
       loads += 1;
-      return flowExpiringAt(clock.now() - 1);
+      return answerExpiringAt(clock.now() - 1);
     };
     await cache.get('k', load);
     await cache.get('k', load);
@@ -70,20 +81,21 @@ describe('FlowCache', () => {
     const clock = new VirtualClock();
     const cache = new FlowCache({ ttlMs: 5000, clock });
     let loads = 0;
-    let release: (flow: Flow) => void = () => {};
+    let release: (answer: SourcedFlow) => void = () => {};
     const load = () => {
       loads += 1;
-      return new Promise<Flow>((resolve) => {
+      return new Promise<SourcedFlow>((resolve) => {
         release = resolve;
       });
     };
     const answers = Promise.all(Array.from({ length: 20 }, () => cache.get('k', load)));
-    release(flowExpiringAt(clock.now() + 3_600_000));
+    release(answerExpiringAt(clock.now() + 3_600_000));
     const settled = await answers;
     expect(loads).toBe(1);
-    expect(settled.filter((answer) => !answer.hit)).toHaveLength(1);
+    expect(settled.filter((answer) => !answer.collapsed)).toHaveLength(1);
+    expect(settled.every((answer) => !answer.hit)).toBe(true);
 
-    const failing = async (): Promise<Flow> => {
+    const failing = async (): Promise<SourcedFlow> => {
       loads += 1;
       throw new Error('upstream down');
     };
@@ -94,11 +106,28 @@ describe('FlowCache', () => {
     expect(loads).toBe(3);
   });
 
+  it('never keeps an answer past its own freshness, and skips a cached answer the request turns down', async () => {
+    const clock = new VirtualClock();
+    const cache = new FlowCache({ ttlMs: 60_000, clock });
+    const watched = { ...answerExpiringAt(clock.now() + 3_600_000), freshUntil: clock.now() + 2000 };
+    expect((await cache.get('k', async () => watched)).expiresAt).toBe(clock.now() + 2000);
+    expect((await cache.get('k', async () => watched)).hit).toBe(true);
+    expect(
+      (
+        await cache.get(
+          'k',
+          async () => watched,
+          () => false,
+        )
+      ).hit,
+    ).toBe(false);
+  });
+
   it('keeps separate entries per key', async () => {
     const clock = new VirtualClock();
     const cache = new FlowCache({ ttlMs: 5000, clock });
-    const a = await cache.get('a', async () => flowExpiringAt(clock.now() + 60_000, 'DRAFT'));
-    const b = await cache.get('b', async () => flowExpiringAt(clock.now() + 60_000, 'BLOCKED'));
-    expect([a.flow.status, b.flow.status]).toEqual(['DRAFT', 'BLOCKED']);
+    const a = await cache.get('a', async () => answerExpiringAt(clock.now() + 60_000, 'DRAFT'));
+    const b = await cache.get('b', async () => answerExpiringAt(clock.now() + 60_000, 'BLOCKED'));
+    expect([a.answer.flow.status, b.answer.flow.status]).toEqual(['DRAFT', 'BLOCKED']);
   });
 });

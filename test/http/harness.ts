@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   type FcContext,
   FcFunction,
@@ -28,6 +30,9 @@ export interface InvokeRequest {
 /** Every (route template, method, status) the tests saw, for the OpenAPI check. */
 export const observed = new Set<string>();
 
+/** A state store of its own, so what one test's instances shared never reaches another test. */
+export const freshStateUrl = () => `file:${mkdtempSync(join(tmpdir(), 'cfw-http-state-'))}`;
+
 function httpEvent(request: InvokeRequest): Buffer {
   return fcHttpEvent({
     method: request.method ?? 'GET',
@@ -40,9 +45,11 @@ function httpEvent(request: InvokeRequest): Buffer {
 /**
  * Loads the built bundle fresh (a cold start) with `env` as its configuration, in this process:
  * one module state answering whatever is invoked, for tests of what one invocation does.
+ * Without a STATE_URL in `env`, on a fresh state store.
  */
 export function coldStart(env: Record<string, string | undefined>) {
-  for (const [name, value] of Object.entries(env)) {
+  const withState = 'STATE_URL' in env ? env : { ...env, STATE_URL: freshStateUrl() };
+  for (const [name, value] of Object.entries(withState)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
@@ -55,15 +62,16 @@ export function coldStart(env: Record<string, string | undefined>) {
 
 /**
  * The built bundle run as FC runs it: one request per instance, each instance a worker thread
- * with its own module state and only `env` (the function's variables) as its environment.
- * The caller closes it.
+ * with its own module state and only `env` (the function's variables) as its environment
+ * (without a STATE_URL, on a fresh state store). The caller closes it.
  */
 export function httpFunction(
   env: Record<string, string | undefined>,
   options: Partial<FcFunctionOptions> = {},
 ) {
+  const withState = 'STATE_URL' in env ? env : { ...env, STATE_URL: freshStateUrl() };
   const defined = Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    Object.entries(withState).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
   const fn = new FcFunction({
     bundle: HTTP_BUNDLE,

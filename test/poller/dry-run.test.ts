@@ -65,7 +65,9 @@ describe('poller dry run (built bundle)', () => {
     });
     expect(simulator.calls.length - camsCallsBefore).toBe(1);
     expect(receiver.received).toEqual([]);
-    expect(readdirSync(stateDir)).toEqual([]);
+    // No record written; only the account budget's counter for its one CAMS call (it takes a slot
+    // like any other call, so a dry run never overruns the account's 5 calls/s).
+    expect(readdirSync(stateDir)).toEqual(['counters']);
     const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(logged[0]).toEqual({
       level: 'info',

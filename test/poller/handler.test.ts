@@ -100,6 +100,7 @@ describe('poller function (built bundle)', () => {
         // (the limiter would otherwise rightly hold the second run's calls past its deadline).
         POLL_INTERVALS: 'PUBLISHED=0.3,DRAFT=0.3',
         POLL_QPS: '50',
+        CAMS_ACCOUNT_QPS: '50',
       });
       const shortRun = () => fcContext({ credentials: SIMULATOR_CREDENTIALS, timeoutSeconds: 1 });
       expect(await handler(fcTimerEvent(), shortRun())).toMatchObject({ changes: 0, failed: 0 });

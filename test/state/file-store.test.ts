@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createStateStore, StateStoreError } from '../../shared/state';
+import { COUNTER_MIN_LIFETIME_MS, createStateStore, StateStoreError } from '../../shared/state';
 import { describeStateStoreContract } from './store-contract';
 
 const freshDirectory = () => mkdtempSync(join(tmpdir(), 'cfw-state-'));
@@ -34,6 +34,18 @@ describe('file store', () => {
     await first.put('k', 1, 0);
     const results = await Promise.all([first.put('k', 'a', 1), second.put('k', 'b', 1)]);
     expect(results.filter((result) => result === 2)).toHaveLength(1);
+  });
+
+  it('prunes counters idle past their lifetime, keeping recent ones', async () => {
+    const directory = freshDirectory();
+    const first = await createStateStore(`file:${directory}`);
+    await first.increment('budget/all/old', 3);
+    const [oldFile] = readdirSync(join(directory, 'counters'));
+    const longAgo = new Date(Date.now() - COUNTER_MIN_LIFETIME_MS - 5000);
+    utimesSync(join(directory, 'counters', oldFile ?? ''), longAgo, longAgo);
+    const next = await createStateStore(`file:${directory}`);
+    await next.increment('budget/all/new', 1);
+    expect(await next.counters('budget/', 'budget0')).toEqual([{ key: 'budget/all/new', value: 1 }]);
   });
 
   it('rejects an unknown STATE_URL naming the accepted forms', async () => {

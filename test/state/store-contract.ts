@@ -60,5 +60,37 @@ export function describeStateStoreContract(name: string, open: () => Promise<Sta
       expect((await store.get('flow/cams-空间/1'))?.value).toEqual(value);
       await store.close();
     });
+
+    it('increments a counter atomically from zero, by any amount, and answers the new value', async () => {
+      const store = await open();
+      expect(await store.increment('budget/all/1', 1)).toBe(1);
+      expect(await store.increment('budget/all/1', 2)).toBe(3);
+      expect(await store.increment('budget/all/1', -1)).toBe(2);
+      expect(await store.increment('budget/all/2', -1)).toBe(-1);
+      await store.close();
+    });
+
+    it('gives each of many concurrent increments its own value', async () => {
+      const store = await open();
+      const values = await Promise.all(Array.from({ length: 15 }, () => store.increment('hot', 1)));
+      expect([...values].sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, index) => index + 1));
+      await store.close();
+    });
+
+    it('reads counters by key range, apart from versioned items', async () => {
+      const store = await open();
+      for (const bucket of ['09', '10', '11', '12'])
+        await store.increment(`budget/all/${bucket}`, Number(bucket));
+      await store.increment('budget/poll/10', 1);
+      await store.put('budget/all/105', 'an item, not a counter', 0);
+      expect(await store.counters('budget/all/10', 'budget/all/12')).toEqual([
+        { key: 'budget/all/10', value: 10 },
+        { key: 'budget/all/11', value: 11 },
+      ]);
+      expect(await store.counters('budget/none/', 'budget/none0')).toEqual([]);
+      expect(await store.get('budget/all/10')).toBeUndefined();
+      expect((await store.list('budget/')).map((item) => item.key)).toEqual(['budget/all/105']);
+      await store.close();
+    });
   });
 }

@@ -51,6 +51,16 @@ describe.each(IMPLEMENTATIONS)('tablestore store (%s)', (name, implementation) =
     expect(row?.columns.get('version')).toBe(1n);
   });
 
+  it('counts with UpdateRow INCREMENT in a counter table whose rows expire after a day', async () => {
+    const table = freshTable();
+    const store = await open(table);
+    expect(await store.increment('budget/all/17', 1)).toBe(1);
+    expect(server.calls.at(-1)).toEqual({ operation: 'UpdateRow', code: 'OK' });
+    expect(server.timeToLive(`${table}_counters`)).toBe(86_400);
+    expect(server.rows(`${table}_counters`)[0]?.columns.get('count')).toBe(1n);
+    expect(server.rows(table)).toEqual([]);
+  });
+
   it('checks the table once per warm instance, not on every run', async () => {
     const table = freshTable();
     await (await open(table)).put('a', 1, 0);

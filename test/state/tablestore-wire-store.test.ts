@@ -29,7 +29,7 @@ afterAll(() => server.close());
 describe('tablestore store (our own client)', () => {
   it('increments a counter atomically on the server: concurrent callers each get a distinct new count', async () => {
     const store = new TablestoreWireStore(location(server.endpoint));
-    const counts = await Promise.all(Array.from({ length: 12 }, () => store.increment('budget/acct/1')));
+    const counts = await Promise.all(Array.from({ length: 12 }, () => store.increment('budget/acct/1', 1)));
     expect([...counts].sort((left, right) => left - right)).toEqual(
       Array.from({ length: 12 }, (_, i) => i + 1),
     );
@@ -197,7 +197,7 @@ describe('tablestore store (our own client) against hostile answers', () => {
       };
     };
     const store = new TablestoreWireStore({ ...location(endpoint), maxRetries: 3 });
-    await expect(store.increment('budget/x')).rejects.toMatchObject({
+    await expect(store.increment('budget/x', 1)).rejects.toMatchObject({
       code: 'OTSInternalServerError',
       retryable: true,
     });

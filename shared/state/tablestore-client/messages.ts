@@ -37,11 +37,12 @@ export function describeTableRequest(table: string): Buffer {
 }
 
 /** One STRING primary key column, no reserved throughput, rows never expire, one version. */
-export function createTableRequest(table: string, primaryKey: string): Buffer {
+/** `timeToLive` in seconds (-1: rows never expire; Tablestore's shortest otherwise is a day). */
+export function createTableRequest(table: string, primaryKey: string, timeToLive = -1): Buffer {
   return new ProtoWriter()
     .message(1, (meta) => meta.string(1, table).message(2, (key) => key.string(1, primaryKey).int(2, 2)))
     .message(2, (throughput) => throughput.message(1, (unit) => unit.int(1, 0).int(2, 0)))
-    .message(3, (options) => options.int(1, -1).int(2, 1))
+    .message(3, (options) => options.int(1, timeToLive).int(2, 1))
     .finish();
 }
 

@@ -5,7 +5,7 @@
  * load on every cold start; this client is a few KB (README, "Tablestore client").
  *
  * Table schema: primary key `key` (STRING); `value` (STRING, JSON) and `version` (INTEGER) for
- * versioned items, `count` (INTEGER) for counters. Everything read back is checked — protobuf
+ * versioned items. Counters live in `<table>_counters`, `count` (INTEGER), whose rows expire. Everything read back is checked — protobuf
  * bounds, plain-buffer checksums, column types, JSON — and a bad answer becomes a StateStoreError.
  */
 import { createHash } from 'node:crypto';
@@ -16,7 +16,7 @@ import { Agent, request } from '../../undici-parts';
 import { StateStoreError } from '../errors';
 import { appliedUnlessConditionFails, otsError } from '../tablestore-errors';
 import type { TablestoreLocation } from '../tablestore-location';
-import type { StateStore, VersionedItem } from '../types';
+import type { Counter, StateStore, VersionedItem } from '../types';
 import {
   createTableRequest,
   deleteRowRequest,
@@ -49,6 +49,9 @@ export interface TablestoreWireStoreOptions extends TablestoreLocation {
 
 const PRIMARY_KEY = 'key';
 const COUNT = 'count';
+const COUNTER_TABLE_SUFFIX = '_counters';
+/** Tablestore's minimum time to live, one day: counters only need to outlive a rolling second. */
+const COUNTER_TTL_SECONDS = 86_400;
 /** Above every character a key can hold, so [prefix, prefix + MAX_CHAR) is the prefix's range. */
 const MAX_CHAR = '\u{10FFFF}';
 const PAGE_ROWS = 1000;
@@ -101,8 +104,12 @@ export class TablestoreWireStore implements StateStore {
     return this.#options.table;
   }
 
-  get #tableId(): string {
-    return `${this.#options.endpoint}/${this.#options.instance}/${this.#table}`;
+  get #counterTable(): string {
+    return `${this.#options.table}${COUNTER_TABLE_SUFFIX}`;
+  }
+
+  #tableId(table: string): string {
+    return `${this.#options.endpoint}/${this.#options.instance}/${table}`;
   }
 
   /** One signed call; resolves to the answer's body, rejects with a StateStoreError. */
@@ -155,7 +162,11 @@ export class TablestoreWireStore implements StateStore {
         return await this.#send(operation, body);
       } catch (error) {
         const failure = error as StateStoreError;
-        if (failure.code === 'OTSObjectNotExist') knownTables.delete(this.#tableId);
+        if (failure.code === 'OTSObjectNotExist') {
+          // Deleted meanwhile, or not loaded yet: check (and create) both tables again next time.
+          knownTables.delete(this.#tableId(this.#table));
+          knownTables.delete(this.#tableId(this.#counterTable));
+        }
         const repeatable = IDEMPOTENT.has(operation) ? failure.retryable : NOT_APPLIED.has(failure.code);
         if (!repeatable || attempt >= maxRetries) throw failure;
         await this.#clock.sleep(RETRY_BASE_MS * 2 ** attempt);
@@ -186,15 +197,15 @@ export class TablestoreWireStore implements StateStore {
   }
 
   /** Creates the table on first use; a concurrent creator winning the race is fine. */
-  async #ensureTable(): Promise<void> {
-    const id = this.#tableId;
+  async #ensureTable(table = this.#table, timeToLive = -1): Promise<void> {
+    const id = this.#tableId(table);
     if (knownTables.has(id)) return;
     try {
-      await this.#call('DescribeTable', describeTableRequest(this.#table));
+      await this.#call('DescribeTable', describeTableRequest(table));
     } catch (error) {
       if ((error as StateStoreError).code !== 'OTSObjectNotExist') throw error;
       try {
-        await this.#call('CreateTable', createTableRequest(this.#table, PRIMARY_KEY));
+        await this.#call('CreateTable', createTableRequest(table, PRIMARY_KEY, timeToLive));
       } catch (createError) {
         if ((createError as StateStoreError).code !== 'OTSObjectAlreadyExist') throw createError;
       }
@@ -311,33 +322,86 @@ export class TablestoreWireStore implements StateStore {
   }
 
   /**
-   * Adds `by` to the row's `count` column atomically on the server (UpdateRow with an INCREMENT
-   * cell, answering the value after the change) and resolves to the new count. A row or column
-   * that does not exist yet starts from 0. Never repeated after a failure that may have applied.
+   * Adds `by` to the counter's `count` column atomically on the server (UpdateRow with an
+   * INCREMENT cell, answering the value after the change) and resolves to the new count. A row
+   * or column that does not exist yet starts from 0. Never repeated after a failure that may
+   * have applied.
    */
-  async increment(key: string, by = 1): Promise<number> {
+  async increment(key: string, by: number): Promise<number> {
     if (!Number.isSafeInteger(by))
       throw new StateStoreError('InvalidArgument', 'increment needs a whole number');
-    await this.#ensureTable();
+    const table = this.#counterTable;
+    await this.#ensureTable(table, COUNTER_TTL_SECONDS);
     const change = encodeRow(keyCell(key), [
       { name: COUNT, value: BigInt(by), operation: CELL_OP_INCREMENT },
     ]);
     const answer = await this.#call(
       'UpdateRow',
-      updateRowRequest(this.#table, change, { rowExistence: ROW_IGNORE }, [COUNT]),
+      updateRowRequest(table, change, { rowExistence: ROW_IGNORE }, [COUNT]),
     );
     const [row] = this.#decode('UpdateRow', () => decodeRows(rowOf(answer)));
-    const count = row?.attributes.find((cell) => cell.name === COUNT)?.value;
-    if (typeof count !== 'bigint' || count > 2n ** 53n || count < -(2n ** 53n)) {
+    const count = countOf(row);
+    if (count === undefined) {
       throw new StateStoreError(
         'InvalidResponse',
-        `Tablestore UpdateRow on table ${this.#table} did not answer the new count`,
+        `Tablestore UpdateRow on table ${table} did not answer the new count`,
       );
     }
-    return Number(count);
+    return count;
+  }
+
+  async counters(startKey: string, endKey: string): Promise<Counter[]> {
+    const table = this.#counterTable;
+    await this.#ensureTable(table, COUNTER_TTL_SECONDS);
+    const end = encodeRow(keyCell(endKey));
+    const counters: Counter[] = [];
+    let start = encodeRow(keyCell(startKey));
+    let lastKey: string | undefined;
+    for (;;) {
+      const answer = await this.#call('GetRange', getRangeRequest(table, start, end, PAGE_ROWS));
+      const page = this.#decode('GetRange', () => {
+        const { rows, nextStart } = rangeOf(answer);
+        return { rows: decodeRows(rows), nextStart };
+      });
+      for (const row of page.rows) {
+        const key = row.primaryKey.length === 1 ? row.primaryKey[0]?.value : undefined;
+        const value = countOf(row);
+        // A range answer out of order or outside the range would loop or count other rows.
+        if (
+          typeof key !== 'string' ||
+          key < startKey ||
+          key >= endKey ||
+          (lastKey !== undefined && key <= lastKey)
+        ) {
+          throw new StateStoreError(
+            'InvalidResponse',
+            'Tablestore GetRange answered rows out of order or range',
+          );
+        }
+        lastKey = key;
+        if (value !== undefined) counters.push({ key, value });
+      }
+      if (!page.nextStart || page.nextStart.length === 0) return counters;
+      const next = this.#decode('GetRange', () => decodeRows(page.nextStart ?? Buffer.alloc(0)))[0]
+        ?.primaryKey[0]?.value;
+      if (typeof next !== 'string' || (lastKey !== undefined && next <= lastKey) || next >= endKey) {
+        throw new StateStoreError(
+          'InvalidResponse',
+          'Tablestore GetRange answered an invalid next start key',
+        );
+      }
+      start = encodeRow(keyCell(next));
+    }
   }
 
   async close(): Promise<void> {}
+}
+
+/** A counter row's `count`, when it is an integer a JavaScript number holds exactly. */
+function countOf(row: DecodedRow | undefined): number | undefined {
+  const count = row?.attributes.find((cell) => cell.name === COUNT)?.value;
+  if (typeof count !== 'bigint' || count > 2n ** 53n || count < -(2n ** 53n)) return undefined;
+  return Number(count);
 }
 
 function md5Base64(bytes: Buffer): string {

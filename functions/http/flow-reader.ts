@@ -1,0 +1,185 @@
+import type { AccountBudget } from '../../shared/budget';
+import type { CamsAttempt, CamsClient, Credentials, Flow } from '../../shared/cams';
+import type { Clock } from '../../shared/clock';
+import { flowKey } from '../../shared/poller/records';
+import { parseStoredAnswer, type StoredAnswer, sharedCacheKey } from '../../shared/read-model';
+import type { StateStore } from '../../shared/state';
+import type { SourcedFlow } from './answer';
+import { usablePreviewUrl } from './preview';
+
+export interface FlowReaderOptions {
+  readonly cams: CamsClient;
+  readonly budget: AccountBudget;
+  readonly clock: Clock;
+  /** How old a poller's answer for a watched flow may be and still be served (HTTP_MAX_AGE_SECONDS). */
+  readonly maxAgeMs: number;
+  /** How long an answer read here is shared with every instance (HTTP_CACHE_TTL_SECONDS). */
+  readonly cacheTtlMs: number;
+  readonly log: (entry: Record<string, unknown>) => void;
+}
+
+export interface FlowReadRequest {
+  readonly flowId: string;
+  readonly custSpaceId: string | undefined;
+  readonly store: StateStore;
+  readonly credentials: Credentials;
+  readonly deadlineMs: number;
+  /** Cache-Control: no-cache — ask CAMS whatever is stored. */
+  readonly isNoCache: boolean;
+  /** A stored answer is used only if its preview URL stays valid this much longer. */
+  readonly minPreviewValidityMs: number;
+  readonly onAttempt: (attempt: CamsAttempt) => void;
+}
+
+/** Thrown out of the budget wait when another instance stored a fresh answer meanwhile. */
+class AnsweredMeanwhile extends Error {
+  constructor(readonly answer: SourcedFlow) {
+    super('another instance read this flow meanwhile');
+  }
+}
+
+/**
+ * Whether a stored answer may be served as it is. A flow without a usable preview URL has
+ * nothing to go stale (/preview answers 404 from it); one whose URL has no known expiry serves
+ * the flow's status but not a redirect, which wants a URL known to stay valid `minValidityMs`.
+ */
+export function hasUsablePreview(flow: Flow, nowMs: number, minValidityMs: number): boolean {
+  if (!usablePreviewUrl(flow)) return true;
+  const expiresAt =
+    flow.previewUrlExpiresAt === undefined ? Number.NaN : Date.parse(flow.previewUrlExpiresAt);
+  if (Number.isNaN(expiresAt)) return minValidityMs === 0;
+  return expiresAt - nowMs >= minValidityMs && expiresAt > nowMs;
+}
+
+/**
+ * Reads a flow the cheapest way that is fresh enough: the poller's last answer for a watched
+ * flow (no CAMS call), then the cache entry instances share, then CAMS under the account's
+ * budget — whose answer is then shared. Anything read back from the store is validated; a
+ * corrupt or unreadable entry is a miss, never an error for the caller.
+ */
+export function createFlowReader(options: FlowReaderOptions) {
+  const { cams, budget, clock, maxAgeMs, cacheTtlMs, log } = options;
+  const warn = (msg: string, key: string, error: unknown) =>
+    log({ level: 'warn', msg, key, error: error instanceof Error ? error.message : String(error) });
+
+  async function readStored(
+    store: StateStore,
+    key: string,
+    flowId: string,
+    isUsable: (value: unknown) => boolean = () => true,
+  ): Promise<{ answer: StoredAnswer | undefined; version: number }> {
+    try {
+      const item = await store.get(key);
+      if (!item) return { answer: undefined, version: 0 };
+      if (!isUsable(item.value)) return { answer: undefined, version: item.version };
+      const answer = parseStoredAnswer(projectAnswer(item.value), flowId, clock.now());
+      if (!answer)
+        log({ level: 'warn', msg: 'stored answer ignored: not a valid answer for this flow', key });
+      return { answer, version: item.version };
+    } catch (error) {
+      warn('stored answer unreadable; asking CAMS', key, error);
+      return { answer: undefined, version: -1 };
+    }
+  }
+
+  return async function readFlow(request: FlowReadRequest): Promise<SourcedFlow> {
+    const { store, flowId, custSpaceId } = request;
+    const cacheKey = sharedCacheKey(flowId, custSpaceId);
+    const isFresh = (answer: StoredAnswer, lifetimeMs: number, now = clock.now()) =>
+      answer.readAt + lifetimeMs > now && hasUsablePreview(answer.flow, now, request.minPreviewValidityMs);
+    const readShared = () => readStored(store, cacheKey, flowId, (value) => isEntry(value));
+    let hasStaleCopy = false;
+    let sharedVersion = -1;
+
+    if (!request.isNoCache) {
+      const watched = await readStored(store, flowKey(flowId, custSpaceId), flowId, (value) =>
+        isLiveRecord(value),
+      );
+      if (watched.answer && isFresh(watched.answer, maxAgeMs)) {
+        return { ...watched.answer, freshUntil: watched.answer.readAt + maxAgeMs, source: 'watch' };
+      }
+      const shared = await readShared();
+      sharedVersion = shared.version;
+      if (shared.answer && isFresh(shared.answer, cacheTtlMs)) {
+        return { ...shared.answer, freshUntil: shared.answer.readAt + cacheTtlMs, source: 'shared' };
+      }
+      hasStaleCopy = watched.answer !== undefined || shared.answer !== undefined;
+    }
+
+    let tries = 0;
+    const slot = budget.bind(store, {
+      // Waiting for a slot, another instance may have read this very flow: use its answer.
+      beforeEachTry: async () => {
+        tries += 1;
+        if (tries === 1 || request.isNoCache || cacheTtlMs === 0) return;
+        const shared = await readShared();
+        sharedVersion = shared.version;
+        if (shared.answer && isFresh(shared.answer, cacheTtlMs)) {
+          throw new AnsweredMeanwhile({
+            ...shared.answer,
+            freshUntil: shared.answer.readAt + cacheTtlMs,
+            source: 'shared',
+            isCollapsed: true,
+          });
+        }
+      },
+    });
+    let flow: Flow;
+    try {
+      flow = await cams.getFlow(
+        { flowId, custSpaceId },
+        {
+          credentials: request.credentials,
+          deadlineMs: request.deadlineMs,
+          onAttempt: request.onAttempt,
+          budget: slot,
+        },
+      );
+    } catch (error) {
+      if (error instanceof AnsweredMeanwhile) return error.answer;
+      throw error;
+    }
+    const readAt = clock.now();
+    if (cacheTtlMs > 0) await share(store, cacheKey, { flow, readAt }, sharedVersion);
+    return {
+      flow,
+      readAt,
+      freshUntil: readAt + cacheTtlMs,
+      source: 'cams',
+      forwardReason: request.isNoCache ? 'request' : hasStaleCopy ? 'stale' : 'miss',
+    };
+  };
+
+  /** Best effort: a lost race or an unreachable store only means the next instance asks CAMS too. */
+  async function share(
+    store: StateStore,
+    key: string,
+    answer: StoredAnswer,
+    knownVersion: number,
+  ): Promise<void> {
+    try {
+      const version = knownVersion >= 0 ? knownVersion : ((await store.get(key))?.version ?? 0);
+      await store.put(key, answer, version);
+    } catch (error) {
+      warn('could not share the answer in the store', key, error);
+    }
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isEntry(value: unknown): boolean {
+  return isObject(value);
+}
+
+/** A poller record serves reads only while the flow is still there (not marked removed). */
+function isLiveRecord(value: unknown): boolean {
+  return isObject(value) && value.removed !== true && isObject(value.lastRead);
+}
+
+/** The answer inside a poller record (`lastRead`), or a shared cache entry as it is. */
+function projectAnswer(value: unknown): unknown {
+  return isObject(value) && isObject(value.lastRead) ? value.lastRead : value;
+}

@@ -1,0 +1,189 @@
+import { type CallBudget, RateLimiter, RateLimitWaitTooLongError } from '../cams';
+import type { Clock } from '../clock';
+import type { Counter, StateStore } from '../state';
+
+/**
+ * Who draws from the account's budget: `poll` is capped at its own share on top of the
+ * account limit; `http` may use whatever the account limit leaves.
+ */
+export type BudgetScope = 'poll' | 'http';
+
+export interface AccountBudgetOptions {
+  /** CAMS calls per rolling second for the whole account (CAMS allows 5). */
+  readonly accountQps: number;
+  readonly scope: BudgetScope;
+  /** The poller's share (POLL_QPS); only for scope `poll`. */
+  readonly scopeQps?: number | undefined;
+  readonly clock: Clock;
+  /** Jitter source in [0, 1). */
+  readonly random?: (() => number) | undefined;
+  readonly log?: ((entry: { level: 'warn'; msg: string; error: string }) => void) | undefined;
+  /** Calls per second this instance allows itself while the store cannot be reached. */
+  readonly fallbackQps?: number | undefined;
+}
+
+export interface BudgetBinding {
+  /**
+   * Runs before every try for a slot, waits included; may throw to give up waiting (the HTTP
+   * function does when another instance has meanwhile stored the answer it was about to read).
+   */
+  readonly beforeEachTry?: (() => Promise<void>) | undefined;
+}
+
+export const BUCKET_MS = 100;
+const WINDOW_MS = 1000;
+/** Clocks of two instances may disagree by this much. */
+export const CLOCK_SKEW_MS = 100;
+/**
+ * A slot is stamped when its bucket is incremented and used when the window has been read; a
+ * decision slower than this (a slow store) is given back and tried again, so the stamp stays
+ * within this of the real start.
+ */
+const DECISION_MS = 100;
+/**
+ * Buckets either side of one's own that a rolling second can reach: two calls whose real starts
+ * are within a second have stamps within WINDOW + skew + decision time of each other.
+ */
+const SPAN_BUCKETS = Math.ceil((WINDOW_MS + CLOCK_SKEW_MS + DECISION_MS) / BUCKET_MS);
+/** After the store failed, this instance stays on its local limit this long before trying it again. */
+const STORE_RETRY_MS = 10_000;
+/** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
+const MAX_SLOW_DECISIONS = 10;
+
+class SlowStoreError extends Error {
+  constructor(decisionMs: number) {
+    super(
+      `the state store took ${decisionMs} ms to grant a slot, more than ${DECISION_MS} ms, ${MAX_SLOW_DECISIONS} times running`,
+    );
+  }
+}
+
+export function bucketKey(scope: 'all' | BudgetScope, bucket: number): string {
+  return `budget/${scope}/${String(bucket).padStart(13, '0')}`;
+}
+
+interface Verdict {
+  readonly isAdmitted: boolean;
+  readonly retryAt: number;
+}
+
+/**
+ * The account-wide CAMS budget, shared by every instance of both functions through atomic
+ * counters in the state store: each attempt adds one to its 100 ms bucket (per scope), then
+ * sums the buckets a rolling second can reach. Its own bucket counts only up to its own ticket
+ * (the value its increment returned), so of many instances racing into one bucket the earliest
+ * win instead of all refusing each other. Why this holds: among any calls started within one
+ * second, the one whose increment came last saw every other's increment, so it alone would have
+ * been refused had they been too many. A refused try gives its slot back.
+ *
+ * One per warm instance (it carries the fallback limiter and the once-per-cold-start log);
+ * `bind` ties it to the invocation's store.
+ */
+export class AccountBudget {
+  readonly #options: AccountBudgetOptions;
+  readonly #random: () => number;
+  readonly #fallback: RateLimiter;
+  #hasLoggedFallback = false;
+  #storeDownUntil = Number.NEGATIVE_INFINITY;
+  #slowDecisions = 0;
+
+  constructor(options: AccountBudgetOptions) {
+    if (!Number.isInteger(options.accountQps) || options.accountQps < 1) {
+      throw new RangeError(
+        `the account budget must be a positive whole number of calls, got ${options.accountQps}`,
+      );
+    }
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+    this.#fallback = new RateLimiter({ limit: options.fallbackQps ?? 1, clock: options.clock });
+  }
+
+  bind(store: StateStore, binding: BudgetBinding = {}): CallBudget {
+    return {
+      acquire: (options = {}) => this.#acquire(store, binding, options),
+    };
+  }
+
+  async #acquire(
+    store: StateStore,
+    binding: BudgetBinding,
+    options: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined },
+  ): Promise<void> {
+    const { clock } = this.#options;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      await binding.beforeEachTry?.();
+      const now = clock.now();
+      if (now < this.#storeDownUntil) return this.#fallback.acquire(options);
+      let verdict: Verdict;
+      try {
+        verdict = await this.#tryTake(store, now);
+      } catch (error) {
+        this.#storeFailed(error);
+        return this.#fallback.acquire(options);
+      }
+      if (verdict.isAdmitted) return;
+      const startAt = verdict.retryAt + Math.floor(this.#random() * BUCKET_MS);
+      if (options.latestStartAt !== undefined && startAt > options.latestStartAt) {
+        throw new RateLimitWaitTooLongError(startAt);
+      }
+      await clock.sleep(Math.max(1, startAt - clock.now()), options.signal);
+    }
+  }
+
+  #storeFailed(error: unknown): void {
+    this.#storeDownUntil = this.#options.clock.now() + STORE_RETRY_MS;
+    if (this.#hasLoggedFallback) return;
+    this.#hasLoggedFallback = true;
+    this.#options.log?.({
+      level: 'warn',
+      msg: `the state store cannot be reached for the shared CAMS budget: this instance limits itself to ${this.#options.fallbackQps ?? 1} call/s until it can (logged once per instance)`,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  async #tryTake(store: StateStore, stampedAt: number): Promise<Verdict> {
+    const { scope, accountQps, scopeQps, clock } = this.#options;
+    const bucket = Math.floor(stampedAt / BUCKET_MS);
+    const limits: Array<['all' | BudgetScope, number]> = [['all', accountQps]];
+    if (scope === 'poll' && scopeQps !== undefined) limits.push(['poll', Math.max(1, Math.floor(scopeQps))]);
+    const tickets = await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), 1)));
+    const windows = await Promise.all(
+      limits.map(([name]) =>
+        store.counters(bucketKey(name, bucket - SPAN_BUCKETS), bucketKey(name, bucket + SPAN_BUCKETS + 1)),
+      ),
+    );
+    let retryAt = stampedAt + BUCKET_MS;
+    const decisionMs = clock.now() - stampedAt;
+    this.#slowDecisions = decisionMs > DECISION_MS ? this.#slowDecisions + 1 : 0;
+    let isAdmitted = decisionMs <= DECISION_MS;
+    limits.forEach(([name, limit], index) => {
+      const window = windows[index] ?? [];
+      const others = window
+        .filter((counter) => counter.key !== bucketKey(name, bucket))
+        .reduce((sum, counter) => sum + Math.max(0, counter.value), 0);
+      if (others + (tickets[index] ?? 0) <= limit) return;
+      isAdmitted = false;
+      retryAt = Math.max(retryAt, this.#whenRoomMayOpen(window, name, bucket));
+    });
+    if (!isAdmitted) {
+      await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), -1)));
+    }
+    if (this.#slowDecisions >= MAX_SLOW_DECISIONS) {
+      this.#slowDecisions = 0;
+      throw new SlowStoreError(decisionMs);
+    }
+    return { isAdmitted, retryAt };
+  }
+
+  /** When the oldest busy bucket in reach leaves the reach of a try made then. */
+  #whenRoomMayOpen(window: readonly Counter[], name: string, bucket: number): number {
+    const prefix = bucketKey(name as BudgetScope, 0).slice(0, -13);
+    const oldest = window
+      .filter((counter) => counter.value > 0)
+      .map((counter) => Number(counter.key.slice(prefix.length)))
+      .filter((candidate) => Number.isFinite(candidate) && candidate <= bucket)
+      .sort((left, right) => left - right)[0];
+    return oldest === undefined ? (bucket + 1) * BUCKET_MS : (oldest + SPAN_BUCKETS + 1) * BUCKET_MS;
+  }
+}

@@ -1,0 +1,1 @@
+export { parseStoredAnswer, type StoredAnswer, sharedCacheKey } from './stored-answer';

@@ -1,0 +1,45 @@
+import * as z from 'zod/mini';
+import type { Flow } from '../cams';
+
+/** A GetFlow answer kept in the state store, with when it was read from CAMS. */
+export interface StoredAnswer {
+  readonly flow: Flow;
+  /** Epoch ms at which CAMS answered. */
+  readonly readAt: number;
+}
+
+const flowSchema = z.object({
+  flowId: z.string().check(z.minLength(1)),
+  flowName: z.string(),
+  status: z.string().check(z.minLength(1)),
+  categories: z.array(z.string()),
+  jsonVersion: z.string(),
+  dataApiVersion: z.string(),
+  previewUrl: z.string(),
+  // Absent when CAMS gave no usable expiry (see shared/cams/schemas.ts).
+  previewUrlExpiresAt: z.optional(
+    z.string().check(z.refine((value) => !Number.isNaN(Date.parse(value)), 'not a date')),
+  ),
+  endpointUri: z.optional(z.string()),
+  requestId: z.string(),
+});
+
+const storedAnswerSchema = z.object({ flow: flowSchema, readAt: z.int().check(z.nonnegative()) });
+
+/**
+ * Validates an answer read back from the store (anyone with write access to the table could
+ * have put anything there): the wrong flow, a malformed body or a read time in the future
+ * (beyond clock skew) is no answer at all, never an error for the caller.
+ */
+export function parseStoredAnswer(value: unknown, flowId: string, nowMs: number): StoredAnswer | undefined {
+  const parsed = storedAnswerSchema.safeParse(value);
+  if (!parsed.success || parsed.data.flow.flowId !== flowId || parsed.data.readAt > nowMs + 1000) {
+    return undefined;
+  }
+  return parsed.data;
+}
+
+/** The HTTP function's shared cache entry for a flow no poller answer covers. */
+export function sharedCacheKey(flowId: string, custSpaceId: string | undefined): string {
+  return `cache/${custSpaceId ?? '-'}/${flowId}`;
+}

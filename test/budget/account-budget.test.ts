@@ -1,0 +1,207 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
+import { AccountBudget, type BudgetScope } from '../../shared/budget';
+import type { Clock } from '../../shared/clock';
+import { aroundStore, createStateStore, type StateStore } from '../../shared/state';
+import { VirtualClock } from '../support/virtual-clock';
+
+const ROLE = {
+  accessKeyId: 'STS.BudgetKey',
+  accessKeySecret: 'budget-secret',
+  securityToken: 'budget-token',
+};
+
+/** Counts store calls in flight, so virtual time stands still while real I/O runs. */
+function tracked(store: StateStore, pending: { count: number }): StateStore {
+  return aroundStore(store, async (call) => {
+    pending.count += 1;
+    try {
+      return await call();
+    } finally {
+      pending.count -= 1;
+    }
+  });
+}
+
+/** An instance's clock, off the true one by a fixed skew. */
+const skewed = (clock: VirtualClock, skewMs: number): Clock => ({
+  now: () => clock.now() + skewMs,
+  sleep: (ms, signal) => clock.sleep(ms, signal),
+});
+
+/** The most starts inside any rolling `windowMs` of true time. */
+function busiestWindow(starts: readonly number[], windowMs = 1000): number {
+  const sorted = [...starts].sort((a, b) => a - b);
+  let best = 0;
+  for (let first = 0, last = 0; last < sorted.length; last += 1) {
+    while ((sorted[last] ?? 0) - (sorted[first] ?? 0) >= windowMs) first += 1;
+    best = Math.max(best, last - first + 1);
+  }
+  return best;
+}
+
+interface Caller {
+  readonly scope: BudgetScope;
+  readonly skewMs: number;
+}
+
+/** Each caller is one instance hammering the budget until `durationMs` of virtual time has passed. */
+async function hammer(storeOf: () => Promise<StateStore>, callers: readonly Caller[], durationMs: number) {
+  const pending = { count: 0 };
+  const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), { isBusy: () => pending.count > 0 });
+  const startedAt = clock.now();
+  const starts: Record<BudgetScope, number[]> = { poll: [], http: [] };
+  await Promise.all(
+    callers.map(async (caller, index) => {
+      const budget = new AccountBudget({
+        accountQps: 5,
+        scope: caller.scope,
+        scopeQps: caller.scope === 'poll' ? 2 : undefined,
+        clock: skewed(clock, caller.skewMs),
+        random: () => ((index * 7919) % 100) / 100,
+      });
+      const slot = budget.bind(tracked(await storeOf(), pending));
+      while (clock.now() - startedAt < durationMs) {
+        await slot.acquire();
+        starts[caller.scope].push(clock.now());
+      }
+    }),
+  );
+  return starts;
+}
+
+const callers: Caller[] = [
+  { scope: 'poll', skewMs: 0 },
+  { scope: 'poll', skewMs: 40 },
+  { scope: 'http', skewMs: 100 },
+  { scope: 'http', skewMs: 20 },
+  { scope: 'http', skewMs: 60 },
+  { scope: 'http', skewMs: 0 },
+];
+
+describe('account budget on the file store', () => {
+  const open = () => createStateStore(`file:${mkdtempSync(join(tmpdir(), 'cfw-budget-'))}`);
+
+  it('never lets more than 5 calls start in a rolling second across instances whose clocks disagree by up to 100 ms', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
+    const starts = await hammer(() => createStateStore(`file:${directory}`), callers, 12_000);
+    const all = [...starts.poll, ...starts.http];
+    expect(busiestWindow(all)).toBeLessThanOrEqual(5);
+    expect(busiestWindow(starts.poll)).toBeLessThanOrEqual(2);
+    // Not starved: most of the account's 60 calls in 12 s are used, and the HTTP side gets the rest.
+    expect(all.length).toBeGreaterThanOrEqual(40);
+    expect(starts.http.length).toBeGreaterThanOrEqual(starts.poll.length);
+  });
+
+  it('gives the HTTP function the whole budget while the poller is idle', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
+    const httpOnly = callers.filter((caller) => caller.scope === 'http');
+    const starts = await hammer(() => createStateStore(`file:${directory}`), httpOnly, 10_000);
+    expect(busiestWindow(starts.http)).toBeLessThanOrEqual(5);
+    expect(starts.http.length).toBeGreaterThanOrEqual(35);
+  });
+
+  it('falls back to 1 call/s on this instance when the store fails, logging once, never failing the call', async () => {
+    const store = await open();
+    const broken: StateStore = {
+      ...store,
+      get: (key) => store.get(key),
+      list: (prefix) => store.list(prefix),
+      put: (key, value, version) => store.put(key, value, version),
+      delete: (key, version) => store.delete(key, version),
+      close: () => store.close(),
+      increment: async () => {
+        throw new Error('OTSServerUnavailable');
+      },
+      counters: (start, end) => store.counters(start, end),
+    };
+    const clock = new VirtualClock();
+    const logs: unknown[] = [];
+    const budget = new AccountBudget({
+      accountQps: 5,
+      scope: 'http',
+      clock,
+      log: (entry) => logs.push(entry),
+    });
+    const slot = budget.bind(broken);
+    const startedAt = clock.now();
+    const starts: number[] = [];
+    for (let call = 0; call < 4; call += 1) {
+      await slot.acquire();
+      starts.push(clock.now() - startedAt);
+    }
+    expect(starts).toEqual([0, 1025, 2050, 3075]);
+    expect(logs).toHaveLength(1);
+    expect(JSON.stringify(logs[0])).toMatch(/1 call\/s.*once per instance/);
+  });
+
+  it('treats a store too slow to keep the guarantee as unreachable, instead of waiting on it forever', async () => {
+    const store = await open();
+    const clock = new VirtualClock();
+    // Every store call takes 60 ms, so no try can decide within its 100 ms.
+    const slow = aroundStore(store, async (call) => {
+      clock.advance(60);
+      return call();
+    });
+    const logs: unknown[] = [];
+    const budget = new AccountBudget({
+      accountQps: 5,
+      scope: 'http',
+      clock,
+      log: (entry) => logs.push(entry),
+    });
+    await budget.bind(slow).acquire();
+    expect(JSON.stringify(logs)).toMatch(/took \d+ ms to grant a slot.*10 times running/);
+    expect((await store.counters('budget/', 'budget0')).every((counter) => counter.value === 0)).toBe(true);
+  });
+
+  it('stops waiting when the binding says the slot is no longer needed', async () => {
+    const store = await open();
+    const budget = new AccountBudget({ accountQps: 1, scope: 'http', clock: new VirtualClock() });
+    await budget.bind(store).acquire();
+    let tries = 0;
+    const answeredElsewhere = new Error('answered meanwhile');
+    const slot = budget.bind(store, {
+      beforeEachTry: async () => {
+        tries += 1;
+        if (tries > 1) throw answeredElsewhere;
+      },
+    });
+    await expect(slot.acquire()).rejects.toBe(answeredElsewhere);
+  });
+
+  it('refuses, without keeping a slot, a wait past the deadline', async () => {
+    const store = await open();
+    const clock = new VirtualClock();
+    const budget = new AccountBudget({ accountQps: 1, scope: 'http', clock });
+    await budget.bind(store).acquire();
+    await expect(budget.bind(store).acquire({ latestStartAt: clock.now() + 200 })).rejects.toMatchObject({
+      name: 'RateLimitWaitTooLongError',
+    });
+    const counts = await store.counters('budget/all/', 'budget/all0');
+    expect(counts.reduce((sum, counter) => sum + counter.value, 0)).toBe(1);
+  });
+});
+
+describe('account budget on Tablestore (official SDK, loopback wire protocol)', () => {
+  let server: TablestoreServer;
+  beforeAll(async () => {
+    server = await startTablestoreServer({ instance: 'cfw-budget', credentials: [ROLE] });
+  });
+  afterAll(() => server.close());
+
+  it('holds the account limit across instances sharing one counter table', async () => {
+    const open = () =>
+      createStateStore('tablestore://cfw-budget/budget_state', {
+        credentials: ROLE,
+        env: { TABLESTORE_ENDPOINT: server.endpoint },
+      });
+    const starts = await hammer(open, callers, 6000);
+    expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
+    expect(busiestWindow(starts.poll)).toBeLessThanOrEqual(2);
+    expect(server.calls.filter((call) => call.operation === 'UpdateRow').length).toBeGreaterThan(20);
+  });
+});

@@ -1,0 +1,209 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createPollerHandler } from '../../functions/poller/handler';
+import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
+import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
+import { startTablestoreServer } from '../../local/tablestore-server';
+import { flowKey } from '../../shared/poller';
+import { sharedCacheKey } from '../../shared/read-model';
+import { createStateStore } from '../../shared/state';
+import { type Answer, coldStart, freshStateUrl, observed } from './harness';
+
+const TOKEN = 'read-model-token';
+const WATCHED = { flowId: '810000000000001', flowName: 'watched', status: 'PUBLISHED' };
+const UNWATCHED = { flowId: '810000000000002', flowName: 'unwatched', status: 'DRAFT' };
+const SHORT_PREVIEW = {
+  flowId: '810000000000003',
+  flowName: 'short',
+  status: 'DRAFT',
+  previewUrlTtlMs: 30_000,
+};
+const auth = { authorization: `Bearer ${TOKEN}` };
+const credentials = SIMULATOR_CREDENTIALS;
+const logs: string[] = [];
+let simulator: CamsSimulator;
+
+function env(stateUrl: string, extra: Record<string, string> = {}) {
+  return {
+    CAMS_ENDPOINT: simulator.endpoint,
+    HTTP_API_TOKENS: TOKEN,
+    HTTP_AUTH: undefined,
+    HTTP_CACHE_TTL_SECONDS: '30',
+    HTTP_MAX_AGE_SECONDS: '60',
+    CAMS_CUST_SPACE_ID: undefined,
+    STATE_URL: stateUrl,
+    ...extra,
+  };
+}
+
+/** One poller run on `stateUrl` watching WATCHED, as the timer trigger would start it. */
+async function pollOnce(stateUrl: string): Promise<void> {
+  const poller = createPollerHandler({
+    env: { CAMS_ENDPOINT: simulator.endpoint, WATCH_FLOWS: WATCHED.flowId, STATE_URL: stateUrl },
+    log: () => {},
+  });
+  await poller(fcTimerEvent(), fcContext({ credentials, timeoutSeconds: 20 }));
+}
+
+function camsCallsDuring<T>(work: () => Promise<T>): Promise<{ result: T; camsCalls: number }> {
+  const before = simulator.calls.length;
+  return work().then((result) => ({ result, camsCalls: simulator.calls.length - before }));
+}
+
+const get = (fn: ReturnType<typeof coldStart>, path: string, headers: Record<string, string> = {}) =>
+  fn.invoke({ path, headers: { ...auth, ...headers } }, { credentials }).then((answer: Answer) => {
+    observed.add(
+      `${path.endsWith('/preview') ? '/flows/{flowId}/preview' : '/flows/{flowId}'} GET ${answer.statusCode}`,
+    );
+    return answer;
+  });
+
+beforeAll(async () => {
+  simulator = await startCamsSimulator({ flows: [WATCHED, UNWATCHED, SHORT_PREVIEW], rateLimit: false });
+  vi.spyOn(console, 'log').mockImplementation((line: string) => void logs.push(String(line)));
+});
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await simulator.close();
+});
+
+describe('HTTP read model', () => {
+  it('answers a watched flow from the poller’s last read, with Age and Cache-Status, and no CAMS call', async () => {
+    const stateUrl = freshStateUrl();
+    await pollOnce(stateUrl);
+    const fn = coldStart(env(stateUrl));
+    const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${WATCHED.flowId}`));
+    expect(camsCalls).toBe(0);
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toMatchObject(WATCHED);
+    expect(result.headers['cache-status']).toMatch(/^cams-flow-watch; hit; ttl=(59|60); detail=watch$/);
+    expect(Number(result.headers.age)).toBeLessThanOrEqual(1);
+    expect(JSON.parse(logs.at(-1) ?? '{}')).toMatchObject({ source: 'watch', camsCalls: 0 });
+    const again = await get(fn, `/flows/${WATCHED.flowId}`);
+    expect(again.headers['cache-status']).toMatch(/detail=memory$/);
+  });
+
+  it('reads CAMS for a watched flow whose last read is older than HTTP_MAX_AGE_SECONDS, saying it was stale', async () => {
+    const stateUrl = freshStateUrl();
+    await pollOnce(stateUrl);
+    const fn = coldStart(env(stateUrl, { HTTP_MAX_AGE_SECONDS: '0' }));
+    const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${WATCHED.flowId}`));
+    expect(camsCalls).toBe(1);
+    expect(result.headers['cache-status']).toBe('cams-flow-watch; fwd=stale; fwd-status=200; stored');
+    expect(result.headers.age).toBe('0');
+  });
+
+  it('reads CAMS when the caller sends Cache-Control: no-cache', async () => {
+    const stateUrl = freshStateUrl();
+    await pollOnce(stateUrl);
+    const fn = coldStart(env(stateUrl));
+    await get(fn, `/flows/${WATCHED.flowId}`);
+    const { result, camsCalls } = await camsCallsDuring(() =>
+      get(fn, `/flows/${WATCHED.flowId}`, { 'cache-control': 'no-cache' }),
+    );
+    expect(camsCalls).toBe(1);
+    expect(result.headers['cache-status']).toMatch(/fwd=request/);
+  });
+
+  it('shares an unwatched flow read from CAMS with the next instance through the store', async () => {
+    const stateUrl = freshStateUrl();
+    const first = coldStart(env(stateUrl));
+    const missed = await camsCallsDuring(() => get(first, `/flows/${UNWATCHED.flowId}`));
+    expect(missed.camsCalls).toBe(1);
+    expect(missed.result.headers['cache-status']).toBe('cams-flow-watch; fwd=miss; fwd-status=200; stored');
+    const second = coldStart(env(stateUrl));
+    const shared = await camsCallsDuring(() => get(second, `/flows/${UNWATCHED.flowId}`));
+    expect(shared.camsCalls).toBe(0);
+    expect(shared.result.headers['cache-status']).toMatch(
+      /^cams-flow-watch; hit; ttl=(29|30); detail=shared$/,
+    );
+    expect(JSON.parse(shared.result.body)).toEqual(JSON.parse(missed.result.body));
+  });
+
+  it('redirects to a stored preview URL only while it stays valid for another minute', async () => {
+    const stateUrl = freshStateUrl();
+    const first = coldStart(env(stateUrl));
+    await get(first, `/flows/${SHORT_PREVIEW.flowId}`);
+    const second = coldStart(env(stateUrl));
+    const flowRead = await camsCallsDuring(() => get(second, `/flows/${SHORT_PREVIEW.flowId}`));
+    expect(flowRead.camsCalls).toBe(0);
+    const previewRead = await camsCallsDuring(() => get(second, `/flows/${SHORT_PREVIEW.flowId}/preview`));
+    expect(previewRead.camsCalls).toBe(1);
+    expect(previewRead.result.statusCode).toBe(302);
+
+    await pollOnce(stateUrl);
+    const third = coldStart(env(stateUrl));
+    const watchedPreview = await camsCallsDuring(() => get(third, `/flows/${WATCHED.flowId}/preview`));
+    expect(watchedPreview.camsCalls).toBe(0);
+    expect(watchedPreview.result.headers.location).toContain(WATCHED.flowId);
+  });
+
+  it.each([
+    ['a record whose answer is not a flow', { lastRead: { flow: { flowId: 1 }, readAt: 'soon' } }],
+    ['a record for another flow', { lastRead: { flow: { ...WATCHED, flowId: '9' }, readAt: Date.now() } }],
+    ['a record read in the future', { lastRead: { flow: WATCHED, readAt: Date.now() + 3_600_000 } }],
+    ['a record that is not an object', 'garbage'],
+  ])('treats %s as a miss, never a 500', async (_name, record) => {
+    const stateUrl = freshStateUrl();
+    const store = await createStateStore(stateUrl);
+    await store.put(flowKey(WATCHED.flowId, undefined), record, 0);
+    await store.put(sharedCacheKey(WATCHED.flowId, undefined), record, 0);
+    const fn = coldStart(env(stateUrl));
+    const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${WATCHED.flowId}`));
+    expect(result.statusCode).toBe(200);
+    expect(camsCalls).toBe(1);
+    expect(JSON.parse(result.body)).toMatchObject(WATCHED);
+  });
+
+  it('answers from CAMS when a stored entry is not even JSON', async () => {
+    const stateUrl = freshStateUrl();
+    const directory = stateUrl.slice('file:'.length);
+    const fileOf = (key: string) => join(directory, `${Buffer.from(key).toString('base64url')}.json`);
+    writeFileSync(fileOf(sharedCacheKey(UNWATCHED.flowId, undefined)), '{"key":');
+    const fn = coldStart(env(stateUrl));
+    const answer = await get(fn, `/flows/${UNWATCHED.flowId}`);
+    expect(answer.statusCode).toBe(200);
+  });
+
+  it('keeps answering, from CAMS at 1 call/s, when the state store cannot be opened, and logs it once', async () => {
+    const fn = coldStart(env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: '' }));
+    logs.length = 0;
+    const first = await get(fn, `/flows/${UNWATCHED.flowId}`);
+    const second = await get(fn, `/flows/${UNWATCHED.flowId}`, { 'cache-control': 'no-cache' });
+    expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+    const complaints = logs.filter((line) => line.includes('state store cannot be opened'));
+    expect(complaints).toHaveLength(1);
+    expect(logs.filter((line) => line.includes('limits itself to 1 call/s'))).toHaveLength(1);
+  });
+
+  it('shares answers through Tablestore, and keeps answering from CAMS without waiting on it once it fails', async () => {
+    const tablestore = await startTablestoreServer({ instance: 'cfw-http', credentials: [credentials] });
+    try {
+      const tablestoreEnv = env('tablestore://cfw-http/flow_state', {
+        TABLESTORE_ENDPOINT: tablestore.endpoint,
+      });
+      const first = coldStart(tablestoreEnv);
+      expect((await get(first, `/flows/${UNWATCHED.flowId}`)).headers['cache-status']).toMatch(/fwd=miss/);
+      expect(tablestore.calls.some((call) => call.operation === 'UpdateRow')).toBe(true);
+      const second = coldStart(tablestoreEnv);
+      expect((await get(second, `/flows/${UNWATCHED.flowId}`)).headers['cache-status']).toMatch(
+        /detail=shared/,
+      );
+
+      tablestore.failNext(1000, { httpStatus: 503, code: 'OTSServerUnavailable' });
+      const callsBefore = tablestore.calls.length;
+      logs.length = 0;
+      const answers = [];
+      for (const headers of [{ 'cache-control': 'no-cache' }, { 'cache-control': 'no-cache' }]) {
+        answers.push(await get(second, `/flows/${UNWATCHED.flowId}`, headers));
+      }
+      expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200]);
+      // The first failure (with its one retry) trips the guard; the second request does not ask again.
+      expect(tablestore.calls.length - callsBefore).toBeLessThanOrEqual(2);
+      expect(logs.filter((line) => line.includes('limits itself to 1 call/s'))).toHaveLength(1);
+    } finally {
+      await tablestore.close();
+    }
+  });
+});
