@@ -46,6 +46,16 @@ export type AnswerSourceName = 'memory' | 'watch' | 'shared' | 'cams' | 'none';
 export interface AccountLoadReport {
   readonly callers: number;
   readonly durationS: number;
+  /** What the figures were measured with, so the README can say it without repeating it by hand. */
+  readonly settings: {
+    readonly watchedFlows: number;
+    readonly watchedRead: number;
+    readonly unwatchedRead: number;
+    readonly pollQps: number;
+    readonly pollIntervalS: number;
+    readonly cacheTtlS: number;
+    readonly rampS: number;
+  };
   readonly requests: number;
   readonly statuses: Record<string, number>;
   readonly answersAtLeast500: number;
@@ -231,6 +241,15 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
     return {
       callers: options.callers,
       durationS: round(durationS, 1),
+      settings: {
+        watchedFlows: watchedCount,
+        watchedRead,
+        unwatchedRead,
+        pollQps: options.pollQps ?? 1,
+        pollIntervalS: options.pollIntervalS ?? 10,
+        cacheTtlS: options.cacheTtlS ?? 60,
+        rampS: round(rampMs / 1000, 1),
+      },
       requests: samples.length,
       statuses,
       answersAtLeast500: samples.filter((sample) => sample.status >= 500).length,

@@ -3,20 +3,31 @@
  * comments: `npm run bench` rewrites them after each full run, and a test checks the README
  * still matches results.json, so the two never disagree.
  */
+import type { AccountLoadReport } from './account-load';
 import type { ColdStartResult } from './cold-start';
 import type { ThroughputResult } from './getflow';
 import type { PollerBenchRow } from './poller';
 import type { PollerMemoryResult } from './poller-memory';
 import type { Target } from './target';
 
+/** The parts `npm run bench -- --only=<part>` runs on their own. */
+export type PartName = 'getflow' | 'cold' | 'poller' | 'load';
+
+export interface TaggedTarget extends Target {
+  readonly part?: PartName | undefined;
+}
+
 export interface BenchResults {
+  /** The last full run; parts measured again on their own since are in `partsRanAt`. */
   readonly ranAt: string;
   readonly machine: { cpu: string; cores: number; memoryGb: number; node: string };
+  readonly partsRanAt?: Partial<Record<PartName, string>>;
   readonly getflow?: readonly ThroughputResult[];
   readonly coldStart?: readonly ColdStartResult[];
   readonly poller?: readonly PollerBenchRow[];
   readonly pollerMemory?: readonly PollerMemoryResult[];
-  readonly targets?: readonly Target[];
+  readonly accountLoad?: AccountLoadReport;
+  readonly targets?: readonly TaggedTarget[];
 }
 
 export const BENCH_START =
@@ -132,6 +143,7 @@ export function renderBenchmarks(results: BenchResults): string {
       ),
     );
   }
+  if (results.accountLoad) parts.push(accountLoadSection(results.accountLoad, results.partsRanAt?.load));
   if (results.targets) {
     parts.push(
       section(
@@ -147,6 +159,36 @@ export function renderBenchmarks(results: BenchResults): string {
     );
   }
   return parts.join('\n\n');
+}
+
+function accountLoadSection(load: AccountLoadReport, ranAt: string | undefined): string {
+  const { settings } = load;
+  const run = ranAt ? `, run ${ranAt.slice(0, 10)} on its own` : '';
+  const title =
+    `**Account under load** (\`--only=load\`${run}) — ${load.callers} callers for ${load.durationS} s ` +
+    `through the FC emulator (one request per instance, cap ${load.maxInstances}; callers join over ` +
+    `the first ${settings.rampS} s), reading ${settings.watchedRead} watched and ${settings.unwatchedRead} ` +
+    `unwatched flows (\`HTTP_CACHE_TTL_SECONDS=${settings.cacheTtlS}\`), while the poller runs on ` +
+    `${settings.watchedFlows} watched flows at \`POLL_QPS=${settings.pollQps}\` (seeded first, re-checked ` +
+    `every ${settings.pollIntervalS} s), against the CAMS simulator enforcing 5 calls/s for the account`;
+  const table = section(
+    title,
+    ['answered from', 'requests', 'p50 ms', 'p99 ms'],
+    Object.entries(load.bySource).map(([source, summary]) => [
+      source,
+      summary?.count ?? 0,
+      fixed(summary?.p50Ms, 2),
+      fixed(summary?.p99Ms, 2),
+    ]),
+  );
+  const figures =
+    `${load.requests} requests, ${load.instancesStarted} instances started, ${load.answersAtLeast500} ` +
+    `answers ≥ 500, ${load.emulatorThrottled} emulator 429s, ${load.limitControl} \`System.LimitControl\`; ` +
+    `${load.camsCalls} CAMS calls (poller ${load.pollerCamsCalls}, HTTP ${load.httpCamsCalls}, of them ` +
+    `${load.httpCamsCallsForWatched} for a watched flow), ${fixed(load.camsCallsPerSecond.mean, 2)} calls/s ` +
+    `on average, ${load.camsCallsPerSecond.max} in the busiest sampled second; ${load.budgetFallbacks} ` +
+    `instances fell back to a local limit.`;
+  return `${table}\n\n${figures}`;
 }
 
 /** The README with its benchmark section replaced; throws when the markers are missing. */

@@ -8,7 +8,8 @@ import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { benchColdStart, coldStartTargets } from './cold-start';
 import { benchGetFlow, getflowTargets } from './getflow';
-import { type BenchResults, withBenchmarks } from './readme-section';
+import { type BenchResults, type PartName, withBenchmarks } from './readme-section';
+import { isPartName, mergePartialRun, tagTargets } from './results-file';
 import { round, table } from './stats';
 
 import type { Target } from './target';
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
   if (restartWithLargerThreadPool()) return;
   const quick = process.argv.includes('--quick');
   const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+  if (only !== undefined && !isPartName(only)) throw new Error(`--only=${only}: no such part`);
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
@@ -42,11 +44,18 @@ async function main(): Promise<void> {
   };
   const results: Record<string, unknown> = { ranAt: new Date().toISOString(), machine };
   const targets: Target[] = [];
+  /** Where each part's targets begin in `targets`, so a partial run replaces only its own. */
+  const marks: Array<{ part: PartName; from: number }> = [];
+  const runs = (part: PartName) => {
+    if (only && only !== part) return false;
+    marks.push({ part, from: targets.length });
+    return true;
+  };
   console.log(
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}\n`,
   );
 
-  if (!only || only === 'getflow') {
+  if (runs('getflow')) {
     const getflow = await benchGetFlow(quick ? 500 : 3000);
     results.getflow = getflow;
     console.log('GetFlow on a warm instance (simulator, limit off)');
@@ -62,7 +71,7 @@ async function main(): Promise<void> {
     console.log('');
   }
 
-  if (!only || only === 'cold') {
+  if (runs('cold')) {
     const cold = await benchColdStart(quick ? 3 : 7);
     results.coldStart = cold;
     console.log(
@@ -83,7 +92,7 @@ async function main(): Promise<void> {
     console.log('');
   }
 
-  if (!only || only === 'poller') {
+  if (runs('poller')) {
     const { benchPoller } = await import('./poller');
     const poller = await benchPoller({ quick });
     results.poller = poller.rows;
@@ -117,7 +126,7 @@ async function main(): Promise<void> {
     console.log('');
   }
 
-  if (!only || only === 'load') {
+  if (runs('load')) {
     const { runAccountLoad } = await import('./account-load');
     const load = await runAccountLoad(
       quick
@@ -154,7 +163,7 @@ async function main(): Promise<void> {
     console.log('');
   }
 
-  results.targets = targets;
+  results.targets = tagTargets(targets, marks);
   console.log('Targets');
   console.log(
     table(
@@ -162,15 +171,24 @@ async function main(): Promise<void> {
       targets.map((target) => [target.name, target.figure, target.target, target.met ? 'yes' : 'NO']),
     ),
   );
-  // Only a full run replaces the published figures; partial runs land in .local/.
-  const output = quick || only ? '.local/bench/results-partial.json' : 'bench/results.json';
+  // Quick runs are smoke runs and land in .local/; a full-length `--only` run replaces its own
+  // part of the published figures and keeps the others.
+  const output = quick ? '.local/bench/results-partial.json' : 'bench/results.json';
+  const published =
+    only && !quick
+      ? mergePartialRun(
+          JSON.parse(readFileSync(output, 'utf8')) as BenchResults,
+          results as unknown as BenchResults,
+          only,
+        )
+      : results;
   mkdirSync(dirname(output), { recursive: true });
-  writeFileSync(output, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(output, `${JSON.stringify(published, null, 2)}\n`);
   console.log(`\nwrote ${output}`);
   if (output === 'bench/results.json') {
     writeFileSync(
       'README.md',
-      withBenchmarks(readFileSync('README.md', 'utf8'), results as unknown as BenchResults),
+      withBenchmarks(readFileSync('README.md', 'utf8'), published as unknown as BenchResults),
     );
     console.log('updated the README benchmark section from it');
   }

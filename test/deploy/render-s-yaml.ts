@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,6 +24,7 @@ export interface RenderedProject {
  */
 export function renderSYaml(env: Record<string, string>, template = 's.yaml'): RenderedProject {
   const home = mkdtempSync(join(tmpdir(), 'cfw-s-home-'));
+  quietHome(home);
   try {
     const output = execFileSync(process.execPath, [S_CLI, 'preview', '-o', 'json', '-t', template], {
       cwd: repoRoot,
@@ -40,6 +41,22 @@ export function renderSYaml(env: Record<string, string>, template = 's.yaml'): R
     if (stdout === undefined && stderr === undefined) throw error;
     throw new Error(`s preview -t ${template} failed:\n${stdout ?? ''}${stderr ?? ''}`);
   } finally {
-    rmSync(home, { recursive: true, force: true });
+    // Should a daemon still start (a newer `s` with other rules), it may be writing here.
+    rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
+}
+
+/**
+ * Left alone, `s` spawns detached daemons (`update-cli.js` when its update check is due,
+ * `report.js` to send usage analytics over the network) that outlive the command and write into
+ * its home: removing the home then raced them (ENOTEMPTY), and tests must not reach the network.
+ * A fresh update check and `analysis: disable` are the two settings that keep them from starting.
+ */
+function quietHome(home: string): void {
+  mkdirSync(join(home, '.s', 'config'), { recursive: true });
+  writeFileSync(
+    join(home, '.s', 'config', 'update-notifier.json'),
+    JSON.stringify({ lastUpdateCheck: Date.now() }),
+  );
+  writeFileSync(join(home, '.s', 'set-config.yml'), 'analysis: disable\n');
 }
