@@ -3,8 +3,8 @@ import type { Clock } from '../clock';
 import type { Counter, StateStore } from '../state';
 
 /**
- * Who draws from the account's budget: `poll` is capped at its own share on top of the
- * account limit; `http` may use whatever the account limit leaves.
+ * Who draws from the account's budget: `poll` is capped at its own share (POLL_QPS) on top of
+ * the account limit; `http` may use whatever the account limit leaves.
  */
 export type BudgetScope = 'poll' | 'http';
 
@@ -12,14 +12,42 @@ export interface AccountBudgetOptions {
   /** CAMS calls per rolling second for the whole account (CAMS allows 5). */
   readonly accountQps: number;
   readonly scope: BudgetScope;
-  /** The poller's share (POLL_QPS); only for scope `poll`. */
-  readonly scopeQps?: number | undefined;
+  /** The poller's share (POLL_QPS): the poller's cap; the HTTP function's share is the rest. */
+  readonly pollQps: number;
+  /**
+   * How many instances of this scope may run at once: 1 for the poller (reservedConcurrency 1),
+   * HTTP_MAX_INSTANCES for the HTTP function. While the store cannot be reached, each instance
+   * allows itself its scope's share divided by this, so all of them together stay within the
+   * account's limit.
+   */
+  readonly instances: number;
   readonly clock: Clock;
   /** Jitter source in [0, 1). */
   readonly random?: (() => number) | undefined;
   readonly log?: ((entry: { level: 'warn'; msg: string; error: string }) => void) | undefined;
-  /** Calls per second this instance allows itself while the store cannot be reached. */
-  readonly fallbackQps?: number | undefined;
+}
+
+/**
+ * Calls per second one instance allows itself while the store cannot be reached: its scope's
+ * share of the account (the poller's POLL_QPS, the HTTP function the rest) over the instances
+ * that may share it. May be below 1: one call every few seconds.
+ */
+export function fallbackQpsOf(
+  options: Pick<AccountBudgetOptions, 'accountQps' | 'scope' | 'pollQps' | 'instances'>,
+): number {
+  const pollShare = Math.min(options.pollQps, options.accountQps);
+  const share = options.scope === 'poll' ? pollShare : options.accountQps - pollShare;
+  return share / options.instances;
+}
+
+/**
+ * A local limiter for `qps` calls per rolling second: whole calls per second when there is at
+ * least one (rounded down, never above the share), else one call per 1/qps seconds.
+ */
+function localLimiter(qps: number, clock: Clock): RateLimiter {
+  return qps >= 1
+    ? new RateLimiter({ limit: Math.floor(qps), clock })
+    : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / qps), clock });
 }
 
 export interface BudgetBinding {
@@ -83,6 +111,7 @@ export class AccountBudget {
   readonly #options: AccountBudgetOptions;
   readonly #random: () => number;
   readonly #fallback: RateLimiter;
+  readonly #fallbackQps: number;
   #hasLoggedFallback = false;
   #storeDownUntil = Number.NEGATIVE_INFINITY;
   #slowDecisions = 0;
@@ -93,9 +122,20 @@ export class AccountBudget {
         `the account budget must be a positive whole number of calls, got ${options.accountQps}`,
       );
     }
+    if (!Number.isInteger(options.instances) || options.instances < 1) {
+      throw new RangeError(`instances must be a positive whole number, got ${options.instances}`);
+    }
+    if (!(options.pollQps > 0))
+      throw new RangeError(`the poller's share must be positive, got ${options.pollQps}`);
+    this.#fallbackQps = fallbackQpsOf(options);
+    if (!(this.#fallbackQps > 0)) {
+      throw new RangeError(
+        `POLL_QPS (${options.pollQps}) leaves the HTTP function nothing of the account's ${options.accountQps} calls/s`,
+      );
+    }
     this.#options = options;
     this.#random = options.random ?? Math.random;
-    this.#fallback = new RateLimiter({ limit: options.fallbackQps ?? 1, clock: options.clock });
+    this.#fallback = localLimiter(this.#fallbackQps, options.clock);
   }
 
   bind(store: StateStore, binding: BudgetBinding = {}): CallBudget {
@@ -137,16 +177,16 @@ export class AccountBudget {
     this.#hasLoggedFallback = true;
     this.#options.log?.({
       level: 'warn',
-      msg: `the state store cannot be reached for the shared CAMS budget: this instance limits itself to ${this.#options.fallbackQps ?? 1} call/s until it can (logged once per instance)`,
+      msg: `the state store cannot be reached for the shared CAMS budget: this instance limits itself to ${formatQps(this.#fallbackQps)} calls/s (its share over ${this.#options.instances} instance(s)) until it can (logged once per instance)`,
       error: error instanceof Error ? error.message : String(error),
     });
   }
 
   async #tryTake(store: StateStore, stampedAt: number): Promise<Verdict> {
-    const { scope, accountQps, scopeQps, clock } = this.#options;
+    const { scope, accountQps, pollQps, clock } = this.#options;
     const bucket = Math.floor(stampedAt / BUCKET_MS);
     const limits: Array<['all' | BudgetScope, number]> = [['all', accountQps]];
-    if (scope === 'poll' && scopeQps !== undefined) limits.push(['poll', Math.max(1, Math.floor(scopeQps))]);
+    if (scope === 'poll') limits.push(['poll', Math.max(1, Math.floor(pollQps))]);
     const tickets = await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), 1)));
     const windows = await Promise.all(
       limits.map(([name]) =>
@@ -186,4 +226,8 @@ export class AccountBudget {
       .sort((left, right) => left - right)[0];
     return oldest === undefined ? (bucket + 1) * BUCKET_MS : (oldest + SPAN_BUCKETS + 1) * BUCKET_MS;
   }
+}
+
+function formatQps(qps: number): string {
+  return String(Math.round(qps * 1000) / 1000);
 }
