@@ -4,7 +4,8 @@ import type { Counter, StateStore } from '../state';
 
 /**
  * Who draws from the account's budget: `poll` is capped at its own share (POLL_QPS) on top of
- * the account limit; `http` may use whatever the account limit leaves.
+ * the account limit; `http` may use whatever the account limit leaves — all of it while the
+ * poller is idle, at most CAMS_ACCOUNT_QPS − POLL_QPS while the poller wants slots.
  */
 export type BudgetScope = 'poll' | 'http';
 
@@ -73,6 +74,11 @@ const DECISION_MS = 100;
  * are within a second have stamps within WINDOW + skew + decision time of each other.
  */
 const SPAN_BUCKETS = Math.ceil((WINDOW_MS + CLOCK_SKEW_MS + DECISION_MS) / BUCKET_MS);
+/**
+ * How far back an HTTP try looks for the poller's marks: a poller refused by its own cap waits up
+ * to the reach plus a bucket and its jitter before trying again, and is still busy meanwhile.
+ */
+const DEMAND_SPAN_BUCKETS = 2 * SPAN_BUCKETS + 2;
 /** After the store failed, this instance stays on its local limit this long before trying it again. */
 const STORE_RETRY_MS = 10_000;
 /** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
@@ -86,7 +92,13 @@ class SlowStoreError extends Error {
   }
 }
 
-export function bucketKey(scope: 'all' | BudgetScope, bucket: number): string {
+/**
+ * Counters per 100 ms bucket: every call (`all`), each function's own calls (`poll`, `http`),
+ * and `poll-demand`, every try of the poller's whether granted or not.
+ */
+type CounterName = 'all' | BudgetScope | 'poll-demand';
+
+export function bucketKey(scope: CounterName, bucket: number): string {
   return `budget/${scope}/${String(bucket).padStart(13, '0')}`;
 }
 
@@ -103,6 +115,11 @@ interface Verdict {
  * win instead of all refusing each other. Why this holds: among any calls started within one
  * second, the one whose increment came last saw every other's increment, so it alone would have
  * been refused had they been too many. A refused try gives its slot back.
+ *
+ * The poller's share is protected: its every try also leaves a mark that is never taken back, and
+ * an HTTP try that finds such a mark in reach keeps the HTTP function's own calls within
+ * CAMS_ACCOUNT_QPS − POLL_QPS, so read-token holders (no-cache, many unwatched flows) cannot hold
+ * every slot while status checks wait.
  *
  * One per warm instance (it carries the fallback limiter and the once-per-cold-start log);
  * `bind` ties it to the invocation's store.
@@ -185,19 +202,36 @@ export class AccountBudget {
   async #tryTake(store: StateStore, stampedAt: number): Promise<Verdict> {
     const { scope, accountQps, pollQps, clock } = this.#options;
     const bucket = Math.floor(stampedAt / BUCKET_MS);
-    const limits: Array<['all' | BudgetScope, number]> = [['all', accountQps]];
-    if (scope === 'poll') limits.push(['poll', Math.max(1, Math.floor(pollQps))]);
-    const tickets = await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), 1)));
-    const windows = await Promise.all(
-      limits.map(([name]) =>
-        store.counters(bucketKey(name, bucket - SPAN_BUCKETS), bucketKey(name, bucket + SPAN_BUCKETS + 1)),
-      ),
-    );
+    const pollShare = Math.min(pollQps, accountQps);
+    const limits: Array<[CounterName, number]> = [['all', accountQps]];
+    if (scope === 'poll') limits.push(['poll', Math.max(1, Math.floor(pollShare))]);
+    else limits.push(['http', Math.max(1, Math.floor(accountQps - pollShare))]);
+    const reach = (name: CounterName) =>
+      store.counters(bucketKey(name, bucket - SPAN_BUCKETS), bucketKey(name, bucket + SPAN_BUCKETS + 1));
+    // Increments first, then the reads: a window read must see this try's own increment.
+    const tickets = await Promise.all([
+      ...limits.map(([name]) => store.increment(bucketKey(name, bucket), 1)),
+      // The poller marks every try, granted or not, and never takes the mark back: a poller
+      // waiting for room is as busy as one calling, so HTTP callers cannot starve it.
+      ...(scope === 'poll' ? [store.increment(bucketKey('poll-demand', bucket), 1)] : []),
+    ]);
+    const [windows, pollDemand] = await Promise.all([
+      Promise.all(limits.map(([name]) => reach(name))),
+      scope === 'http'
+        ? store.counters(
+            bucketKey('poll-demand', bucket - DEMAND_SPAN_BUCKETS),
+            bucketKey('poll-demand', bucket + SPAN_BUCKETS + 1),
+          )
+        : Promise.resolve([]),
+    ]);
+    // The HTTP function keeps to what POLL_QPS leaves only while the poller wants slots.
+    const isPollerBusy = pollDemand.some((counter) => counter.value > 0);
     let retryAt = stampedAt + BUCKET_MS;
     const decisionMs = clock.now() - stampedAt;
     this.#slowDecisions = decisionMs > DECISION_MS ? this.#slowDecisions + 1 : 0;
     let isAdmitted = decisionMs <= DECISION_MS;
     limits.forEach(([name, limit], index) => {
+      if (name === 'http' && !isPollerBusy) return;
       const window = windows[index] ?? [];
       const others = window
         .filter((counter) => counter.key !== bucketKey(name, bucket))
@@ -217,8 +251,8 @@ export class AccountBudget {
   }
 
   /** When the oldest busy bucket in reach leaves the reach of a try made then. */
-  #whenRoomMayOpen(window: readonly Counter[], name: string, bucket: number): number {
-    const prefix = bucketKey(name as BudgetScope, 0).slice(0, -13);
+  #whenRoomMayOpen(window: readonly Counter[], name: CounterName, bucket: number): number {
+    const prefix = bucketKey(name, 0).slice(0, -13);
     const oldest = window
       .filter((counter) => counter.value > 0)
       .map((counter) => Number(counter.key.slice(prefix.length)))

@@ -97,6 +97,19 @@ describe('account budget on the file store', () => {
     expect(starts.http.length).toBeGreaterThanOrEqual(starts.poll.length);
   });
 
+  it('keeps the poller its share while many HTTP instances want every slot, and HTTP within the rest', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
+    const crowd: Caller[] = [
+      { scope: 'poll', skewMs: 100 },
+      ...Array.from({ length: 8 }, (_, index) => ({ scope: 'http' as const, skewMs: (index * 37) % 101 })),
+    ];
+    const starts = await hammer(() => createStateStore(`file:${directory}`), crowd, 12_000);
+    expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
+    // The poller's 2/s (about 2 per 1.2 s at saturation), not a ninth of the account.
+    expect(starts.poll.length).toBeGreaterThanOrEqual(15);
+    expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
+  });
+
   it('gives the HTTP function the whole budget while the poller is idle', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
     const httpOnly = callers.filter((caller) => caller.scope === 'http');
@@ -256,6 +269,9 @@ describe('account budget on Tablestore (official SDK, loopback wire protocol)', 
     const starts = await hammer(open, callers, 6000);
     expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
     expect(busiestWindow(starts.poll)).toBeLessThanOrEqual(2);
+    // The poller wants slots throughout, so HTTP keeps within 5 − 2.
+    expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
+    expect(starts.poll.length).toBeGreaterThanOrEqual(8);
     expect(server.calls.filter((call) => call.operation === 'UpdateRow').length).toBeGreaterThan(20);
   });
 });
