@@ -13,6 +13,7 @@ import { type Answer, coldStart, freshStateUrl, observed } from './harness';
 const TOKEN = 'read-model-token';
 const WATCHED = { flowId: '810000000000001', flowName: 'watched', status: 'PUBLISHED' };
 const UNWATCHED = { flowId: '810000000000002', flowName: 'unwatched', status: 'DRAFT' };
+const DRAFT_WATCHED = { flowId: '810000000000004', flowName: 'draft', status: 'DRAFT' };
 const SHORT_PREVIEW = {
   flowId: '810000000000003',
   flowName: 'short',
@@ -40,12 +41,23 @@ function env(stateUrl: string, extra: Record<string, string> = {}) {
 }
 
 /** One poller run on `stateUrl` watching WATCHED, as the timer trigger would start it. */
-async function pollOnce(stateUrl: string): Promise<void> {
+async function pollOnce(stateUrl: string, flowId = WATCHED.flowId): Promise<void> {
   const poller = createPollerHandler({
-    env: { CAMS_ENDPOINT: simulator.endpoint, WATCH_FLOWS: WATCHED.flowId, STATE_URL: stateUrl },
+    env: { CAMS_ENDPOINT: simulator.endpoint, WATCH_FLOWS: flowId, STATE_URL: stateUrl },
     log: () => {},
   });
   await poller(fcTimerEvent(), fcContext({ credentials, timeoutSeconds: 20 }));
+}
+
+/** Moves the poller's stored answer (its read time and next check) `byMs` into the past. */
+async function shiftLastRead(stateUrl: string, key: string, byMs: number): Promise<void> {
+  const store = await createStateStore(stateUrl);
+  const item = await store.get(key);
+  const record = item?.value as { lastRead: { readAt: number; nextCheckAt?: number } };
+  record.lastRead.readAt -= byMs;
+  if (record.lastRead.nextCheckAt !== undefined) record.lastRead.nextCheckAt -= byMs;
+  await store.put(key, record, item?.version ?? 0);
+  await store.close();
 }
 
 function camsCallsDuring<T>(work: () => Promise<T>): Promise<{ result: T; camsCalls: number }> {
@@ -62,7 +74,10 @@ const get = (fn: ReturnType<typeof coldStart>, path: string, headers: Record<str
   });
 
 beforeAll(async () => {
-  simulator = await startCamsSimulator({ flows: [WATCHED, UNWATCHED, SHORT_PREVIEW], rateLimit: false });
+  simulator = await startCamsSimulator({
+    flows: [WATCHED, UNWATCHED, SHORT_PREVIEW, DRAFT_WATCHED],
+    rateLimit: false,
+  });
   vi.spyOn(console, 'log').mockImplementation((line: string) => void logs.push(String(line)));
 });
 afterAll(async () => {
@@ -79,21 +94,60 @@ describe('HTTP read model', () => {
     expect(camsCalls).toBe(0);
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toMatchObject(WATCHED);
-    expect(result.headers['cache-status']).toMatch(/^cams-flow-watch; hit; ttl=(59|60); detail=watch$/);
+    // PUBLISHED is checked every 60 s: fresh until that check plus the 90 s margin.
+    expect(result.headers['cache-status']).toMatch(/^cams-flow-watch; hit; ttl=(149|150); detail=watch$/);
     expect(Number(result.headers.age)).toBeLessThanOrEqual(1);
     expect(JSON.parse(logs.at(-1) ?? '{}')).toMatchObject({ source: 'watch', camsCalls: 0 });
     const again = await get(fn, `/flows/${WATCHED.flowId}`);
     expect(again.headers['cache-status']).toMatch(/detail=memory$/);
   });
 
-  it('reads CAMS for a watched flow whose last read is older than HTTP_MAX_AGE_SECONDS, saying it was stale', async () => {
+  it('reads CAMS for a watched flow whose last read is older than HTTP_MAX_AGE_SECONDS and its next check, saying it was stale', async () => {
     const stateUrl = freshStateUrl();
     await pollOnce(stateUrl);
+    // As if the poller had read it 10 minutes ago and stopped since (next check + margin passed).
+    await shiftLastRead(stateUrl, flowKey(WATCHED.flowId, undefined), 600_000);
     const fn = coldStart(env(stateUrl, { HTTP_MAX_AGE_SECONDS: '0' }));
     const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${WATCHED.flowId}`));
     expect(camsCalls).toBe(1);
     expect(result.headers['cache-status']).toBe('cams-flow-watch; fwd=stale; fwd-status=200; stored');
     expect(result.headers.age).toBe('0');
+  });
+
+  it('serves a watched DRAFT flow (checked every 120 s by default) until the poller checks it next: 0 CAMS calls', async () => {
+    const stateUrl = freshStateUrl();
+    await pollOnce(stateUrl, DRAFT_WATCHED.flowId);
+    const key = flowKey(DRAFT_WATCHED.flowId, undefined);
+    // Read 100 s ago, older than HTTP_MAX_AGE_SECONDS (60); the next check is due in 20 s.
+    await shiftLastRead(stateUrl, key, 100_000);
+    const fn = coldStart(env(stateUrl));
+    const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${DRAFT_WATCHED.flowId}`));
+    expect(camsCalls).toBe(0);
+    expect(result.headers.age).toMatch(/^10[01]$/);
+    // 20 s to the next check plus the 90 s margin.
+    expect(result.headers['cache-status']).toMatch(/^cams-flow-watch; hit; ttl=(109|110); detail=watch$/);
+
+    // The poller stopped: past its next check and the margin, the answer is stale.
+    await shiftLastRead(stateUrl, key, 20_000 + 90_000);
+    const late = coldStart(env(stateUrl));
+    expect((await camsCallsDuring(() => get(late, `/flows/${DRAFT_WATCHED.flowId}`))).camsCalls).toBe(1);
+  });
+
+  it('does not trust a stored next check past the hard cap', async () => {
+    const stateUrl = freshStateUrl();
+    await pollOnce(stateUrl, DRAFT_WATCHED.flowId);
+    const key = flowKey(DRAFT_WATCHED.flowId, undefined);
+    const store = await createStateStore(stateUrl);
+    const item = await store.get(key);
+    const record = item?.value as { lastRead: { readAt: number; nextCheckAt: number } };
+    const now = Date.now();
+    record.lastRead.readAt = now - 3 * 3600_000;
+    record.lastRead.nextCheckAt = now + 24 * 3600_000;
+    await store.put(key, record, item?.version ?? 0);
+    const fn = coldStart(env(stateUrl));
+    const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${DRAFT_WATCHED.flowId}`));
+    expect(camsCalls).toBe(1);
+    expect(result.headers['cache-status']).toMatch(/fwd=stale/);
   });
 
   it('reads CAMS when the caller sends Cache-Control: no-cache', async () => {
