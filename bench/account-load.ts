@@ -158,6 +158,8 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
         HTTP_AUTH: 'none',
         HTTP_CACHE_TTL_SECONDS: String(options.cacheTtlS ?? 60),
         CAMS_ACCOUNT_QPS: '5',
+        POLL_QPS: String(options.pollQps ?? 1),
+        HTTP_MAX_INSTANCES: String(maxInstances),
       },
       credentials: SIMULATOR_ACCESS_KEY,
       timeoutSeconds: 10,

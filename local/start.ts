@@ -57,6 +57,8 @@ async function main(): Promise<void> {
   const pollIntervalSeconds = positiveInteger('LOCAL_POLL_INTERVAL_SECONDS', 10);
   const maxInstances = positiveInteger('LOCAL_MAX_INSTANCES', DEFAULT_MAX_INSTANCES);
   const env = process.env;
+  // The HTTP function divides its share of the account among this many instances when the store fails.
+  env.HTTP_MAX_INSTANCES = String(maxInstances);
   const closers: Array<() => Promise<void>> = [];
   const lines: string[] = [];
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import '../../shared/zod-english';
-import { parseAccountQps } from '../../shared/budget';
+import { parseAccountQps, parsePollShare } from '../../shared/budget';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { splitList } from '../../shared/list-variable';
@@ -22,6 +22,13 @@ export interface HttpConfig {
   /** The store shared with the poller: watched flows' answers, the shared cache, the CAMS budget. */
   readonly stateUrl: string;
   readonly accountQps: number;
+  /** The poller's share of the account (POLL_QPS, as the poller is given it). */
+  readonly pollQps: number;
+  /**
+   * This function's instance cap (HTTP_MAX_INSTANCES, s.yaml's reservedConcurrency): while the
+   * store cannot be reached, each instance takes (CAMS_ACCOUNT_QPS − POLL_QPS) / this.
+   */
+  readonly maxInstances: number;
 }
 
 const envSchema = z.object({
@@ -39,6 +46,16 @@ const envSchema = z.object({
       .number({ error: 'must be a number of seconds' })
       .check(z.gte(0, 'must be 0 or more seconds'), z.lte(86_400, 'must be at most 86400 seconds')),
     60,
+  ),
+  HTTP_MAX_INSTANCES: z._default(
+    z.coerce
+      .number({ error: 'must be a whole number of instances' })
+      .check(
+        z.refine(Number.isInteger, 'must be a whole number of instances'),
+        z.gte(1, 'must be at least 1'),
+        z.lte(10_000, 'must be at most 10000'),
+      ),
+    10,
   ),
   STATE_URL: z._default(z.string(), DEFAULT_STATE_URL),
   CAMS_CUST_SPACE_ID: z._default(z.string(), ''),
@@ -74,6 +91,7 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
       throw new ConfigError('CAMS_CUST_SPACE_ID', (error as Error).message.replace(/^custSpaceId /, ''));
     }
   }
+  const accountQps = parseAccountQps(env);
   return {
     tokenDigests: entries.map((entry, index) => tokenDigest('HTTP_API_TOKENS', entry, index)),
     adminTokenDigests: splitList(config.HTTP_ADMIN_TOKENS).map((entry, index) =>
@@ -84,6 +102,8 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     maxAgeMs: config.HTTP_MAX_AGE_SECONDS * 1000,
     defaultCustSpaceId,
     stateUrl: config.STATE_URL.trim() || DEFAULT_STATE_URL,
-    accountQps: parseAccountQps(env),
+    accountQps,
+    pollQps: parsePollShare(env, accountQps),
+    maxInstances: config.HTTP_MAX_INSTANCES,
   };
 }

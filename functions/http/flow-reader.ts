@@ -31,6 +31,33 @@ export interface FlowReadRequest {
   readonly onAttempt: (attempt: CamsAttempt) => void;
 }
 
+/**
+ * A watched flow's answer stays servable until the poller's next scheduled check plus this: the
+ * timer starts a run each minute and a due flow is checked within that run, so a check comes at
+ * most about a tick and a half after it was due. Past it, the poller is late or stopped: CAMS.
+ */
+export const NEXT_CHECK_MARGIN_MS = 90_000;
+/**
+ * However far the stored schedule says the next check is, an answer older than this is not
+ * served from the poller's record (twice the default longest interval, DEPRECATED=3600 s).
+ */
+export const MAX_SCHEDULED_AGE_MS = 2 * 3600 * 1000;
+
+/**
+ * Until when the poller's answer may be served: HTTP_MAX_AGE_SECONDS after it was read, or until
+ * the poller's next check (plus margin) when that is later — nothing fresher is known before it,
+ * so a DRAFT flow polled every 120 s costs no CAMS call either — but never past the hard cap.
+ */
+export function watchedFreshUntil(answer: StoredAnswer, maxAgeMs: number): number {
+  const byAge = answer.readAt + maxAgeMs;
+  if (answer.nextCheckAt === undefined) return byAge;
+  const bySchedule = Math.min(
+    answer.nextCheckAt + NEXT_CHECK_MARGIN_MS,
+    answer.readAt + MAX_SCHEDULED_AGE_MS,
+  );
+  return Math.max(byAge, bySchedule);
+}
+
 /** Thrown out of the budget wait when another instance stored a fresh answer meanwhile. */
 class AnsweredMeanwhile extends Error {
   constructor(readonly answer: SourcedFlow) {
@@ -85,8 +112,10 @@ export function createFlowReader(options: FlowReaderOptions) {
   return async function readFlow(request: FlowReadRequest): Promise<SourcedFlow> {
     const { store, flowId, custSpaceId } = request;
     const cacheKey = sharedCacheKey(flowId, custSpaceId);
-    const isFresh = (answer: StoredAnswer, lifetimeMs: number, now = clock.now()) =>
-      answer.readAt + lifetimeMs > now && hasUsablePreview(answer.flow, now, request.minPreviewValidityMs);
+    const isFreshUntil = (answer: StoredAnswer, freshUntil: number, now = clock.now()) =>
+      freshUntil > now && hasUsablePreview(answer.flow, now, request.minPreviewValidityMs);
+    const isFresh = (answer: StoredAnswer, lifetimeMs: number) =>
+      isFreshUntil(answer, answer.readAt + lifetimeMs);
     const readShared = () => readStored(store, cacheKey, flowId, (value) => isEntry(value));
     let hasStaleCopy = false;
     let sharedVersion = -1;
@@ -95,8 +124,10 @@ export function createFlowReader(options: FlowReaderOptions) {
       const watched = await readStored(store, flowKey(flowId, custSpaceId), flowId, (value) =>
         isLiveRecord(value),
       );
-      if (watched.answer && isFresh(watched.answer, maxAgeMs)) {
-        return { ...watched.answer, freshUntil: watched.answer.readAt + maxAgeMs, source: 'watch' };
+      if (watched.answer) {
+        const { nextCheckAt: _nextCheckAt, ...answer } = watched.answer;
+        const freshUntil = watchedFreshUntil(watched.answer, maxAgeMs);
+        if (isFreshUntil(answer, freshUntil)) return { ...answer, freshUntil, source: 'watch' };
       }
       const shared = await readShared();
       sharedVersion = shared.version;

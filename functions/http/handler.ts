@@ -118,6 +118,8 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       const budget = new AccountBudget({
         accountQps: parsed.accountQps,
         scope: 'http',
+        pollQps: parsed.pollQps,
+        instances: parsed.maxInstances,
         clock,
         log: logEntry,
       });

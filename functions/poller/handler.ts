@@ -62,7 +62,9 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
     const budget = new AccountBudget({
       accountQps: parseAccountQps(env),
       scope: 'poll',
-      scopeQps: config.pollQps,
+      pollQps: config.pollQps,
+      // reservedConcurrency 1: one poller instance at a time.
+      instances: 1,
       clock,
       random: dependencies.random,
       log,

@@ -3,8 +3,9 @@ import type { Clock } from '../clock';
 import type { Counter, StateStore } from '../state';
 
 /**
- * Who draws from the account's budget: `poll` is capped at its own share on top of the
- * account limit; `http` may use whatever the account limit leaves.
+ * Who draws from the account's budget: `poll` is capped at its own share (POLL_QPS) on top of
+ * the account limit; `http` may use whatever the account limit leaves — all of it while the
+ * poller is idle, at most CAMS_ACCOUNT_QPS − POLL_QPS while the poller wants slots.
  */
 export type BudgetScope = 'poll' | 'http';
 
@@ -12,14 +13,42 @@ export interface AccountBudgetOptions {
   /** CAMS calls per rolling second for the whole account (CAMS allows 5). */
   readonly accountQps: number;
   readonly scope: BudgetScope;
-  /** The poller's share (POLL_QPS); only for scope `poll`. */
-  readonly scopeQps?: number | undefined;
+  /** The poller's share (POLL_QPS): the poller's cap; the HTTP function's share is the rest. */
+  readonly pollQps: number;
+  /**
+   * How many instances of this scope may run at once: 1 for the poller (reservedConcurrency 1),
+   * HTTP_MAX_INSTANCES for the HTTP function. While the store cannot be reached, each instance
+   * allows itself its scope's share divided by this, so all of them together stay within the
+   * account's limit.
+   */
+  readonly instances: number;
   readonly clock: Clock;
   /** Jitter source in [0, 1). */
   readonly random?: (() => number) | undefined;
   readonly log?: ((entry: { level: 'warn'; msg: string; error: string }) => void) | undefined;
-  /** Calls per second this instance allows itself while the store cannot be reached. */
-  readonly fallbackQps?: number | undefined;
+}
+
+/**
+ * Calls per second one instance allows itself while the store cannot be reached: its scope's
+ * share of the account (the poller's POLL_QPS, the HTTP function the rest) over the instances
+ * that may share it. May be below 1: one call every few seconds.
+ */
+export function fallbackQpsOf(
+  options: Pick<AccountBudgetOptions, 'accountQps' | 'scope' | 'pollQps' | 'instances'>,
+): number {
+  const pollShare = Math.min(options.pollQps, options.accountQps);
+  const share = options.scope === 'poll' ? pollShare : options.accountQps - pollShare;
+  return share / options.instances;
+}
+
+/**
+ * A local limiter for `qps` calls per rolling second: whole calls per second when there is at
+ * least one (rounded down, never above the share), else one call per 1/qps seconds.
+ */
+function localLimiter(qps: number, clock: Clock): RateLimiter {
+  return qps >= 1
+    ? new RateLimiter({ limit: Math.floor(qps), clock })
+    : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / qps), clock });
 }
 
 export interface BudgetBinding {
@@ -45,6 +74,11 @@ const DECISION_MS = 100;
  * are within a second have stamps within WINDOW + skew + decision time of each other.
  */
 const SPAN_BUCKETS = Math.ceil((WINDOW_MS + CLOCK_SKEW_MS + DECISION_MS) / BUCKET_MS);
+/**
+ * How far back an HTTP try looks for the poller's marks: a poller refused by its own cap waits up
+ * to the reach plus a bucket and its jitter before trying again, and is still busy meanwhile.
+ */
+const DEMAND_SPAN_BUCKETS = 2 * SPAN_BUCKETS + 2;
 /** After the store failed, this instance stays on its local limit this long before trying it again. */
 const STORE_RETRY_MS = 10_000;
 /** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
@@ -58,7 +92,13 @@ class SlowStoreError extends Error {
   }
 }
 
-export function bucketKey(scope: 'all' | BudgetScope, bucket: number): string {
+/**
+ * Counters per 100 ms bucket: every call (`all`), each function's own calls (`poll`, `http`),
+ * and `poll-demand`, every try of the poller's whether granted or not.
+ */
+type CounterName = 'all' | BudgetScope | 'poll-demand';
+
+export function bucketKey(scope: CounterName, bucket: number): string {
   return `budget/${scope}/${String(bucket).padStart(13, '0')}`;
 }
 
@@ -76,6 +116,11 @@ interface Verdict {
  * second, the one whose increment came last saw every other's increment, so it alone would have
  * been refused had they been too many. A refused try gives its slot back.
  *
+ * The poller's share is protected: its every try also leaves a mark that is never taken back, and
+ * an HTTP try that finds such a mark in reach keeps the HTTP function's own calls within
+ * CAMS_ACCOUNT_QPS − POLL_QPS, so read-token holders (no-cache, many unwatched flows) cannot hold
+ * every slot while status checks wait.
+ *
  * One per warm instance (it carries the fallback limiter and the once-per-cold-start log);
  * `bind` ties it to the invocation's store.
  */
@@ -83,6 +128,7 @@ export class AccountBudget {
   readonly #options: AccountBudgetOptions;
   readonly #random: () => number;
   readonly #fallback: RateLimiter;
+  readonly #fallbackQps: number;
   #hasLoggedFallback = false;
   #storeDownUntil = Number.NEGATIVE_INFINITY;
   #slowDecisions = 0;
@@ -93,9 +139,20 @@ export class AccountBudget {
         `the account budget must be a positive whole number of calls, got ${options.accountQps}`,
       );
     }
+    if (!Number.isInteger(options.instances) || options.instances < 1) {
+      throw new RangeError(`instances must be a positive whole number, got ${options.instances}`);
+    }
+    if (!(options.pollQps > 0))
+      throw new RangeError(`the poller's share must be positive, got ${options.pollQps}`);
+    this.#fallbackQps = fallbackQpsOf(options);
+    if (!(this.#fallbackQps > 0)) {
+      throw new RangeError(
+        `POLL_QPS (${options.pollQps}) leaves the HTTP function nothing of the account's ${options.accountQps} calls/s`,
+      );
+    }
     this.#options = options;
     this.#random = options.random ?? Math.random;
-    this.#fallback = new RateLimiter({ limit: options.fallbackQps ?? 1, clock: options.clock });
+    this.#fallback = localLimiter(this.#fallbackQps, options.clock);
   }
 
   bind(store: StateStore, binding: BudgetBinding = {}): CallBudget {
@@ -137,27 +194,44 @@ export class AccountBudget {
     this.#hasLoggedFallback = true;
     this.#options.log?.({
       level: 'warn',
-      msg: `the state store cannot be reached for the shared CAMS budget: this instance limits itself to ${this.#options.fallbackQps ?? 1} call/s until it can (logged once per instance)`,
+      msg: `the state store cannot be reached for the shared CAMS budget: this instance limits itself to ${formatQps(this.#fallbackQps)} calls/s (its share over ${this.#options.instances} instance(s)) until it can (logged once per instance)`,
       error: error instanceof Error ? error.message : String(error),
     });
   }
 
   async #tryTake(store: StateStore, stampedAt: number): Promise<Verdict> {
-    const { scope, accountQps, scopeQps, clock } = this.#options;
+    const { scope, accountQps, pollQps, clock } = this.#options;
     const bucket = Math.floor(stampedAt / BUCKET_MS);
-    const limits: Array<['all' | BudgetScope, number]> = [['all', accountQps]];
-    if (scope === 'poll' && scopeQps !== undefined) limits.push(['poll', Math.max(1, Math.floor(scopeQps))]);
-    const tickets = await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), 1)));
-    const windows = await Promise.all(
-      limits.map(([name]) =>
-        store.counters(bucketKey(name, bucket - SPAN_BUCKETS), bucketKey(name, bucket + SPAN_BUCKETS + 1)),
-      ),
-    );
+    const pollShare = Math.min(pollQps, accountQps);
+    const limits: Array<[CounterName, number]> = [['all', accountQps]];
+    if (scope === 'poll') limits.push(['poll', Math.max(1, Math.floor(pollShare))]);
+    else limits.push(['http', Math.max(1, Math.floor(accountQps - pollShare))]);
+    const reach = (name: CounterName) =>
+      store.counters(bucketKey(name, bucket - SPAN_BUCKETS), bucketKey(name, bucket + SPAN_BUCKETS + 1));
+    // Increments first, then the reads: a window read must see this try's own increment.
+    const tickets = await Promise.all([
+      ...limits.map(([name]) => store.increment(bucketKey(name, bucket), 1)),
+      // The poller marks every try, granted or not, and never takes the mark back: a poller
+      // waiting for room is as busy as one calling, so HTTP callers cannot starve it.
+      ...(scope === 'poll' ? [store.increment(bucketKey('poll-demand', bucket), 1)] : []),
+    ]);
+    const [windows, pollDemand] = await Promise.all([
+      Promise.all(limits.map(([name]) => reach(name))),
+      scope === 'http'
+        ? store.counters(
+            bucketKey('poll-demand', bucket - DEMAND_SPAN_BUCKETS),
+            bucketKey('poll-demand', bucket + SPAN_BUCKETS + 1),
+          )
+        : Promise.resolve([]),
+    ]);
+    // The HTTP function keeps to what POLL_QPS leaves only while the poller wants slots.
+    const isPollerBusy = pollDemand.some((counter) => counter.value > 0);
     let retryAt = stampedAt + BUCKET_MS;
     const decisionMs = clock.now() - stampedAt;
     this.#slowDecisions = decisionMs > DECISION_MS ? this.#slowDecisions + 1 : 0;
     let isAdmitted = decisionMs <= DECISION_MS;
     limits.forEach(([name, limit], index) => {
+      if (name === 'http' && !isPollerBusy) return;
       const window = windows[index] ?? [];
       const others = window
         .filter((counter) => counter.key !== bucketKey(name, bucket))
@@ -177,8 +251,8 @@ export class AccountBudget {
   }
 
   /** When the oldest busy bucket in reach leaves the reach of a try made then. */
-  #whenRoomMayOpen(window: readonly Counter[], name: string, bucket: number): number {
-    const prefix = bucketKey(name as BudgetScope, 0).slice(0, -13);
+  #whenRoomMayOpen(window: readonly Counter[], name: CounterName, bucket: number): number {
+    const prefix = bucketKey(name, 0).slice(0, -13);
     const oldest = window
       .filter((counter) => counter.value > 0)
       .map((counter) => Number(counter.key.slice(prefix.length)))
@@ -186,4 +260,8 @@ export class AccountBudget {
       .sort((left, right) => left - right)[0];
     return oldest === undefined ? (bucket + 1) * BUCKET_MS : (oldest + SPAN_BUCKETS + 1) * BUCKET_MS;
   }
+}
+
+function formatQps(qps: number): string {
+  return String(Math.round(qps * 1000) / 1000);
 }

@@ -6,5 +6,6 @@ export {
   type BudgetScope,
   bucketKey,
   CLOCK_SKEW_MS,
+  fallbackQpsOf,
 } from './account-budget';
-export { DEFAULT_ACCOUNT_QPS, parseAccountQps } from './config';
+export { DEFAULT_ACCOUNT_QPS, DEFAULT_POLL_QPS, parseAccountQps, parsePollShare } from './config';

@@ -25,7 +25,7 @@ import {
   newFlowRecord,
 } from './records';
 import { RepeatedLog } from './repeated-log';
-import { dueOrder, failureBackoffMs, nextDueAt } from './schedule';
+import { dueOrder, failureBackoffMs, intervalMsFor, nextDueAt } from './schedule';
 import { isValidFlowId, listCustSpaceFlows } from './watch-list';
 
 export interface RunSummary {
@@ -482,7 +482,12 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       if (stale) return false;
       record.lastCheckedAt = now;
       record.observedAt = sentAt;
-      record.lastRead = { flow, readAt: now };
+      // nextCheckAt: the HTTP function serves this answer until the poller's next look at it.
+      record.lastRead = {
+        flow,
+        readAt: now,
+        nextCheckAt: now + intervalMsFor(flow.status, config.intervalsS),
+      };
       record.failures = 0;
       record.lastError = undefined;
       record.retryAt = undefined;

@@ -6,6 +6,11 @@ export interface StoredAnswer {
   readonly flow: Flow;
   /** Epoch ms at which CAMS answered. */
   readonly readAt: number;
+  /**
+   * Poller answers only: epoch ms at which the poller's schedule checks this flow next (its
+   * status's POLL_INTERVALS entry after `readAt`). Until then, nothing fresher is known.
+   */
+  readonly nextCheckAt?: number | undefined;
 }
 
 const flowSchema = z.object({
@@ -24,7 +29,11 @@ const flowSchema = z.object({
   requestId: z.string(),
 });
 
-const storedAnswerSchema = z.object({ flow: flowSchema, readAt: z.int().check(z.nonnegative()) });
+const storedAnswerSchema = z.object({
+  flow: flowSchema,
+  readAt: z.int().check(z.nonnegative()),
+  nextCheckAt: z.optional(z.int().check(z.nonnegative())),
+});
 
 /**
  * Validates an answer read back from the store (anyone with write access to the table could
@@ -36,7 +45,8 @@ export function parseStoredAnswer(value: unknown, flowId: string, nowMs: number)
   if (!parsed.success || parsed.data.flow.flowId !== flowId || parsed.data.readAt > nowMs + 1000) {
     return undefined;
   }
-  return parsed.data;
+  const { nextCheckAt, ...answer } = parsed.data;
+  return nextCheckAt !== undefined && nextCheckAt >= answer.readAt ? { ...answer, nextCheckAt } : answer;
 }
 
 /** The HTTP function's shared cache entry for a flow no poller answer covers. */

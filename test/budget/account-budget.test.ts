@@ -59,7 +59,8 @@ async function hammer(storeOf: () => Promise<StateStore>, callers: readonly Call
       const budget = new AccountBudget({
         accountQps: 5,
         scope: caller.scope,
-        scopeQps: caller.scope === 'poll' ? 2 : undefined,
+        pollQps: 2,
+        instances: caller.scope === 'poll' ? 1 : 10,
         clock: skewed(clock, caller.skewMs),
         random: () => ((index * 7919) % 100) / 100,
       });
@@ -96,6 +97,19 @@ describe('account budget on the file store', () => {
     expect(starts.http.length).toBeGreaterThanOrEqual(starts.poll.length);
   });
 
+  it('keeps the poller its share while many HTTP instances want every slot, and HTTP within the rest', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
+    const crowd: Caller[] = [
+      { scope: 'poll', skewMs: 100 },
+      ...Array.from({ length: 8 }, (_, index) => ({ scope: 'http' as const, skewMs: (index * 37) % 101 })),
+    ];
+    const starts = await hammer(() => createStateStore(`file:${directory}`), crowd, 12_000);
+    expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
+    // The poller's 2/s (about 2 per 1.2 s at saturation), not a ninth of the account.
+    expect(starts.poll.length).toBeGreaterThanOrEqual(15);
+    expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
+  });
+
   it('gives the HTTP function the whole budget while the poller is idle', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
     const httpOnly = callers.filter((caller) => caller.scope === 'http');
@@ -104,38 +118,83 @@ describe('account budget on the file store', () => {
     expect(starts.http.length).toBeGreaterThanOrEqual(35);
   });
 
-  it('falls back to 1 call/s on this instance when the store fails, logging once, never failing the call', async () => {
-    const store = await open();
-    const broken: StateStore = {
+  /** A store whose counters cannot be incremented: every budget decision fails. */
+  function unreachable(store: StateStore): StateStore {
+    return {
       ...store,
-      get: (key) => store.get(key),
-      list: (prefix) => store.list(prefix),
-      put: (key, value, version) => store.put(key, value, version),
-      delete: (key, version) => store.delete(key, version),
-      close: () => store.close(),
       increment: async () => {
         throw new Error('OTSServerUnavailable');
       },
-      counters: (start, end) => store.counters(start, end),
     };
+  }
+
+  it("falls back to its scope's share over its instances, logging once, never failing the call", async () => {
+    const broken = unreachable(await open());
     const clock = new VirtualClock();
     const logs: unknown[] = [];
+    // (5 − 4) / 10: one call every 10 s for each of ten HTTP instances.
     const budget = new AccountBudget({
       accountQps: 5,
       scope: 'http',
+      pollQps: 4,
+      instances: 10,
       clock,
       log: (entry) => logs.push(entry),
     });
     const slot = budget.bind(broken);
     const startedAt = clock.now();
     const starts: number[] = [];
-    for (let call = 0; call < 4; call += 1) {
+    for (let call = 0; call < 3; call += 1) {
       await slot.acquire();
       starts.push(clock.now() - startedAt);
     }
-    expect(starts).toEqual([0, 1025, 2050, 3075]);
+    expect(starts).toEqual([0, 10_025, 20_050]);
     expect(logs).toHaveLength(1);
-    expect(JSON.stringify(logs[0])).toMatch(/1 call\/s.*once per instance/);
+    expect(JSON.stringify(logs[0])).toMatch(/0\.1 calls\/s.*10 instance\(s\).*once per instance/);
+  });
+
+  it('keeps every instance of both functions together within the account limit, averaged over 10 s, while the store is down', async () => {
+    const clock = new VirtualClock();
+    const broken = unreachable(await open());
+    const startedAt = clock.now();
+    const starts: number[] = [];
+    const instances: Array<{ scope: BudgetScope }> = [
+      { scope: 'poll' },
+      ...Array.from({ length: 10 }, () => ({ scope: 'http' as const })),
+    ];
+    await Promise.all(
+      instances.map(async ({ scope }) => {
+        const slot = new AccountBudget({
+          accountQps: 5,
+          scope,
+          pollQps: 4,
+          instances: scope === 'poll' ? 1 : 10,
+          clock,
+        }).bind(broken);
+        while (clock.now() - startedAt < 30_000) {
+          await slot.acquire();
+          starts.push(clock.now());
+        }
+      }),
+    );
+    // Uncoordinated instances cannot share a second exactly (ten may fire in the same one), but at
+    // 0.1 call/s each they hold the account's 5/s over any 10 s: the poller's 4/s and one call each.
+    expect(busiestWindow(starts, 10_000)).toBeLessThanOrEqual(50);
+    // Not silenced: the poller keeps its 4/s, the HTTP instances one call each per 10 s.
+    expect(starts.length).toBeGreaterThanOrEqual(4 * 29 + 10 * 3);
+  });
+
+  it('refuses a poller share that leaves the HTTP function nothing', () => {
+    expect(
+      () =>
+        new AccountBudget({
+          accountQps: 5,
+          scope: 'http',
+          pollQps: 5,
+          instances: 10,
+          clock: new VirtualClock(),
+        }),
+    ).toThrow(/POLL_QPS \(5\) leaves the HTTP function nothing/);
   });
 
   it('treats a store too slow to keep the guarantee as unreachable, instead of waiting on it forever', async () => {
@@ -150,6 +209,8 @@ describe('account budget on the file store', () => {
     const budget = new AccountBudget({
       accountQps: 5,
       scope: 'http',
+      pollQps: 4,
+      instances: 1,
       clock,
       log: (entry) => logs.push(entry),
     });
@@ -160,7 +221,13 @@ describe('account budget on the file store', () => {
 
   it('stops waiting when the binding says the slot is no longer needed', async () => {
     const store = await open();
-    const budget = new AccountBudget({ accountQps: 1, scope: 'http', clock: new VirtualClock() });
+    const budget = new AccountBudget({
+      accountQps: 1,
+      scope: 'http',
+      pollQps: 0.5,
+      instances: 1,
+      clock: new VirtualClock(),
+    });
     await budget.bind(store).acquire();
     let tries = 0;
     const answeredElsewhere = new Error('answered meanwhile');
@@ -176,7 +243,7 @@ describe('account budget on the file store', () => {
   it('refuses, without keeping a slot, a wait past the deadline', async () => {
     const store = await open();
     const clock = new VirtualClock();
-    const budget = new AccountBudget({ accountQps: 1, scope: 'http', clock });
+    const budget = new AccountBudget({ accountQps: 1, scope: 'http', pollQps: 0.5, instances: 1, clock });
     await budget.bind(store).acquire();
     await expect(budget.bind(store).acquire({ latestStartAt: clock.now() + 200 })).rejects.toMatchObject({
       name: 'RateLimitWaitTooLongError',
@@ -202,6 +269,9 @@ describe('account budget on Tablestore (official SDK, loopback wire protocol)', 
     const starts = await hammer(open, callers, 6000);
     expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
     expect(busiestWindow(starts.poll)).toBeLessThanOrEqual(2);
+    // The poller wants slots throughout, so HTTP keeps within 5 − 2.
+    expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
+    expect(starts.poll.length).toBeGreaterThanOrEqual(8);
     expect(server.calls.filter((call) => call.operation === 'UpdateRow').length).toBeGreaterThan(20);
   });
 });

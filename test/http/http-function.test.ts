@@ -324,8 +324,13 @@ describe('HTTP function errors', () => {
     });
   });
 
-  it('answers 500 naming the variable for bad configuration', async () => {
-    const fn = coldStart(baseEnv({ HTTP_CACHE_TTL_SECONDS: 'soon' }));
+  it.each([
+    ['HTTP_CACHE_TTL_SECONDS', { HTTP_CACHE_TTL_SECONDS: 'soon' }],
+    // The poller's share must leave the HTTP function some of the account's calls.
+    ['POLL_QPS', { POLL_QPS: '5', CAMS_ACCOUNT_QPS: '5' }],
+    ['HTTP_MAX_INSTANCES', { HTTP_MAX_INSTANCES: '2.5' }],
+  ])('answers 500 naming the variable for bad configuration (%s)', async (variable, env) => {
+    const fn = coldStart(baseEnv(env));
     const answer = record(
       '/flows/{flowId}',
       'GET',
@@ -334,7 +339,7 @@ describe('HTTP function errors', () => {
     expect(answer.statusCode).toBe(500);
     expect(errorOf(answer)).toMatchObject({
       code: 'InvalidConfiguration',
-      message: expect.stringMatching(/^HTTP_CACHE_TTL_SECONDS/),
+      message: expect.stringMatching(new RegExp(`^${variable}`)),
     });
   });
 });

@@ -13,6 +13,7 @@ import { type Answer, coldStart, freshStateUrl, observed } from './harness';
 const TOKEN = 'read-model-token';
 const WATCHED = { flowId: '810000000000001', flowName: 'watched', status: 'PUBLISHED' };
 const UNWATCHED = { flowId: '810000000000002', flowName: 'unwatched', status: 'DRAFT' };
+const DRAFT_WATCHED = { flowId: '810000000000004', flowName: 'draft', status: 'DRAFT' };
 const SHORT_PREVIEW = {
   flowId: '810000000000003',
   flowName: 'short',
@@ -22,6 +23,8 @@ const SHORT_PREVIEW = {
 const auth = { authorization: `Bearer ${TOKEN}` };
 const credentials = SIMULATOR_CREDENTIALS;
 const logs: string[] = [];
+/** Without the store, each of 2 instances takes (5 − 1) / 2 = 2 calls/s: two reads in a row need no wait. */
+const FALLBACK = { CAMS_ACCOUNT_QPS: '5', POLL_QPS: '1', HTTP_MAX_INSTANCES: '2' };
 let simulator: CamsSimulator;
 
 function env(stateUrl: string, extra: Record<string, string> = {}) {
@@ -38,12 +41,23 @@ function env(stateUrl: string, extra: Record<string, string> = {}) {
 }
 
 /** One poller run on `stateUrl` watching WATCHED, as the timer trigger would start it. */
-async function pollOnce(stateUrl: string): Promise<void> {
+async function pollOnce(stateUrl: string, flowId = WATCHED.flowId): Promise<void> {
   const poller = createPollerHandler({
-    env: { CAMS_ENDPOINT: simulator.endpoint, WATCH_FLOWS: WATCHED.flowId, STATE_URL: stateUrl },
+    env: { CAMS_ENDPOINT: simulator.endpoint, WATCH_FLOWS: flowId, STATE_URL: stateUrl },
     log: () => {},
   });
   await poller(fcTimerEvent(), fcContext({ credentials, timeoutSeconds: 20 }));
+}
+
+/** Moves the poller's stored answer (its read time and next check) `byMs` into the past. */
+async function shiftLastRead(stateUrl: string, key: string, byMs: number): Promise<void> {
+  const store = await createStateStore(stateUrl);
+  const item = await store.get(key);
+  const record = item?.value as { lastRead: { readAt: number; nextCheckAt?: number } };
+  record.lastRead.readAt -= byMs;
+  if (record.lastRead.nextCheckAt !== undefined) record.lastRead.nextCheckAt -= byMs;
+  await store.put(key, record, item?.version ?? 0);
+  await store.close();
 }
 
 function camsCallsDuring<T>(work: () => Promise<T>): Promise<{ result: T; camsCalls: number }> {
@@ -60,7 +74,10 @@ const get = (fn: ReturnType<typeof coldStart>, path: string, headers: Record<str
   });
 
 beforeAll(async () => {
-  simulator = await startCamsSimulator({ flows: [WATCHED, UNWATCHED, SHORT_PREVIEW], rateLimit: false });
+  simulator = await startCamsSimulator({
+    flows: [WATCHED, UNWATCHED, SHORT_PREVIEW, DRAFT_WATCHED],
+    rateLimit: false,
+  });
   vi.spyOn(console, 'log').mockImplementation((line: string) => void logs.push(String(line)));
 });
 afterAll(async () => {
@@ -77,21 +94,60 @@ describe('HTTP read model', () => {
     expect(camsCalls).toBe(0);
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toMatchObject(WATCHED);
-    expect(result.headers['cache-status']).toMatch(/^cams-flow-watch; hit; ttl=(59|60); detail=watch$/);
+    // PUBLISHED is checked every 60 s: fresh until that check plus the 90 s margin.
+    expect(result.headers['cache-status']).toMatch(/^cams-flow-watch; hit; ttl=(149|150); detail=watch$/);
     expect(Number(result.headers.age)).toBeLessThanOrEqual(1);
     expect(JSON.parse(logs.at(-1) ?? '{}')).toMatchObject({ source: 'watch', camsCalls: 0 });
     const again = await get(fn, `/flows/${WATCHED.flowId}`);
     expect(again.headers['cache-status']).toMatch(/detail=memory$/);
   });
 
-  it('reads CAMS for a watched flow whose last read is older than HTTP_MAX_AGE_SECONDS, saying it was stale', async () => {
+  it('reads CAMS for a watched flow whose last read is older than HTTP_MAX_AGE_SECONDS and its next check, saying it was stale', async () => {
     const stateUrl = freshStateUrl();
     await pollOnce(stateUrl);
+    // As if the poller had read it 10 minutes ago and stopped since (next check + margin passed).
+    await shiftLastRead(stateUrl, flowKey(WATCHED.flowId, undefined), 600_000);
     const fn = coldStart(env(stateUrl, { HTTP_MAX_AGE_SECONDS: '0' }));
     const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${WATCHED.flowId}`));
     expect(camsCalls).toBe(1);
     expect(result.headers['cache-status']).toBe('cams-flow-watch; fwd=stale; fwd-status=200; stored');
     expect(result.headers.age).toBe('0');
+  });
+
+  it('serves a watched DRAFT flow (checked every 120 s by default) until the poller checks it next: 0 CAMS calls', async () => {
+    const stateUrl = freshStateUrl();
+    await pollOnce(stateUrl, DRAFT_WATCHED.flowId);
+    const key = flowKey(DRAFT_WATCHED.flowId, undefined);
+    // Read 100 s ago, older than HTTP_MAX_AGE_SECONDS (60); the next check is due in 20 s.
+    await shiftLastRead(stateUrl, key, 100_000);
+    const fn = coldStart(env(stateUrl));
+    const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${DRAFT_WATCHED.flowId}`));
+    expect(camsCalls).toBe(0);
+    expect(result.headers.age).toMatch(/^10[01]$/);
+    // 20 s to the next check plus the 90 s margin.
+    expect(result.headers['cache-status']).toMatch(/^cams-flow-watch; hit; ttl=(109|110); detail=watch$/);
+
+    // The poller stopped: past its next check and the margin, the answer is stale.
+    await shiftLastRead(stateUrl, key, 20_000 + 90_000);
+    const late = coldStart(env(stateUrl));
+    expect((await camsCallsDuring(() => get(late, `/flows/${DRAFT_WATCHED.flowId}`))).camsCalls).toBe(1);
+  });
+
+  it('does not trust a stored next check past the hard cap', async () => {
+    const stateUrl = freshStateUrl();
+    await pollOnce(stateUrl, DRAFT_WATCHED.flowId);
+    const key = flowKey(DRAFT_WATCHED.flowId, undefined);
+    const store = await createStateStore(stateUrl);
+    const item = await store.get(key);
+    const record = item?.value as { lastRead: { readAt: number; nextCheckAt: number } };
+    const now = Date.now();
+    record.lastRead.readAt = now - 3 * 3600_000;
+    record.lastRead.nextCheckAt = now + 24 * 3600_000;
+    await store.put(key, record, item?.version ?? 0);
+    const fn = coldStart(env(stateUrl));
+    const { result, camsCalls } = await camsCallsDuring(() => get(fn, `/flows/${DRAFT_WATCHED.flowId}`));
+    expect(camsCalls).toBe(1);
+    expect(result.headers['cache-status']).toMatch(/fwd=stale/);
   });
 
   it('reads CAMS when the caller sends Cache-Control: no-cache', async () => {
@@ -166,15 +222,17 @@ describe('HTTP read model', () => {
     expect(answer.statusCode).toBe(200);
   });
 
-  it('keeps answering, from CAMS at 1 call/s, when the state store cannot be opened, and logs it once', async () => {
-    const fn = coldStart(env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: '' }));
+  it('keeps answering, from CAMS at its share of the account, when the state store cannot be opened, and logs it once', async () => {
+    const fn = coldStart(
+      env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: '', ...FALLBACK }),
+    );
     logs.length = 0;
     const first = await get(fn, `/flows/${UNWATCHED.flowId}`);
     const second = await get(fn, `/flows/${UNWATCHED.flowId}`, { 'cache-control': 'no-cache' });
     expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
     const complaints = logs.filter((line) => line.includes('state store cannot be opened'));
     expect(complaints).toHaveLength(1);
-    expect(logs.filter((line) => line.includes('limits itself to 1 call/s'))).toHaveLength(1);
+    expect(logs.filter((line) => line.includes('limits itself to 2 calls/s'))).toHaveLength(1);
   });
 
   it('shares answers through Tablestore, and keeps answering from CAMS without waiting on it once it fails', async () => {
@@ -182,6 +240,7 @@ describe('HTTP read model', () => {
     try {
       const tablestoreEnv = env('tablestore://cfw-http/flow_state', {
         TABLESTORE_ENDPOINT: tablestore.endpoint,
+        ...FALLBACK,
       });
       const first = coldStart(tablestoreEnv);
       expect((await get(first, `/flows/${UNWATCHED.flowId}`)).headers['cache-status']).toMatch(/fwd=miss/);
@@ -195,13 +254,18 @@ describe('HTTP read model', () => {
       const callsBefore = tablestore.calls.length;
       logs.length = 0;
       const answers = [];
+      const storeCalls = [];
       for (const headers of [{ 'cache-control': 'no-cache' }, { 'cache-control': 'no-cache' }]) {
+        const before = tablestore.calls.length;
         answers.push(await get(second, `/flows/${UNWATCHED.flowId}`, headers));
+        storeCalls.push(tablestore.calls.length - before);
       }
       expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200]);
-      // The first failure (with its one retry) trips the guard; the second request does not ask again.
-      expect(tablestore.calls.length - callsBefore).toBeLessThanOrEqual(2);
-      expect(logs.filter((line) => line.includes('limits itself to 1 call/s'))).toHaveLength(1);
+      // The first failures (the budget's parallel increments, one retry each) trip the guard; the
+      // second request does not ask again.
+      expect(tablestore.calls.length - callsBefore).toBeLessThanOrEqual(4);
+      expect(storeCalls[1]).toBe(0);
+      expect(logs.filter((line) => line.includes('limits itself to 2 calls/s'))).toHaveLength(1);
     } finally {
       await tablestore.close();
     }
