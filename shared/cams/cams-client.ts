@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type * as z from 'zod/mini';
 import { type Clock, systemClock } from '../clock';
-import { Agent, request } from '../undici-parts';
+import { loadUndici } from '../load-undici';
 import {
   type CamsAction,
   CamsError,
@@ -83,14 +83,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts ?? {}) };
   const limiter = options.limiter ?? new RateLimiter({ limit: options.qps ?? 5, clock });
-  const dispatcher =
-    options.dispatcher ??
-    new Agent({
-      connect: { timeout: timeouts.connectMs },
-      headersTimeout: timeouts.headersMs,
-      bodyTimeout: timeouts.bodyMs,
-      keepAliveTimeout: 30_000,
-    });
+  let dispatcher = options.dispatcher;
 
   function fail(
     attempt: Attempt,
@@ -122,6 +115,13 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     });
     let response: Dispatcher.ResponseData<unknown>;
     try {
+      const { Agent, request } = await loadUndici();
+      dispatcher ??= new Agent({
+        connect: { timeout: timeouts.connectMs },
+        headersTimeout: timeouts.headersMs,
+        bodyTimeout: timeouts.bodyMs,
+        keepAliveTimeout: 30_000,
+      });
       // Straight to the pool with origin and path: no URL parsing per call.
       response = await request(dispatcher, {
         origin: endpoint.origin,
