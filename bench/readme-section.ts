@@ -14,6 +14,8 @@ export interface BenchResults {
   readonly machine: { cpu: string; cores: number; memoryGb: number; node: string };
   readonly getflow?: readonly ThroughputResult[];
   readonly coldStart?: readonly ColdStartResult[];
+  /** Set when a partial run (`--only=cold --update`) re-measured the cold start after `ranAt`. */
+  readonly coldStartRanAt?: string;
   readonly poller?: readonly PollerBenchRow[];
   readonly pollerMemory?: readonly PollerMemoryResult[];
   readonly targets?: readonly Target[];
@@ -72,7 +74,7 @@ export function renderBenchmarks(results: BenchResults): string {
     const floor = results.coldStart.find((row) => row.handler === 'node only')?.firstAnswerMs ?? null;
     parts.push(
       section(
-        '**Cold start** (median; "above node" subtracts node\'s own start measured in the same rounds)',
+        `**Cold start**${results.coldStartRanAt ? ` (run ${results.coldStartRanAt.slice(0, 10)})` : ''} (median; "bundle" is the code that row's first answer loads; "above node" subtracts node's own start measured in the same rounds)`,
         ['handler', 'bundle', 'require', 'first answer', 'above node'],
         results.coldStart.map((row) => [
           row.handler,

@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { benchColdStart, coldStartTargets } from './cold-start';
 import { benchGetFlow, getflowTargets } from './getflow';
+import { mergePartialRun } from './merge-results';
 import { type BenchResults, withBenchmarks } from './readme-section';
 import { round, table } from './stats';
 
@@ -162,15 +163,19 @@ async function main(): Promise<void> {
       targets.map((target) => [target.name, target.figure, target.target, target.met ? 'yes' : 'NO']),
     ),
   );
-  // Only a full run replaces the published figures; partial runs land in .local/.
-  const output = quick || only ? '.local/bench/results-partial.json' : 'bench/results.json';
+  // Only a full run, or `--only=<part> --update`, replaces the published figures; other partial runs land in .local/.
+  const isUpdate = Boolean(only) && !quick && process.argv.includes('--update');
+  const output = (quick || only) && !isUpdate ? '.local/bench/results-partial.json' : 'bench/results.json';
+  const written = isUpdate
+    ? mergePartialRun(JSON.parse(readFileSync(output, 'utf8')), results, only ?? '')
+    : results;
   mkdirSync(dirname(output), { recursive: true });
-  writeFileSync(output, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(output, `${JSON.stringify(written, null, 2)}\n`);
   console.log(`\nwrote ${output}`);
   if (output === 'bench/results.json') {
     writeFileSync(
       'README.md',
-      withBenchmarks(readFileSync('README.md', 'utf8'), results as unknown as BenchResults),
+      withBenchmarks(readFileSync('README.md', 'utf8'), written as unknown as BenchResults),
     );
     console.log('updated the README benchmark section from it');
   }
