@@ -83,7 +83,7 @@ export function renderBenchmarks(results: BenchResults): string {
     const floor = results.coldStart.find((row) => row.handler === 'node only')?.firstAnswerMs ?? null;
     parts.push(
       section(
-        '**Cold start** (median; "above node" subtracts node\'s own start measured in the same rounds)',
+        `**Cold start**${results.partsRanAt?.cold ? ` (run ${results.partsRanAt.cold.slice(0, 10)} on its own)` : ''} (median; "bundle" is the code that row's first answer loads; "above node" subtracts node's own start measured in the same rounds)`,
         ['handler', 'bundle', 'require', 'first answer', 'above node'],
         results.coldStart.map((row) => [
           row.handler,

@@ -4,6 +4,7 @@
  * for how FC really runs it).
  */
 import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { Credentials } from '../../shared/cams/types';
 
 export type FcHandler = (event: Buffer, context: FcContext) => Promise<unknown>;
@@ -29,12 +30,17 @@ export interface FcContext {
 }
 
 /**
- * `require`s a built bundle. `fresh` drops it from the module cache first: a new cold start,
- * which re-reads configuration from the environment.
+ * `require`s a built bundle. `fresh` drops it, and the lazily loaded parts beside it, from the
+ * module cache first: a new cold start, which re-reads configuration from the environment.
  */
 export function loadBundle(path: string, options: { fresh?: boolean } = {}): { handler: FcHandler } {
   const resolved = require.resolve(path);
-  if (options.fresh) delete require.cache[resolved];
+  if (options.fresh) {
+    const folder = dirname(resolved);
+    for (const cached of Object.keys(require.cache)) {
+      if (dirname(cached) === folder) delete require.cache[cached];
+    }
+  }
   const loaded = require(resolved) as { handler?: unknown };
   if (typeof loaded.handler !== 'function') throw new Error(`${path} does not export a handler function`);
   return { handler: loaded.handler as FcHandler };

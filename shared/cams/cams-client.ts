@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type * as z from 'zod/mini';
 import { type Clock, systemClock } from '../clock';
-import { Agent, request } from '../undici-parts';
+import { loadUndici, type UndiciParts } from '../load-undici';
 import {
   type CamsAction,
   CamsError,
@@ -83,14 +83,29 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts ?? {}) };
   const limiter = options.limiter ?? new RateLimiter({ limit: options.qps ?? 5, clock });
-  const dispatcher =
-    options.dispatcher ??
-    new Agent({
-      connect: { timeout: timeouts.connectMs },
-      headersTimeout: timeouts.headersMs,
-      bodyTimeout: timeouts.bodyMs,
-      keepAliveTimeout: 30_000,
-    });
+  let transport: { readonly request: UndiciParts['request']; readonly dispatcher: Dispatcher } | undefined;
+
+  /**
+   * undici loads on the first call (see load-undici.ts), before that call takes its rate-limit
+   * slot: a slot is stamped when granted, so the request must start right after it, not after
+   * loading a module.
+   */
+  async function loadTransport() {
+    if (transport) return transport;
+    const { Agent, request } = await loadUndici();
+    transport = {
+      request,
+      dispatcher:
+        options.dispatcher ??
+        new Agent({
+          connect: { timeout: timeouts.connectMs },
+          headersTimeout: timeouts.headersMs,
+          bodyTimeout: timeouts.bodyMs,
+          keepAliveTimeout: 30_000,
+        }),
+    };
+    return transport;
+  }
 
   function fail(
     attempt: Attempt,
@@ -122,6 +137,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     });
     let response: Dispatcher.ResponseData<unknown>;
     try {
+      const { request, dispatcher } = transport ?? (await loadTransport());
       // Straight to the pool with origin and path: no URL parsing per call.
       response = await request(dispatcher, {
         origin: endpoint.origin,
@@ -234,6 +250,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     callOptions: CallOptions,
   ): Promise<z.infer<S>> {
     const { signal, deadlineMs } = callOptions;
+    await loadTransport();
     for (let number = 1; ; number += 1) {
       const latestStartAt = deadlineMs === undefined ? undefined : deadlineMs - MIN_ATTEMPT_MS;
       try {

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { type Clock, systemClock } from '../clock';
-import { Agent, request } from '../undici-parts';
+import { loadUndici } from '../load-undici';
 import { dingtalkFormat } from './formats/dingtalk';
 import { feishuFormat } from './formats/feishu';
 import { metaFormat } from './formats/meta';
@@ -39,9 +39,7 @@ export interface WebhookPublisher {
 export function createWebhookPublisher(options: WebhookPublisherOptions = {}): WebhookPublisher {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const clock = options.clock ?? systemClock;
-  const dispatcher =
-    options.dispatcher ??
-    new Agent({ keepAliveTimeout: 30_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  let dispatcher = options.dispatcher;
 
   async function deliver(
     event: FlowEvent,
@@ -55,6 +53,12 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
     try {
       // undici's request never follows redirects: a 3xx is judged below as a failure.
       const url = new URL(outgoing.url);
+      const { Agent, request } = await loadUndici();
+      dispatcher ??= new Agent({
+        keepAliveTimeout: 30_000,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
       const response = await request(dispatcher, {
         origin: url.origin,
         path: `${url.pathname}${url.search}`,

@@ -44,7 +44,9 @@ describe.each(IMPLEMENTATIONS)('tablestore store (%s)', (name, implementation) =
     const store = await open(table);
     expect(await store.put('flow/-/1', { status: 'DRAFT' }, 0)).toBe(1);
     const calls = server.calls.map((call) => `${call.operation}:${call.code}`);
-    expect(calls.slice(-3)).toEqual(['DescribeTable:OTSObjectNotExist', 'CreateTable:OK', 'PutRow:OK']);
+    // Ours skips DescribeTable: it creates the table only once a call finds it missing.
+    const first = name === 'our own client' ? 'PutRow' : 'DescribeTable';
+    expect(calls.slice(-3)).toEqual([`${first}:OTSObjectNotExist`, 'CreateTable:OK', 'PutRow:OK']);
     const [row] = server.rows(table);
     expect(row?.primaryKey).toBe('flow/-/1');
     expect(row?.columns.get('value')).toBe('{"status":"DRAFT"}');
@@ -75,7 +77,18 @@ describe.each(IMPLEMENTATIONS)('tablestore store (%s)', (name, implementation) =
     const store = await open(table);
     await store.put('a', 1, 0);
     server.dropTable(table);
-    await expect(store.get('a')).rejects.toMatchObject({ code: 'OTSObjectNotExist' });
+    if (name === 'our own client') {
+      // Ours recreates it as soon as a call finds it missing, within the same run.
+      expect(await store.get('a')).toBeUndefined();
+      expect(server.calls.slice(-3).map((call) => `${call.operation}:${call.code}`)).toEqual([
+        'GetRow:OTSObjectNotExist',
+        'CreateTable:OK',
+        'GetRow:OK',
+      ]);
+      server.dropTable(table);
+    } else {
+      await expect(store.get('a')).rejects.toMatchObject({ code: 'OTSObjectNotExist' });
+    }
     const nextRun = await open(table);
     expect(await nextRun.get('a')).toBeUndefined();
     expect(await nextRun.put('a', 2, 0)).toBe(1);

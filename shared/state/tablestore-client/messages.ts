@@ -32,10 +32,6 @@ function condition(writer: ProtoWriter, rule: RowCondition): void {
   }
 }
 
-export function describeTableRequest(table: string): Buffer {
-  return new ProtoWriter().string(1, table).finish();
-}
-
 /** One STRING primary key column, no reserved throughput, rows never expire, one version. */
 /** `timeToLive` in seconds (-1: rows never expire; Tablestore's shortest otherwise is a day). */
 export function createTableRequest(table: string, primaryKey: string, timeToLive = -1): Buffer {

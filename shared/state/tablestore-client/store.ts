@@ -1,18 +1,19 @@
 /**
  * The Tablestore state store over a client of our own: the same table, columns and conditions
- * as the SDK-based TablestoreStateStore, but each call is one signed POST through the undici
- * Agent the function already loads. The official SDK costs ~794 KB and tens of milliseconds to
- * load on every cold start; this client is a few KB (README, "Tablestore client").
+ * as the SDK-based TablestoreStateStore, but each call is one signed POST over node's own
+ * http/https with a keep-alive agent. The official SDK costs ~794 KB and tens of milliseconds to
+ * load on every cold start; this client is a few KB, and needs no undici, so a watched flow's
+ * first answer (the store alone) never loads it (README, "Tablestore client").
  *
  * Table schema: primary key `key` (STRING); `value` (STRING, JSON) and `version` (INTEGER) for
  * versioned items. Counters live in `<table>_counters`, `count` (INTEGER), whose rows expire. Everything read back is checked — protobuf
  * bounds, plain-buffer checksums, column types, JSON — and a bad answer becomes a StateStoreError.
  */
 import { createHash } from 'node:crypto';
-import type { Dispatcher } from 'undici';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Credentials } from '../../cams/types';
 import { type Clock, systemClock } from '../../clock';
-import { Agent, request } from '../../undici-parts';
 import { StateStoreError } from '../errors';
 import { appliedUnlessConditionFails, otsError } from '../tablestore-errors';
 import type { TablestoreLocation } from '../tablestore-location';
@@ -20,7 +21,6 @@ import type { Counter, StateStore, VersionedItem } from '../types';
 import {
   createTableRequest,
   deleteRowRequest,
-  describeTableRequest,
   errorOf,
   getRangeRequest,
   getRowRequest,
@@ -44,7 +44,6 @@ export interface TablestoreWireStoreOptions extends TablestoreLocation {
   /** Further attempts after a failure that Tablestore says left nothing applied. */
   readonly maxRetries?: number;
   readonly clock?: Clock;
-  readonly dispatcher?: Dispatcher;
 }
 
 const PRIMARY_KEY = 'key';
@@ -59,7 +58,7 @@ const PAGE_ROWS = 1000;
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 const RETRY_BASE_MS = 100;
 /** Reads may be repeated after any retryable failure; a write only if it surely was not applied. */
-const IDEMPOTENT = new Set(['DescribeTable', 'GetRow', 'GetRange']);
+const IDEMPOTENT = new Set(['GetRow', 'GetRange']);
 const NOT_APPLIED = new Set([
   'OTSServerBusy',
   'OTSNotEnoughCapacityUnit',
@@ -69,9 +68,17 @@ const NOT_APPLIED = new Set([
   'OTSTableNotReady',
   'OTSPartitionUnavailable',
 ]);
-/** Tables known to exist, per endpoint/instance/table, so a warm instance checks once. */
-const knownTables = new Set<string>();
-let sharedAgent: Agent | undefined;
+/** One keep-alive pool per protocol and warm instance, shared by every run's store. */
+let sharedHttpAgent: HttpAgent | undefined;
+let sharedHttpsAgent: HttpsAgent | undefined;
+function httpAgent(): HttpAgent {
+  sharedHttpAgent ??= new HttpAgent({ keepAlive: true, timeout: 30_000 });
+  return sharedHttpAgent;
+}
+function httpsAgent(): HttpsAgent {
+  sharedHttpsAgent ??= new HttpsAgent({ keepAlive: true, timeout: 30_000 });
+  return sharedHttpsAgent;
+}
 
 function keyCell(key: string) {
   return { name: PRIMARY_KEY, value: key };
@@ -88,16 +95,61 @@ function versionIs(expectedVersion: number): RowCondition {
 export class TablestoreWireStore implements StateStore {
   readonly #options: TablestoreWireStoreOptions;
   readonly #clock: Clock;
-  readonly #dispatcher: Dispatcher;
-  readonly #origin: string;
+  readonly #endpoint: URL;
 
   constructor(options: TablestoreWireStoreOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#origin = new URL(options.endpoint).origin;
-    // One keep-alive pool per warm instance, shared by every run's store.
-    sharedAgent ??= new Agent({ keepAliveTimeout: 30_000 });
-    this.#dispatcher = options.dispatcher ?? sharedAgent;
+    this.#endpoint = new URL(options.endpoint);
+    if (this.#endpoint.protocol !== 'http:' && this.#endpoint.protocol !== 'https:') {
+      throw new StateStoreError(
+        'InvalidConfiguration',
+        `the Tablestore endpoint must be http(s)://, not ${this.#endpoint.protocol}`,
+      );
+    }
+  }
+
+  /** One POST; resolves once the whole answer is read (at most MAX_ANSWER_BYTES). */
+  #post(operation: string, headers: Record<string, string>, body: Buffer) {
+    const isHttps = this.#endpoint.protocol === 'https:';
+    const agent = isHttps ? httpsAgent() : httpAgent();
+    const timeoutMs = this.#options.timeoutMs ?? 5000;
+    return new Promise<{ statusCode: number; answerMd5: unknown; answer: Buffer }>((resolve, reject) => {
+      const outgoing = (isHttps ? httpsRequest : httpRequest)(
+        {
+          protocol: this.#endpoint.protocol,
+          hostname: this.#endpoint.hostname,
+          port: this.#endpoint.port,
+          path: `/${operation}`,
+          method: 'POST',
+          agent,
+          headers: {
+            ...headers,
+            'content-type': 'application/x-protobuf',
+            'content-length': String(body.length),
+          },
+        },
+        (response: IncomingMessage) => {
+          readLimited(response).then(
+            (answer) =>
+              resolve({
+                statusCode: response.statusCode ?? 0,
+                answerMd5: response.headers['x-ots-contentmd5'],
+                answer,
+              }),
+            reject,
+          );
+        },
+      );
+      // A plain timer, not AbortSignal.timeout: loading the abort machinery showed in the cold-start profile.
+      const timer = setTimeout(
+        () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      outgoing.on('close', () => clearTimeout(timer));
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
   }
 
   get #table(): string {
@@ -106,10 +158,6 @@ export class TablestoreWireStore implements StateStore {
 
   get #counterTable(): string {
     return `${this.#options.table}${COUNTER_TABLE_SUFFIX}`;
-  }
-
-  #tableId(table: string): string {
-    return `${this.#options.endpoint}/${this.#options.instance}/${table}`;
   }
 
   /** One signed call; resolves to the answer's body, rejects with a StateStoreError. */
@@ -125,17 +173,7 @@ export class TablestoreWireStore implements StateStore {
     let answer: Buffer;
     let answerMd5: unknown;
     try {
-      const response = await request(this.#dispatcher, {
-        origin: this.#origin,
-        path: `/${operation}`,
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/x-protobuf' },
-        body,
-        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000),
-      });
-      statusCode = response.statusCode;
-      answerMd5 = response.headers['x-ots-contentmd5'];
-      answer = await readLimited(response.body);
+      ({ statusCode, answerMd5, answer } = await this.#post(operation, headers, body));
     } catch (error) {
       if (error instanceof StateStoreError) throw error;
       throw otsError('NetworkingError', operation, this.#options, { cause: error });
@@ -162,11 +200,6 @@ export class TablestoreWireStore implements StateStore {
         return await this.#send(operation, body);
       } catch (error) {
         const failure = error as StateStoreError;
-        if (failure.code === 'OTSObjectNotExist') {
-          // Deleted meanwhile, or not loaded yet: check (and create) both tables again next time.
-          knownTables.delete(this.#tableId(this.#table));
-          knownTables.delete(this.#tableId(this.#counterTable));
-        }
         const repeatable = IDEMPOTENT.has(operation) ? failure.retryable : NOT_APPLIED.has(failure.code);
         if (!repeatable || attempt >= maxRetries) throw failure;
         await this.#clock.sleep(RETRY_BASE_MS * 2 ** attempt);
@@ -192,25 +225,28 @@ export class TablestoreWireStore implements StateStore {
   }
 
   /** A conditional write: true when applied, false when its condition did not hold. */
-  #conditional(operation: string, body: Buffer): Promise<boolean> {
-    return appliedUnlessConditionFails(this.#call(operation, body));
+  #conditional(operation: string, body: Buffer, table = this.#table): Promise<boolean> {
+    return appliedUnlessConditionFails(this.#onTable(operation, body, table));
   }
 
-  /** Creates the table on first use; a concurrent creator winning the race is fine. */
-  async #ensureTable(table = this.#table, timeToLive = -1): Promise<void> {
-    const id = this.#tableId(table);
-    if (knownTables.has(id)) return;
+  /**
+   * One call on `table`, creating the table when Tablestore answers that it does not exist, then
+   * calling once more. Asking first (DescribeTable) would cost every cold instance a round trip
+   * before its first answer; a missing table happens once per deployment.
+   */
+  async #onTable(operation: string, body: Buffer, table = this.#table, timeToLive = -1): Promise<Buffer> {
     try {
-      await this.#call('DescribeTable', describeTableRequest(table));
+      return await this.#call(operation, body);
     } catch (error) {
       if ((error as StateStoreError).code !== 'OTSObjectNotExist') throw error;
-      try {
-        await this.#call('CreateTable', createTableRequest(table, PRIMARY_KEY, timeToLive));
-      } catch (createError) {
-        if ((createError as StateStoreError).code !== 'OTSObjectAlreadyExist') throw createError;
-      }
     }
-    knownTables.add(id);
+    try {
+      await this.#call('CreateTable', createTableRequest(table, PRIMARY_KEY, timeToLive));
+    } catch (createError) {
+      // A concurrent creator winning the race is fine.
+      if ((createError as StateStoreError).code !== 'OTSObjectAlreadyExist') throw createError;
+    }
+    return this.#call(operation, body);
   }
 
   #item<T>(row: DecodedRow): VersionedItem<T> {
@@ -243,8 +279,7 @@ export class TablestoreWireStore implements StateStore {
   }
 
   async get<T = unknown>(key: string): Promise<VersionedItem<T> | undefined> {
-    await this.#ensureTable();
-    const answer = await this.#call('GetRow', getRowRequest(this.#table, encodeRow(keyCell(key))));
+    const answer = await this.#onTable('GetRow', getRowRequest(this.#table, encodeRow(keyCell(key))));
     const rows = this.#decode('GetRow', () => decodeRows(rowOf(answer)));
     if (rows.length > 1)
       throw new StateStoreError('InvalidResponse', `Tablestore GetRow answered ${rows.length} rows`);
@@ -257,13 +292,12 @@ export class TablestoreWireStore implements StateStore {
   }
 
   async list<T = unknown>(prefix: string): Promise<VersionedItem<T>[]> {
-    await this.#ensureTable();
     const end = encodeRow(keyCell(`${prefix}${MAX_CHAR}`));
     const items: VersionedItem<T>[] = [];
     let start = encodeRow(keyCell(prefix));
     let lastKey: string | undefined;
     for (;;) {
-      const answer = await this.#call('GetRange', getRangeRequest(this.#table, start, end, PAGE_ROWS));
+      const answer = await this.#onTable('GetRange', getRangeRequest(this.#table, start, end, PAGE_ROWS));
       const page = this.#decode('GetRange', () => {
         const { rows, nextStart } = rangeOf(answer);
         return { rows: decodeRows(rows), nextStart };
@@ -298,7 +332,6 @@ export class TablestoreWireStore implements StateStore {
   }
 
   async put(key: string, value: unknown, expectedVersion: number): Promise<number | undefined> {
-    await this.#ensureTable();
     const version = expectedVersion + 1;
     const row = encodeRow(keyCell(key), [
       { name: 'value', value: JSON.stringify(value) },
@@ -313,7 +346,6 @@ export class TablestoreWireStore implements StateStore {
 
   async delete(key: string, expectedVersion: number): Promise<boolean> {
     if (expectedVersion < 1) return false;
-    await this.#ensureTable();
     const primaryKey = encodeRow(keyCell(key), [], { deleteMarker: true });
     return this.#conditional(
       'DeleteRow',
@@ -331,13 +363,14 @@ export class TablestoreWireStore implements StateStore {
     if (!Number.isSafeInteger(by))
       throw new StateStoreError('InvalidArgument', 'increment needs a whole number');
     const table = this.#counterTable;
-    await this.#ensureTable(table, COUNTER_TTL_SECONDS);
     const change = encodeRow(keyCell(key), [
       { name: COUNT, value: BigInt(by), operation: CELL_OP_INCREMENT },
     ]);
-    const answer = await this.#call(
+    const answer = await this.#onTable(
       'UpdateRow',
       updateRowRequest(table, change, { rowExistence: ROW_IGNORE }, [COUNT]),
+      table,
+      COUNTER_TTL_SECONDS,
     );
     const [row] = this.#decode('UpdateRow', () => decodeRows(rowOf(answer)));
     const count = countOf(row);
@@ -352,13 +385,17 @@ export class TablestoreWireStore implements StateStore {
 
   async counters(startKey: string, endKey: string): Promise<Counter[]> {
     const table = this.#counterTable;
-    await this.#ensureTable(table, COUNTER_TTL_SECONDS);
     const end = encodeRow(keyCell(endKey));
     const counters: Counter[] = [];
     let start = encodeRow(keyCell(startKey));
     let lastKey: string | undefined;
     for (;;) {
-      const answer = await this.#call('GetRange', getRangeRequest(table, start, end, PAGE_ROWS));
+      const answer = await this.#onTable(
+        'GetRange',
+        getRangeRequest(table, start, end, PAGE_ROWS),
+        table,
+        COUNTER_TTL_SECONDS,
+      );
       const page = this.#decode('GetRange', () => {
         const { rows, nextStart } = rangeOf(answer);
         return { rows: decodeRows(rows), nextStart };
@@ -408,7 +445,7 @@ function md5Base64(bytes: Buffer): string {
   return createHash('md5').update(bytes).digest('base64');
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
+async function readLimited(body: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
