@@ -12,6 +12,7 @@ import { HttpError } from './http-error';
 import { jsonAnswer, type OperatorAnswer } from './json-answer';
 import { comparePositions, decodeCursor, page, parseLimit } from './pagination';
 import type { RouteName } from './routes';
+import { mapStateErrors } from './state-store';
 
 const OPERATOR_ROUTES: readonly RouteName[] = ['overview', 'history', 'deliveries', 'redeliver'];
 const EVENT_ID = /^evt_[0-9a-f]{32}$/;
@@ -216,7 +217,8 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
           NO_STORE,
         );
       }
-      const version = await store.put(key, record, current.version);
+      const expectedVersion = current.version;
+      const version = await mapStateErrors(() => store.put(key, record, expectedVersion));
       if (version !== undefined) {
         options.log(
           JSON.stringify({

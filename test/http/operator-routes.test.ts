@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../functions/http/handler';
+import { SIMULATOR_CREDENTIALS } from '../../local/cams-simulator';
+import { startTablestoreServer } from '../../local/tablestore-server';
 import { type FlowRecord, flowKey } from '../../shared/poller';
 import { createStateStore } from '../../shared/state';
 import { type PollerWorld, startPollerWorld } from '../poller/harness';
-import { type Answer, type InvokeRequest, invokeHandler, observed } from './harness';
+import { type Answer, type InvokeContext, type InvokeRequest, invokeHandler, observed } from './harness';
 import { undocumented } from './openapi-check';
 
 const READ_TOKEN = 'operator-read-token';
@@ -39,6 +41,7 @@ async function call(
   route: string,
   request: InvokeRequest,
   extraEnv: Record<string, string | undefined> = {},
+  context: InvokeContext = {},
 ): Promise<Answer> {
   // Built from source with the poller's virtual clock: redelivery stamps the outbox entry with
   // the function's clock, and the poller judges its age with its own.
@@ -47,7 +50,7 @@ async function call(
     clock: world.clock,
     log: (line) => logs.push(line),
   });
-  const answer = await invokeHandler(handler, request);
+  const answer = await invokeHandler(handler, request, context);
   observed.add(`${route} ${request.method ?? 'GET'} ${answer.statusCode}`);
   return answer;
 }
@@ -367,6 +370,43 @@ describe('hostile state', () => {
     const stored = (await store.get<FlowRecord>(flowKey('920000000000009', undefined)))?.value;
     expect(stored).toEqual({ flowId: 9, outbox: 'x' });
     await store.delete(flowKey('920000000000009', undefined), 1);
+  });
+
+  it('answers a redelivery whose write the store fails with 503 StateUnavailable and Retry-After, not 500', async () => {
+    const credentials = SIMULATOR_CREDENTIALS;
+    const tablestore = await startTablestoreServer({
+      instance: 'cfw-ops',
+      credentials: [credentials],
+      clock: world.clock,
+    });
+    try {
+      const stateEnv = {
+        STATE_URL: 'tablestore://cfw-ops/flow_state',
+        TABLESTORE_ENDPOINT: tablestore.endpoint,
+      };
+      const key = flowKey(BUSY_FLOW, undefined);
+      const record = (await (await createStateStore(`file:${stateDirectory}`)).get(key))?.value;
+      const store = await createStateStore(stateEnv.STATE_URL, {
+        credentials,
+        env: stateEnv,
+        clock: world.clock,
+      });
+      await store.put(key, record, 0);
+      const eventId = (record as FlowRecord).history?.[0]?.eventId ?? '';
+      tablestore.failNext(1, { httpStatus: 500, code: 'OTSInternalServerError' }, 'PutRow');
+      const answer = await call(
+        '/events/{eventId}/redeliver',
+        { method: 'POST', path: `/events/${eventId}/redeliver`, headers: admin },
+        stateEnv,
+        { credentials },
+      );
+      expect(tablestore.calls.at(-1)).toEqual({ operation: 'PutRow', code: 'OTSInternalServerError' });
+      expect(answer.statusCode).toBe(503);
+      expect(errorCode(answer)).toBe('StateUnavailable');
+      expect(answer.headers['retry-after']).toBe('1');
+    } finally {
+      await tablestore.close();
+    }
   });
 
   it('answers 500 naming STATE_URL when it is not a store', async () => {
