@@ -27,8 +27,11 @@ export interface OperatorRequest {
   readonly requestId: string;
 }
 
-const iso = (ms: number | undefined) =>
-  ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+/** Total: a time no Date holds (the schema refuses those, but this answer must never throw) is null. */
+const iso = (ms: number | undefined) => {
+  const date = new Date(ms ?? Number.NaN);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+};
 /** Newest first as an ascending sort key; an unparsable date sorts last. */
 const newestFirst = (at: string | number) => -(typeof at === 'number' ? at : Date.parse(at) || 0);
 

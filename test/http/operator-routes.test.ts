@@ -2,14 +2,21 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHttpHandler } from '../../functions/http/handler';
 import { SIMULATOR_CREDENTIALS } from '../../local/cams-simulator';
 import { startTablestoreServer } from '../../local/tablestore-server';
 import { type FlowRecord, flowKey } from '../../shared/poller';
 import { createStateStore } from '../../shared/state';
 import { type PollerWorld, startPollerWorld } from '../poller/harness';
-import { type Answer, type InvokeContext, type InvokeRequest, invokeHandler, observed } from './harness';
+import {
+  type Answer,
+  coldStart,
+  type InvokeContext,
+  type InvokeRequest,
+  invokeHandler,
+  observed,
+} from './harness';
 import { undocumented } from './openapi-check';
 
 const READ_TOKEN = 'operator-read-token';
@@ -406,6 +413,40 @@ describe('hostile state', () => {
       expect(answer.headers['retry-after']).toBe('1');
     } finally {
       await tablestore.close();
+    }
+  });
+
+  it('counts a record with an epoch past what a Date holds as unreadable: /overview and /deliveries still answer (built bundle)', async () => {
+    const store = await createStateStore(`file:${stateDirectory}`);
+    const key = flowKey('920000000000008', undefined);
+    const pending = (await store.list<FlowRecord>('flow/')).flatMap((item) => item.value.outbox)[0];
+    await store.put(
+      key,
+      {
+        flowId: '920000000000008',
+        flowName: 'far_future',
+        failures: 0,
+        lastCheckedAt: 9e15,
+        outbox: [{ ...pending, createdAt: 1e300, nextAttemptAt: 9e15 }],
+        deadLetters: [],
+      },
+      0,
+    );
+    // The built bundle logs each request to stdout, as on FC.
+    const quiet = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const savedEnv = { ...process.env };
+    try {
+      const built = coldStart(env());
+      const overview = await built.invoke({ path: '/overview', headers: read });
+      expect(overview.statusCode).toBe(200);
+      expect((JSON.parse(overview.body) as { totals: { unreadable: number } }).totals.unreadable).toBe(1);
+      const owed = await built.invoke({ path: '/deliveries', headers: read });
+      expect(owed.statusCode).toBe(200);
+      expect(body(owed).items.map((item) => item.flowId)).not.toContain('920000000000008');
+    } finally {
+      quiet.mockRestore();
+      process.env = savedEnv;
+      await store.delete(key, 1);
     }
   });
 

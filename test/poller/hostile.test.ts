@@ -313,6 +313,10 @@ describe('4. one bad record never stops the others', () => {
       '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"800000000000001","flowName":"","failures":0,"outbox":[],"deadLetters":[],"history":[{"eventId":"e","deliveries":"x"}]}}',
     ],
     [
+      'out-of-range epoch',
+      '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"800000000000001","flowName":"","failures":0,"lastCheckedAt":1e300,"outbox":[],"deadLetters":[]}}',
+    ],
+    [
       'for another flow',
       '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"1","flowName":"","failures":0,"outbox":[],"deadLetters":[]}}',
     ],
@@ -354,6 +358,40 @@ describe('4. one bad record never stops the others', () => {
     expect(summary.flowsChecked).toBeGreaterThan(2);
     // 5. The flow whose state cannot be saved is backed off in memory, not retried hot.
     expect(simulator.calls.filter((call) => call.flowId === A).length - before).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('a check or backoff stamped far in the future', () => {
+  it('does not stall the flow: more than a day ahead counts as due, less than a day ahead is kept', async () => {
+    seed();
+    const directory = freshStateDirectory();
+    const poller = instance(directory);
+    await poller.run();
+    const store = stateAt(directory);
+    const year = 365 * 24 * 3600_000;
+    const stamps: Record<string, Record<string, number>> = {
+      [A]: { lastCheckedAt: Date.now() + year },
+      [B]: { lastCheckedAt: 0, retryAt: Date.now() + year, failures: 1 },
+      [C]: { lastCheckedAt: Date.now() + 3600_000 },
+    };
+    for (const [flowId, stamp] of Object.entries(stamps)) {
+      const record = await store.get<Record<string, unknown>>(`flow/-/${flowId}`);
+      await store.put(`flow/-/${flowId}`, { ...record?.value, ...stamp }, record?.version ?? 0);
+      simulator.setStatus(flowId, 'BLOCKED');
+    }
+    try {
+      const from = receiver.received.length;
+      expect(await poller.run()).toMatchObject({ changes: 2, delivered: 2 });
+      expect(deliveriesOf(A, from).map((entry) => entry.change)).toEqual(['PUBLISHED→BLOCKED']);
+      expect(deliveriesOf(B, from).map((entry) => entry.change)).toEqual(['PUBLISHED→BLOCKED']);
+      // An hour ahead is clock skew between instances, not a broken stamp.
+      expect(deliveriesOf(C, from)).toEqual([]);
+      expect((await store.get<{ lastCheckedAt: number }>(`flow/-/${A}`))?.value.lastCheckedAt).toBeLessThan(
+        Date.now() + 1000,
+      );
+    } finally {
+      for (const flowId of [A, B, C]) simulator.setStatus(flowId, 'PUBLISHED');
+    }
   });
 });
 
