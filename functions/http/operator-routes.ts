@@ -12,6 +12,7 @@ import { HttpError } from './http-error';
 import { jsonAnswer, type OperatorAnswer } from './json-answer';
 import { comparePositions, decodeCursor, page, parseLimit } from './pagination';
 import type { RouteName } from './routes';
+import { mapStateErrors } from './state-store';
 
 const OPERATOR_ROUTES: readonly RouteName[] = ['overview', 'history', 'deliveries', 'redeliver'];
 const EVENT_ID = /^evt_[0-9a-f]{32}$/;
@@ -26,8 +27,11 @@ export interface OperatorRequest {
   readonly requestId: string;
 }
 
-const iso = (ms: number | undefined) =>
-  ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+/** Total: a time no Date holds (the schema refuses those, but this answer must never throw) is null. */
+const iso = (ms: number | undefined) => {
+  const date = new Date(ms ?? Number.NaN);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+};
 /** Newest first as an ascending sort key; an unparsable date sorts last. */
 const newestFirst = (at: string | number) => -(typeof at === 'number' ? at : Date.parse(at) || 0);
 
@@ -216,7 +220,8 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
           NO_STORE,
         );
       }
-      const version = await store.put(key, record, current.version);
+      const expectedVersion = current.version;
+      const version = await mapStateErrors(() => store.put(key, record, expectedVersion));
       if (version !== undefined) {
         options.log(
           JSON.stringify({

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { type Credentials, MissingCredentialsError, resolveCredentials } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
-import { aroundStore, createStateStore, type StateStore, StateStoreError } from '../../shared/state';
+import {
+  aroundStore,
+  createStateStore,
+  type StateStore,
+  StateStoreError,
+  unavailableStore,
+} from '../../shared/state';
 import { HttpError } from './http-error';
 
 /** After the store failed to answer, requests skip it this long instead of each waiting on it. */
@@ -34,34 +40,6 @@ function failingFast(store: StateStore, clock: Clock): StateStore {
       throw error;
     }
   });
-}
-
-/**
- * Stands in for a store that could not be opened: every call fails, so readers miss and the
- * budget falls back. A StateStoreError (no role, bad STATE_URL) is rethrown as it is, so the
- * operator routes can say what to fix.
- */
-function unavailableStore(cause: unknown): StateStore {
-  const fail = async (): Promise<never> => {
-    if (cause instanceof StateStoreError) throw cause;
-    throw new StateStoreError(
-      'StateUnavailable',
-      `the state store could not be opened: ${(cause as Error).message}`,
-      {
-        retryable: true,
-        cause,
-      },
-    );
-  };
-  return {
-    get: fail,
-    list: fail,
-    put: fail,
-    delete: fail,
-    increment: fail,
-    counters: fail,
-    close: async () => {},
-  };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { CamsClient, Credentials } from '../../shared/cams';
 import { resolveCredentials } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 import type { PollerConfig } from '../../shared/poller';
-import { createStateStore, type StateStore } from '../../shared/state';
+import { createStateStore, type StateStore, unavailableStore } from '../../shared/state';
 import type { WebhookEndpoint } from '../../shared/webhook';
 
 /** Set `{"dryRun":true}` as the invocation's payload (a timer event's `payload`, or the event itself). */
@@ -103,6 +103,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
 
   let store: StateStore | undefined;
+  let storeFailure: unknown;
   try {
     store = await createStateStore(setup.config.stateUrl, {
       credentials,
@@ -112,13 +113,15 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     await store.get('dry-run/probe');
     checks.push({ name: 'stateStore', ok: true, detail: `read from ${setup.config.stateUrl}` });
   } catch (error) {
+    storeFailure = error;
     checks.push(failed('stateStore', error));
   }
 
   const [flow] = setup.config.watchFlows;
   const [custSpaceId] = setup.config.watchCustSpaces;
-  // Without a store the budget falls back to its conservative local limit, as a run would.
-  const budget = store && setup.budget ? setup.budget.bind(store) : undefined;
+  // Without a store the budget falls back to its conservative local limit, as a run would: bound
+  // to a store that always fails, it takes that path rather than being left out.
+  const budget = setup.budget?.bind(store ?? unavailableStore(storeFailure));
   const callOptions = { credentials, deadlineMs: options.deadlineMs, ...(budget ? { budget } : {}) };
   try {
     if (flow) {

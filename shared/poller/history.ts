@@ -9,7 +9,8 @@ export const MAX_HISTORY = 50;
 /** `REMOVED` stands in for the status of a flow that vanished; it is no CAMS status. */
 export const REMOVED_STATUS = 'REMOVED';
 
-export const deliveryStateSchema = z.enum(['pending', 'delivered', 'gone', 'dead']);
+/** `rerouted`: the endpoint left WEBHOOK_URL while owed the event, which went to the configured ones. */
+export const deliveryStateSchema = z.enum(['pending', 'delivered', 'gone', 'dead', 'rerouted']);
 export type DeliveryState = z.infer<typeof deliveryStateSchema>;
 
 export const endpointDeliverySchema = z.looseObject({

@@ -11,8 +11,11 @@ import type { DiscoveryRecord, EndpointRecord, FlowRecord } from './records';
  * routes read flow records through the same schema, so both agree on which records are usable.
  */
 
-// zod 4 numbers refuse Infinity and NaN already.
-const epochMs = z.number();
+/** The last instant a JavaScript Date holds (ECMA-262, Time Values): beyond it toISOString throws. */
+export const MAX_EPOCH_MS = 8.64e15;
+
+// zod 4 numbers refuse Infinity and NaN already; a time no Date can show is no time we wrote.
+const epochMs = z.number().check(z.gte(0), z.lte(MAX_EPOCH_MS));
 
 const eventSchema = z.looseObject({
   id: z.string().check(z.minLength(1), z.maxLength(200)),

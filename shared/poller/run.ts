@@ -25,6 +25,7 @@ import {
   newFlowRecord,
 } from './records';
 import { RepeatedLog } from './repeated-log';
+import { rerouteOwedEvents } from './reroute';
 import { dueOrder, failureBackoffMs, intervalMsFor, nextDueAt } from './schedule';
 import { isValidFlowId, listCustSpaceFlows } from './watch-list';
 
@@ -330,22 +331,8 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   }
   for (const key of quarantined) watched.delete(key);
 
-  /**
-   * Events owed to an endpoint no longer in WEBHOOK_URL go to the endpoints configured now,
-   * under the same ids: changing the URL must not silently drop what was owed. Endpoints still
-   * configured but silenced by a 410 are simply dropped, as before.
-   */
   function reroute(record: FlowRecord): number {
-    let moved = 0;
-    for (const entry of record.outbox) {
-      if (!entry.pendingEndpoints.some((id) => !configured.has(id))) continue;
-      moved += 1;
-      const kept = entry.pendingEndpoints.filter((id) => configured.has(id));
-      entry.pendingEndpoints = [...new Set([...kept, ...endpoints.keys()])];
-      // The backoff was the old endpoint's; the new ones have not failed yet.
-      entry.nextAttemptAt = Math.min(entry.nextAttemptAt, clock.now());
-    }
-    return moved;
+    return rerouteOwedEvents(record, configured, [...endpoints.keys()], clock.now());
   }
 
   async function deliverFor(key: string): Promise<void> {

@@ -2,6 +2,16 @@ import type { FlowRecord } from './records';
 
 const MAX_FAILURE_BACKOFF_MS = 15 * 60 * 1000;
 const FAILURE_BACKOFF_BASE_MS = 5000;
+/**
+ * A check or backoff stamped further ahead than this was not written by a clock we trust (a
+ * host with a wrong date, a hand edit): honouring it would leave the flow unchecked until then,
+ * so it counts as absent. Less than this is clock skew between instances, and is kept.
+ */
+const MAX_FUTURE_STAMP_MS = 24 * 3600_000;
+
+function believable(stamp: number | undefined, now: number): number | undefined {
+  return stamp !== undefined && stamp - now <= MAX_FUTURE_STAMP_MS ? stamp : undefined;
+}
 
 export function intervalMsFor(
   status: string | undefined,
@@ -23,10 +33,12 @@ export function overdueRatio(
   now: number,
   intervalsS: Readonly<Record<string, number>>,
 ): number {
-  if (record.retryAt !== undefined && now < record.retryAt) return 0;
-  if (record.lastCheckedAt === undefined) return Number.POSITIVE_INFINITY;
+  const retryAt = believable(record.retryAt, now);
+  if (retryAt !== undefined && now < retryAt) return 0;
+  const lastCheckedAt = believable(record.lastCheckedAt, now);
+  if (lastCheckedAt === undefined) return Number.POSITIVE_INFINITY;
   const interval = Math.max(1, intervalMsFor(record.status, intervalsS));
-  return (now - record.lastCheckedAt) / interval;
+  return (now - lastCheckedAt) / interval;
 }
 
 export function isDue(

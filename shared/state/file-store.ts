@@ -97,11 +97,23 @@ export class FileStateStore implements StateStore {
         cause: error,
       });
     }
+    let item: Partial<StoredItem> | null;
     try {
-      return JSON.parse(text) as StoredItem;
+      item = JSON.parse(text) as Partial<StoredItem> | null;
     } catch (error) {
       throw new StateStoreError('StateCorrupt', `state file ${fileName} is not JSON`, { cause: error });
     }
+    // Compare-and-set means nothing without a whole, positive version, as Tablestore's stores insist too.
+    const version = item?.version;
+    if (
+      typeof item?.key !== 'string' ||
+      typeof version !== 'number' ||
+      !Number.isSafeInteger(version) ||
+      version < 1
+    ) {
+      throw new StateStoreError('StateCorrupt', `state file ${fileName} has no valid key and version`);
+    }
+    return item as StoredItem;
   }
 
   async #withLock<T>(fileName: string, work: () => Promise<T>, directory = this.#directory): Promise<T> {

@@ -9,6 +9,7 @@ export { aroundStore } from './around';
 export { StateStoreError } from './errors';
 export { FileStateStore } from './file-store';
 export { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
+export { unavailableStore } from './unavailable-store';
 
 export interface StateStoreOptions {
   readonly credentials?: Credentials | undefined;

@@ -91,7 +91,7 @@ export function httpFunction(
   };
 }
 
-type InvokeContext = { credentials?: Credentials | undefined; timeoutSeconds?: number };
+export type InvokeContext = { credentials?: Credentials | undefined; timeoutSeconds?: number };
 
 /** One invocation the way FC makes it: the v1 event as a Buffer, and FC's context. */
 export async function invokeHandler(

@@ -2,12 +2,21 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHttpHandler } from '../../functions/http/handler';
+import { SIMULATOR_CREDENTIALS } from '../../local/cams-simulator';
+import { startTablestoreServer } from '../../local/tablestore-server';
 import { type FlowRecord, flowKey } from '../../shared/poller';
 import { createStateStore } from '../../shared/state';
 import { type PollerWorld, startPollerWorld } from '../poller/harness';
-import { type Answer, type InvokeRequest, invokeHandler, observed } from './harness';
+import {
+  type Answer,
+  coldStart,
+  type InvokeContext,
+  type InvokeRequest,
+  invokeHandler,
+  observed,
+} from './harness';
 import { undocumented } from './openapi-check';
 
 const READ_TOKEN = 'operator-read-token';
@@ -39,6 +48,7 @@ async function call(
   route: string,
   request: InvokeRequest,
   extraEnv: Record<string, string | undefined> = {},
+  context: InvokeContext = {},
 ): Promise<Answer> {
   // Built from source with the poller's virtual clock: redelivery stamps the outbox entry with
   // the function's clock, and the poller judges its age with its own.
@@ -47,7 +57,7 @@ async function call(
     clock: world.clock,
     log: (line) => logs.push(line),
   });
-  const answer = await invokeHandler(handler, request);
+  const answer = await invokeHandler(handler, request, context);
   observed.add(`${route} ${request.method ?? 'GET'} ${answer.statusCode}`);
   return answer;
 }
@@ -367,6 +377,77 @@ describe('hostile state', () => {
     const stored = (await store.get<FlowRecord>(flowKey('920000000000009', undefined)))?.value;
     expect(stored).toEqual({ flowId: 9, outbox: 'x' });
     await store.delete(flowKey('920000000000009', undefined), 1);
+  });
+
+  it('answers a redelivery whose write the store fails with 503 StateUnavailable and Retry-After, not 500', async () => {
+    const credentials = SIMULATOR_CREDENTIALS;
+    const tablestore = await startTablestoreServer({
+      instance: 'cfw-ops',
+      credentials: [credentials],
+      clock: world.clock,
+    });
+    try {
+      const stateEnv = {
+        STATE_URL: 'tablestore://cfw-ops/flow_state',
+        TABLESTORE_ENDPOINT: tablestore.endpoint,
+      };
+      const key = flowKey(BUSY_FLOW, undefined);
+      const record = (await (await createStateStore(`file:${stateDirectory}`)).get(key))?.value;
+      const store = await createStateStore(stateEnv.STATE_URL, {
+        credentials,
+        env: stateEnv,
+        clock: world.clock,
+      });
+      await store.put(key, record, 0);
+      const eventId = (record as FlowRecord).history?.[0]?.eventId ?? '';
+      tablestore.failNext(1, { httpStatus: 500, code: 'OTSInternalServerError' }, 'PutRow');
+      const answer = await call(
+        '/events/{eventId}/redeliver',
+        { method: 'POST', path: `/events/${eventId}/redeliver`, headers: admin },
+        stateEnv,
+        { credentials },
+      );
+      expect(tablestore.calls.at(-1)).toEqual({ operation: 'PutRow', code: 'OTSInternalServerError' });
+      expect(answer.statusCode).toBe(503);
+      expect(errorCode(answer)).toBe('StateUnavailable');
+      expect(answer.headers['retry-after']).toBe('1');
+    } finally {
+      await tablestore.close();
+    }
+  });
+
+  it('counts a record with an epoch past what a Date holds as unreadable: /overview and /deliveries still answer (built bundle)', async () => {
+    const store = await createStateStore(`file:${stateDirectory}`);
+    const key = flowKey('920000000000008', undefined);
+    const pending = (await store.list<FlowRecord>('flow/')).flatMap((item) => item.value.outbox)[0];
+    await store.put(
+      key,
+      {
+        flowId: '920000000000008',
+        flowName: 'far_future',
+        failures: 0,
+        lastCheckedAt: 9e15,
+        outbox: [{ ...pending, createdAt: 1e300, nextAttemptAt: 9e15 }],
+        deadLetters: [],
+      },
+      0,
+    );
+    // The built bundle logs each request to stdout, as on FC.
+    const quiet = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const savedEnv = { ...process.env };
+    try {
+      const built = coldStart(env());
+      const overview = await built.invoke({ path: '/overview', headers: read });
+      expect(overview.statusCode).toBe(200);
+      expect((JSON.parse(overview.body) as { totals: { unreadable: number } }).totals.unreadable).toBe(1);
+      const owed = await built.invoke({ path: '/deliveries', headers: read });
+      expect(owed.statusCode).toBe(200);
+      expect(body(owed).items.map((item) => item.flowId)).not.toContain('920000000000008');
+    } finally {
+      quiet.mockRestore();
+      process.env = savedEnv;
+      await store.delete(key, 1);
+    }
   });
 
   it('answers 500 naming STATE_URL when it is not a store', async () => {

@@ -127,7 +127,8 @@ describe.skipIf(!hasBrowser)('status page in a real browser', () => {
     await page.waitForSelector('#login:not([hidden])');
     await page.fill('#token', 'not-the-token');
     await page.click('#login button[type=submit]');
-    await page.waitForFunction("document.getElementById('login-error').textContent !== ''");
+    // A selector, not a string predicate: evaluating a string is eval, which the page's CSP forbids.
+    await page.waitForSelector('#login-error:not(:empty)', { state: 'attached' });
     expect(await page.textContent('#login-error')).toContain('not accepted');
 
     await page.fill('#token', TOKEN);

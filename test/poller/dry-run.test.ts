@@ -113,6 +113,29 @@ describe('poller dry run (built bundle)', () => {
     });
   });
 
+  it('holds its CAMS call to the budget’s local limit when the state store cannot be opened', async () => {
+    const { handler, logs } = coldStart({
+      STATE_URL: 'tablestore://cfw-dry/flow_state',
+      TABLESTORE_ENDPOINT: '',
+    });
+    const report = await handler(fcTimerEvent({ payload: DRY_RUN }), context());
+    expect(report).toMatchObject({
+      ok: false,
+      checks: expect.arrayContaining([
+        expect.objectContaining({ name: 'stateStore', ok: false }),
+        expect.objectContaining({ name: 'cams', ok: true }),
+      ]),
+    });
+    expect(logs()).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: expect.stringMatching(
+          /shared CAMS budget: this instance limits itself to 4 calls\/s \(its share/,
+        ),
+      }),
+    );
+  });
+
   it('names the network fix when the Tablestore instance ACL refuses the function', async () => {
     const tablestore = await startTablestoreServer({
       instance: 'cfw-dry',

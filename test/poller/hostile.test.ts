@@ -256,6 +256,52 @@ describe('3. changing WEBHOOK_URL never silently drops owed events', () => {
   });
 });
 
+describe('3. rerouting never sends an event twice to an endpoint that acknowledged it', () => {
+  it('moves an event owed to a dropped endpoint only to the new one, and closes the dropped one in the history', async () => {
+    seed();
+    const failing = await startWebhookReceiver({ secret: WEBHOOK_SECRET, respond: 503 });
+    const added = await startWebhookReceiver({ secret: WEBHOOK_SECRET });
+    try {
+      const directory = freshStateDirectory();
+      const before = instance(directory, { WEBHOOK_URL: `${receiver.url},${failing.url}` });
+      await before.run();
+      simulator.setStatus(C, 'THROTTLED');
+      const store = stateAt(directory);
+      for (const item of await store.list<Record<string, unknown>>('flow/')) {
+        await store.put(item.key, { ...item.value, lastCheckedAt: 0 }, item.version);
+      }
+      const from = receiver.received.length;
+      expect(await before.run()).toMatchObject({ changes: 1, delivered: 1, pending: 1 });
+      const [owed] = deliveriesOf(C, from);
+      expect(failing.received.at(-1)?.id).toBe(owed?.id);
+
+      const after = instance(directory, { WEBHOOK_URL: `${receiver.url},${added.url}` });
+      expect(await after.run()).toMatchObject({ delivered: 1, pending: 0 });
+      expect(added.received.filter((delivery) => delivery.verified).map((delivery) => delivery.id)).toEqual([
+        owed?.id,
+      ]);
+      // The endpoint that had it already is not sent it again.
+      expect(deliveriesOf(C, from).map((entry) => entry.id)).toEqual([owed?.id]);
+      const record = (
+        await store.get<{ history: Array<{ eventId: string; deliveries: unknown[] }> }>(`flow/-/${C}`)
+      )?.value;
+      const states = record?.history.find((entry) => entry.eventId === owed?.id)?.deliveries;
+      expect(states).toHaveLength(3);
+      expect(states).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ state: 'delivered', attempts: 1 }),
+          expect.objectContaining({ state: 'rerouted', attempts: 1 }),
+          expect.objectContaining({ state: 'delivered', attempts: 1 }),
+        ]),
+      );
+    } finally {
+      simulator.setStatus(C, 'PUBLISHED');
+      await failing.close();
+      await added.close();
+    }
+  });
+});
+
 describe('4. one bad record never stops the others', () => {
   it.each([
     ['truncated', '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"8000'],
@@ -265,6 +311,10 @@ describe('4. one bad record never stops the others', () => {
     [
       'history-invalid',
       '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"800000000000001","flowName":"","failures":0,"outbox":[],"deadLetters":[],"history":[{"eventId":"e","deliveries":"x"}]}}',
+    ],
+    [
+      'out-of-range epoch',
+      '{"key":"flow/-/800000000000001","version":3,"value":{"flowId":"800000000000001","flowName":"","failures":0,"lastCheckedAt":1e300,"outbox":[],"deadLetters":[]}}',
     ],
     [
       'for another flow',
@@ -308,6 +358,40 @@ describe('4. one bad record never stops the others', () => {
     expect(summary.flowsChecked).toBeGreaterThan(2);
     // 5. The flow whose state cannot be saved is backed off in memory, not retried hot.
     expect(simulator.calls.filter((call) => call.flowId === A).length - before).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('a check or backoff stamped far in the future', () => {
+  it('does not stall the flow: more than a day ahead counts as due, less than a day ahead is kept', async () => {
+    seed();
+    const directory = freshStateDirectory();
+    const poller = instance(directory);
+    await poller.run();
+    const store = stateAt(directory);
+    const year = 365 * 24 * 3600_000;
+    const stamps: Record<string, Record<string, number>> = {
+      [A]: { lastCheckedAt: Date.now() + year },
+      [B]: { lastCheckedAt: 0, retryAt: Date.now() + year, failures: 1 },
+      [C]: { lastCheckedAt: Date.now() + 3600_000 },
+    };
+    for (const [flowId, stamp] of Object.entries(stamps)) {
+      const record = await store.get<Record<string, unknown>>(`flow/-/${flowId}`);
+      await store.put(`flow/-/${flowId}`, { ...record?.value, ...stamp }, record?.version ?? 0);
+      simulator.setStatus(flowId, 'BLOCKED');
+    }
+    try {
+      const from = receiver.received.length;
+      expect(await poller.run()).toMatchObject({ changes: 2, delivered: 2 });
+      expect(deliveriesOf(A, from).map((entry) => entry.change)).toEqual(['PUBLISHED→BLOCKED']);
+      expect(deliveriesOf(B, from).map((entry) => entry.change)).toEqual(['PUBLISHED→BLOCKED']);
+      // An hour ahead is clock skew between instances, not a broken stamp.
+      expect(deliveriesOf(C, from)).toEqual([]);
+      expect((await store.get<{ lastCheckedAt: number }>(`flow/-/${A}`))?.value.lastCheckedAt).toBeLessThan(
+        Date.now() + 1000,
+      );
+    } finally {
+      for (const flowId of [A, B, C]) simulator.setStatus(flowId, 'PUBLISHED');
+    }
   });
 });
 

@@ -2,12 +2,35 @@ import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COUNTER_MIN_LIFETIME_MS, createStateStore, StateStoreError } from '../../shared/state';
+import {
+  COUNTER_MIN_LIFETIME_MS,
+  createStateStore,
+  type StateStore,
+  StateStoreError,
+} from '../../shared/state';
 import { describeStateStoreContract } from './store-contract';
 
 const freshDirectory = () => mkdtempSync(join(tmpdir(), 'cfw-state-'));
+const directories = new WeakMap<StateStore, string>();
 
-describeStateStoreContract('file store', () => createStateStore(`file:${freshDirectory()}`));
+describeStateStoreContract(
+  'file store',
+  async () => {
+    const directory = freshDirectory();
+    const store = await createStateStore(`file:${directory}`);
+    directories.set(store, directory);
+    return store;
+  },
+  async (store, key, damage) => {
+    const file = join(directories.get(store) ?? '', `${Buffer.from(key).toString('base64url')}.json`);
+    writeFileSync(
+      file,
+      damage === 'value not JSON'
+        ? `{"key":${JSON.stringify(key)},"version":1,"val`
+        : JSON.stringify({ key, version: 'one', value: 1 }),
+    );
+  },
+);
 
 describe('file store', () => {
   it('survives a crash mid-write: leftover temp files are ignored and data stays intact', async () => {

@@ -1,8 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import type { StateStore } from '../../shared/state';
+import { type StateStore, StateStoreError } from '../../shared/state';
+
+/** Ways stored bytes go bad: a truncated or hand-edited value, a version that is no version. */
+export type Damage = 'value not JSON' | 'version not a positive integer';
+
+/**
+ * Stores `key` in `store`'s backing storage with the given damage, behind the store's back (a
+ * crash mid-write, a buggy writer, a hand edit), as only the test knows how for each adapter.
+ */
+export type PlantUnreadable = (store: StateStore, key: string, damage: Damage) => Promise<void>;
 
 /** The behaviour every StateStore must show; each adapter's test file runs it with its own factory. */
-export function describeStateStoreContract(name: string, open: () => Promise<StateStore>): void {
+export function describeStateStoreContract(
+  name: string,
+  open: () => Promise<StateStore>,
+  plantUnreadable: PlantUnreadable,
+): void {
   describe(`${name} (state store contract)`, () => {
     it('creates, reads and updates with versions', async () => {
       const store = await open();
@@ -52,6 +65,25 @@ export function describeStateStoreContract(name: string, open: () => Promise<Sta
       expect(listed.every((item) => item.value.key === item.key && item.version === 1)).toBe(true);
       await store.close();
     });
+
+    it.each<Damage>(['value not JSON', 'version not a positive integer'])(
+      'lists around an unreadable item (%s): it is marked, every other item still listed',
+      async (damage) => {
+        const store = await open();
+        await store.put('flow/-/1', { n: 1 }, 0);
+        await store.put('flow/-/3', { n: 3 }, 0);
+        await plantUnreadable(store, 'flow/-/2', damage);
+        const listed = await store.list<{ n: number }>('flow/');
+        expect(listed.map((item) => item.key)).toEqual(['flow/-/1', 'flow/-/2', 'flow/-/3']);
+        expect(listed[0]).toEqual({ key: 'flow/-/1', value: { n: 1 }, version: 1 });
+        expect(listed[2]).toEqual({ key: 'flow/-/3', value: { n: 3 }, version: 1 });
+        // No version a write could name: an unreadable item is fixed or deleted by hand, never overwritten.
+        expect(listed[1]).toMatchObject({ key: 'flow/-/2', value: undefined, version: -1 });
+        expect(listed[1]?.unreadable).toEqual(expect.stringMatching(/./));
+        await expect(store.get('flow/-/2')).rejects.toBeInstanceOf(StateStoreError);
+        await store.close();
+      },
+    );
 
     it('round-trips unicode keys and nested JSON', async () => {
       const store = await open();

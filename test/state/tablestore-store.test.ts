@@ -37,7 +37,34 @@ describe.each(IMPLEMENTATIONS)('tablestore store (%s)', (name, implementation) =
     return implementation(location, maxRetries === undefined ? { credentials } : { credentials, maxRetries });
   }
 
-  describeStateStoreContract(`tablestore store (${name}, loopback wire protocol)`, () => open());
+  const tablesOf = new WeakMap<StateStore, string>();
+  describeStateStoreContract(
+    `tablestore store (${name}, loopback wire protocol)`,
+    async () => {
+      const table = freshTable();
+      const store = await open(table);
+      tablesOf.set(store, table);
+      return store;
+    },
+    async (store, key, damage) => {
+      const table = tablesOf.get(store) ?? '';
+      await store.get('-');
+      server.plantRow(table, {
+        primaryKey: key,
+        columns: new Map<string, string | bigint>(
+          damage === 'value not JSON'
+            ? [
+                ['value', '{"status":"PUBL'],
+                ['version', 1n],
+              ]
+            : [
+                ['value', '1'],
+                ['version', 'one'],
+              ],
+        ),
+      });
+    },
+  );
 
   it('creates its table on first use, then stores value and version as columns', async () => {
     const table = freshTable();

@@ -278,6 +278,23 @@ export class TablestoreWireStore implements StateStore {
     }
   }
 
+  /**
+   * A listed row; one whose columns cannot be read comes back marked `unreadable` (version -1,
+   * as the other stores do) so one damaged row cannot fail the listing of every other one.
+   */
+  #listed<T>(row: DecodedRow): VersionedItem<T> {
+    try {
+      return this.#item<T>(row);
+    } catch (error) {
+      const [cell, ...more] = row.primaryKey;
+      const key = cell?.name === PRIMARY_KEY && more.length === 0 ? cell.value : undefined;
+      // A row keyed otherwise means the wrong table, not one damaged row: that still fails.
+      if (!(error instanceof StateStoreError) || error.code !== 'CorruptState' || typeof key !== 'string')
+        throw error;
+      return { key, value: undefined as T, version: -1, unreadable: error.message };
+    }
+  }
+
   async get<T = unknown>(key: string): Promise<VersionedItem<T> | undefined> {
     const answer = await this.#onTable('GetRow', getRowRequest(this.#table, encodeRow(keyCell(key))));
     const rows = this.#decode('GetRow', () => decodeRows(rowOf(answer)));
@@ -303,7 +320,7 @@ export class TablestoreWireStore implements StateStore {
         return { rows: decodeRows(rows), nextStart };
       });
       for (const row of page.rows) {
-        const item = this.#item<T>(row);
+        const item = this.#listed<T>(row);
         // A range answer out of order or outside the range would loop or leak other rows.
         if (!item.key.startsWith(prefix) || (lastKey !== undefined && item.key <= lastKey)) {
           throw new StateStoreError(
