@@ -222,17 +222,30 @@ describe('HTTP read model', () => {
     expect(answer.statusCode).toBe(200);
   });
 
-  it('keeps answering, from CAMS at its share of the account, when the state store cannot be opened, and logs it once', async () => {
+  it('keeps answering, from CAMS at its share of the account, when the state store cannot be reached, and logs it once', async () => {
+    // Nothing listens on port 9: a well-formed STATE_URL whose store refuses every connection.
     const fn = coldStart(
-      env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: '', ...FALLBACK }),
+      env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: 'http://127.0.0.1:9', ...FALLBACK }),
     );
     logs.length = 0;
     const first = await get(fn, `/flows/${UNWATCHED.flowId}`);
     const second = await get(fn, `/flows/${UNWATCHED.flowId}`, { 'cache-control': 'no-cache' });
     expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
-    const complaints = logs.filter((line) => line.includes('state store cannot be opened'));
-    expect(complaints).toHaveLength(1);
     expect(logs.filter((line) => line.includes('limits itself to 2 calls/s'))).toHaveLength(1);
+  });
+
+  it('refuses a STATE_URL the store could never open as a configuration error, on every request', async () => {
+    const fn = coldStart(
+      env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: '', ...FALLBACK }),
+    );
+    for (const headers of [{}, { 'cache-control': 'no-cache' }]) {
+      const answer = await get(fn, `/flows/${UNWATCHED.flowId}`, headers);
+      expect(answer.statusCode).toBe(500);
+      expect(JSON.parse(answer.body).error).toMatchObject({
+        code: 'InvalidConfiguration',
+        message: expect.stringMatching(/^TABLESTORE_ENDPOINT /),
+      });
+    }
   });
 
   it('shares answers through Tablestore, and keeps answering from CAMS without waiting on it once it fails', async () => {
