@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHttpHandler } from '../../functions/http/handler';
 import { createPollerHandler } from '../../functions/poller/handler';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
@@ -8,7 +9,7 @@ import { startTablestoreServer } from '../../local/tablestore-server';
 import { flowKey } from '../../shared/poller';
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
-import { type Answer, coldStart, freshStateUrl, observed } from './harness';
+import { type Answer, coldStart, freshStateUrl, invokeHandler, observed } from './harness';
 
 const TOKEN = 'read-model-token';
 const WATCHED = { flowId: '810000000000001', flowName: 'watched', status: 'PUBLISHED' };
@@ -279,6 +280,64 @@ describe('HTTP read model', () => {
       expect(tablestore.calls.length - callsBefore).toBeLessThanOrEqual(4);
       expect(storeCalls[1]).toBe(0);
       expect(logs.filter((line) => line.includes('limits itself to 2 calls/s'))).toHaveLength(1);
+    } finally {
+      await tablestore.close();
+    }
+  });
+
+  it('warns once per store outage, not on every request, and says when the store answers again', async () => {
+    const tablestore = await startTablestoreServer({ instance: 'cfw-outage', credentials: [credentials] });
+    // Real time, shifted by hand: the fail-fast guard skips the store for 10 s after a failure.
+    let shiftMs = 0;
+    const clock = {
+      now: () => Date.now() + shiftMs,
+      sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    };
+    const lines: string[] = [];
+    const handler = createHttpHandler({
+      env: {
+        ...env('tablestore://cfw-outage/flow_state', { TABLESTORE_ENDPOINT: tablestore.endpoint }),
+        CAMS_ACCOUNT_QPS: '50',
+        POLL_QPS: '1',
+        HTTP_MAX_INSTANCES: '1',
+      },
+      clock,
+      log: (line) => lines.push(line),
+    });
+    const read = async () => {
+      const answer = await invokeHandler(
+        handler,
+        { path: `/flows/${UNWATCHED.flowId}`, headers: { ...auth, 'cache-control': 'no-cache' } },
+        { credentials },
+      );
+      expect(answer.statusCode).toBe(200);
+    };
+    const readerWarnings = () =>
+      lines.filter((line) => /"level":"warn"/.test(line) && /store/.test(line) && !/budget/.test(line));
+    try {
+      await read();
+      expect(readerWarnings()).toEqual([]);
+
+      tablestore.failNext(100_000, { httpStatus: 503, code: 'OTSServerUnavailable' });
+      for (let request = 0; request < 3; request += 1) await read();
+      shiftMs += 11_000; // past the guard: the store is asked again, and fails again
+      for (let request = 0; request < 3; request += 1) await read();
+      expect(readerWarnings()).toHaveLength(1);
+      expect(readerWarnings()[0]).toContain('logged once until it answers again');
+
+      tablestore.clearFaults();
+      shiftMs += 11_000;
+      await read();
+      const recovered = lines.filter((line) => line.includes('the state store answers again'));
+      expect(recovered).toHaveLength(1);
+      expect(JSON.parse(recovered[0] ?? '{}').skippedWarnings).toBeGreaterThan(0);
+
+      // A second outage is reported again.
+      tablestore.failNext(100_000, { httpStatus: 503, code: 'OTSServerUnavailable' });
+      shiftMs += 11_000;
+      await read();
+      await read();
+      expect(readerWarnings()).toHaveLength(2);
     } finally {
       await tablestore.close();
     }
