@@ -159,7 +159,8 @@ async function main(): Promise<void> {
     () => http.close(),
     () => poller.close(),
   );
-  const server = await serveFcHttp(http, { port, host: '127.0.0.1' });
+  // As behind a custom domain: FC's default domain would make browsers download the status page.
+  const server = await serveFcHttp(http, { port, host: '127.0.0.1', customDomain: true });
   closers.unshift(() => server.close());
   lines.unshift(
     `HTTP function ${server.url} (dist/http/index.js behind an FC HTTP trigger emulation: one request per instance, up to ${maxInstances} instances, 429 beyond)`,
@@ -190,6 +191,9 @@ async function main(): Promise<void> {
     ['', 'cams-flow-watch is running locally:', ...lines.map((line) => `  ${line}`), ''].join('\n'),
   );
   console.log(`Status page   ${server.url}/   (open in a browser; it asks for the API token once)`);
+  console.log(
+    "              served here as through a custom domain: on FC's default *.fcapp.run domain browsers download it instead (docs/deploy.md, custom domain)",
+  );
   if (token) console.log(`API token     ${token}   (stored in .local/api-token)`);
   if (adminToken) console.log(`Admin token   ${adminToken}   (stored in .local/admin-token; may redeliver)`);
   const auth = token ? ` -H 'Authorization: Bearer ${token}'` : '';

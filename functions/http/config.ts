@@ -5,7 +5,7 @@ import { parseAccountQps, parsePollShare } from '../../shared/budget';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { splitList } from '../../shared/list-variable';
-import { DEFAULT_STATE_URL } from '../../shared/state';
+import { DEFAULT_STATE_URL, parseStateUrl, StateStoreError } from '../../shared/state';
 
 export interface HttpConfig {
   /** sha256 digests of the accepted bearer tokens. */
@@ -72,6 +72,19 @@ function tokenDigest(variable: string, entry: string, index: number): Buffer {
   return createHash('sha256').update(entry, 'utf8').digest();
 }
 
+/**
+ * STATE_URL read as opening the store reads it, so a wrong one is a configuration error on every
+ * request, not a store failure logged once while the instance runs on the budget's fallback.
+ */
+function checkStateUrl(stateUrl: string, env: NodeJS.ProcessEnv): void {
+  try {
+    parseStateUrl(stateUrl, env);
+  } catch (error) {
+    if (!(error instanceof StateStoreError) || !error.variable) throw error;
+    throw new ConfigError(error.variable, error.message.replace(`${error.variable} `, ''));
+  }
+}
+
 /** Read once per cold start. Throws ConfigError naming the variable; never echoes a token. */
 export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
   const parsed = envSchema.safeParse(
@@ -92,6 +105,8 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     }
   }
   const accountQps = parseAccountQps(env);
+  const stateUrl = config.STATE_URL.trim() || DEFAULT_STATE_URL;
+  checkStateUrl(stateUrl, env);
   return {
     tokenDigests: entries.map((entry, index) => tokenDigest('HTTP_API_TOKENS', entry, index)),
     adminTokenDigests: splitList(config.HTTP_ADMIN_TOKENS).map((entry, index) =>
@@ -101,7 +116,7 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     cacheTtlMs: config.HTTP_CACHE_TTL_SECONDS * 1000,
     maxAgeMs: config.HTTP_MAX_AGE_SECONDS * 1000,
     defaultCustSpaceId,
-    stateUrl: config.STATE_URL.trim() || DEFAULT_STATE_URL,
+    stateUrl,
     accountQps,
     pollQps: parsePollShare(env, accountQps),
     maxInstances: config.HTTP_MAX_INSTANCES,

@@ -3,7 +3,7 @@ import type { CamsAttempt, CamsClient, Credentials, Flow } from '../../shared/ca
 import type { Clock } from '../../shared/clock';
 import { flowKey } from '../../shared/poller/records';
 import { parseStoredAnswer, type StoredAnswer, sharedCacheKey } from '../../shared/read-model';
-import type { StateStore } from '../../shared/state';
+import { type StateStore, StateStoreError } from '../../shared/state';
 import type { SourcedFlow } from './answer';
 import { usablePreviewUrl } from './preview';
 
@@ -86,8 +86,39 @@ export function hasUsablePreview(flow: Flow, nowMs: number, minValidityMs: numbe
  */
 export function createFlowReader(options: FlowReaderOptions) {
   const { cams, budget, clock, maxAgeMs, cacheTtlMs, log } = options;
-  const warn = (msg: string, key: string, error: unknown) =>
-    log({ level: 'warn', msg, key, error: error instanceof Error ? error.message : String(error) });
+  // While the store is down (unreachable, or skipped by the fail-fast guard) every request would
+  // warn: say it once per outage, and once more when the store answers again, with what was skipped.
+  let outage: { since: number; skipped: number } | undefined;
+  const storeAnswered = () => {
+    if (!outage) return;
+    log({
+      level: 'info',
+      msg: 'the state store answers again',
+      outageMs: clock.now() - outage.since,
+      skippedWarnings: outage.skipped,
+    });
+    outage = undefined;
+  };
+  const warn = (msg: string, key: string, error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof StateStoreError && error.retryable) {
+      if (outage) {
+        outage.skipped += 1;
+        return;
+      }
+      outage = { since: clock.now(), skipped: 0 };
+      log({
+        level: 'warn',
+        msg: `${msg} (the state store is failing; logged once until it answers again)`,
+        key,
+        error: message,
+      });
+      return;
+    }
+    // Any other failure came back from the store (a lost race, a refused row): it is up.
+    storeAnswered();
+    log({ level: 'warn', msg, key, error: message });
+  };
 
   async function readStored(
     store: StateStore,
@@ -97,6 +128,7 @@ export function createFlowReader(options: FlowReaderOptions) {
   ): Promise<{ answer: StoredAnswer | undefined; version: number }> {
     try {
       const item = await store.get(key);
+      storeAnswered();
       if (!item) return { answer: undefined, version: 0 };
       if (!isUsable(item.value)) return { answer: undefined, version: item.version };
       const answer = parseStoredAnswer(projectAnswer(item.value), flowId, clock.now());
@@ -191,6 +223,7 @@ export function createFlowReader(options: FlowReaderOptions) {
     try {
       const version = knownVersion >= 0 ? knownVersion : ((await store.get(key))?.version ?? 0);
       await store.put(key, answer, version);
+      storeAnswered();
     } catch (error) {
       warn('could not share the answer in the store', key, error);
     }

@@ -11,6 +11,7 @@ import {
   validateFlowId,
 } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
+import { ConfigError } from '../../shared/config-error';
 import { type AnswerSource, ageSeconds, cacheStatus } from './answer';
 import { authorise } from './auth';
 import { type HttpConfig, parseHttpConfig } from './config';
@@ -151,6 +152,16 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     return config;
   }
 
+  /** `ok`, or the variable the configuration error names. */
+  function configHealth(): string {
+    try {
+      setUp();
+      return 'ok';
+    } catch (error) {
+      return error instanceof ConfigError ? error.variable : 'configuration';
+    }
+  }
+
   async function route(
     request: HttpRequest,
     state: RequestState,
@@ -167,8 +178,15 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       });
     }
     if (match.name === 'healthz') {
+      // Parses the configuration (no store or CAMS call) so a smoke check sees a broken
+      // deployment; names the variable at fault, never its value.
+      const configState = configHealth();
       // process.version: FC does not document the built-in nodejs20 runtime's patch release.
-      return json(200, { ok: true, version, node: process.version }, { 'cache-control': 'no-store' });
+      return json(
+        configState === 'ok' ? 200 : 503,
+        { ok: configState === 'ok', config: configState, version, node: process.version },
+        { 'cache-control': 'no-store' },
+      );
     }
 
     if (match.name === 'statusPage') return statusPage(request);

@@ -46,7 +46,8 @@ function failingFast(store: StateStore, clock: Clock): StateStore {
  * The HTTP function's state store (STATE_URL), opened on first use in a warm instance and
  * kept, so its connection pool carries over between invocations. FC's role credentials are
  * temporary, so the store is reopened whenever an invocation brings different ones. A store
- * that cannot be opened (bad STATE_URL, no role) is logged once; requests still answer, from CAMS.
+ * that cannot be opened (no role) is logged once; requests still answer, from CAMS. A malformed
+ * STATE_URL never gets here: parseHttpConfig refuses it, naming the variable on every request.
  */
 export function createStateStoreOpener(options: {
   readonly stateUrl: string;

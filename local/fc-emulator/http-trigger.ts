@@ -3,6 +3,11 @@
  * one of the function's instances (function-pool.ts), and the handler's answer goes back. What FC
  * answers instead — 429 when every instance up to the cap is busy, 502 for a crash, an unhandled
  * error or a timeout — carries FC's `X-Fc-Error-Type` header and JSON error body.
+ *
+ * On FC's default domain (`*.fcapp.run`) FC adds `Content-Disposition: attachment` to every
+ * answer, so a browser downloads the status page instead of showing it; Alibaba Cloud's fix is
+ * binding a custom domain ("to prevent forced downloads when accessing an HTTP trigger"). This
+ * emulation does the same unless `customDomain` says the trigger is reached through one.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -49,8 +54,18 @@ export interface FcHttpServer {
  */
 export async function serveFcHttp(
   fn: FcFunction,
-  options: { port?: number; host?: string; credentials?: Credentials } = {},
+  options: {
+    port?: number;
+    host?: string;
+    credentials?: Credentials;
+    /** Served through a custom domain bound to the function: no forced download. */
+    customDomain?: boolean;
+  } = {},
 ): Promise<FcHttpServer> {
+  // FC's own header, over whatever the function answered.
+  const domainHeaders: Record<string, string> = options.customDomain
+    ? {}
+    : { 'content-disposition': 'attachment' };
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://local');
     const chunks: Buffer[] = [];
@@ -80,13 +95,21 @@ export async function serveFcHttp(
         'content-type': 'application/json',
         'x-fc-request-id': requestId,
         'x-fc-error-type': invocation.error.errorType,
+        ...domainHeaders,
       });
       response.end(JSON.stringify(invocation.error.body));
       return;
     }
     const answer = (invocation.value ?? {}) as HandlerAnswer;
     const payload = answer.isBase64Encoded ? Buffer.from(answer.body ?? '', 'base64') : (answer.body ?? '');
-    response.writeHead(answer.statusCode ?? 200, { ...answer.headers, 'x-fc-request-id': requestId });
+    const headers = Object.fromEntries(
+      Object.entries(answer.headers ?? {}).filter(([name]) => !(name.toLowerCase() in domainHeaders)),
+    );
+    response.writeHead(answer.statusCode ?? 200, {
+      ...headers,
+      'x-fc-request-id': requestId,
+      ...domainHeaders,
+    });
     response.end(request.method === 'HEAD' ? undefined : payload);
   });
   await new Promise<void>((resolve) =>

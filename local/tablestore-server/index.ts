@@ -54,6 +54,8 @@ export interface TablestoreServer {
   readonly calls: readonly TablestoreCall[];
   /** Answers the next `count` requests (optionally only of one operation) with a fault. */
   failNext(count: number, fault: TablestoreFault, operation?: string): void;
+  /** Drops every pending fault: the server answers normally again. */
+  clearFaults(): void;
   /** Rows of a table in key order, for assertions. */
   rows(table: string): StoredRow[];
   /** A table's time to live in seconds as created (-1: rows never expire). */
@@ -323,6 +325,9 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     calls,
     failNext(count, fault, operation) {
       faults.push({ fault, operation, remaining: count });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     timeToLive(name) {
       return tables.get(name)?.timeToLive;

@@ -25,6 +25,8 @@ export interface SmokeDependencies {
 
 interface Health {
   ok?: unknown;
+  /** `ok`, or the variable the HTTP function's configuration error names. */
+  config?: unknown;
   version?: unknown;
   node?: unknown;
 }
@@ -47,7 +49,8 @@ function parseJson<T>(text: string): T | undefined {
 
 /**
  * `npm run smoke`: proves a deployment end to end. GET <HTTP trigger URL>/healthz (through the
- * trigger, as callers come in) must answer the version being deployed; the poller, invoked with
+ * trigger, as callers come in) must answer the version being deployed and `"config":"ok"` (else
+ * it names the variable at fault, and so does this check); the poller, invoked with
  * a dry-run payload, must pass its configuration, credentials, state-store and CAMS checks.
  * Returns the exit code: 0 all passed, 1 a check failed, 2 usage or configuration problem.
  */
@@ -89,7 +92,12 @@ export async function runSmokeCli(
       retry,
     );
     const health = parseJson<Health>(await response.text());
-    if (response.status !== 200 || health?.ok !== true) {
+    if (typeof health?.config === 'string' && health.config !== 'ok') {
+      failures += 1;
+      io.err(
+        `healthz: the HTTP function's configuration is invalid: ${health.config.replace(/[^A-Za-z0-9_]/g, '?').slice(0, 64)} — fix that variable (the function's log says why) and deploy again`,
+      );
+    } else if (response.status !== 200 || health?.ok !== true) {
       failures += 1;
       io.err(`healthz: ${url}/healthz answered HTTP ${response.status}`);
     } else if (health.version !== dependencies.expectedVersion) {

@@ -3,10 +3,17 @@ export class StateStoreError extends Error {
   override readonly name = 'StateStoreError';
   readonly code: string;
   readonly retryable: boolean;
+  /** The configuration variable at fault (STATE_URL, TABLESTORE_ENDPOINT), when one is. */
+  readonly variable: string | undefined;
 
-  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { retryable?: boolean; cause?: unknown; variable?: string } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options.retryable ?? false;
+    this.variable = options.variable;
   }
 }

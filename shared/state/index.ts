@@ -3,11 +3,13 @@ import type { Credentials } from '../cams/types';
 import type { Clock } from '../clock';
 import { StateStoreError } from './errors';
 import { FileStateStore } from './file-store';
+import { parseStateUrl } from './location';
 import type { StateStore } from './types';
 
 export { aroundStore } from './around';
 export { StateStoreError } from './errors';
 export { FileStateStore } from './file-store';
+export { parseStateUrl, type StateLocation } from './location';
 export { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
 export { unavailableStore } from './unavailable-store';
 
@@ -23,36 +25,25 @@ export interface StateStoreOptions {
 /** Where both functions keep state when STATE_URL is unset: a directory beside the process. */
 export const DEFAULT_STATE_URL = 'file:.local/state';
 
-const ACCEPTED = 'file:<path> (local runs) or tablestore://<instance>/<table> (Function Compute)';
-
 /** Opens the store STATE_URL names. */
 export async function createStateStore(url: string, options: StateStoreOptions = {}): Promise<StateStore> {
-  if (url.startsWith('file:')) {
-    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path === '') throw new StateStoreError('InvalidConfiguration', `STATE_URL needs a path: ${ACCEPTED}`);
-    return new FileStateStore(resolve(path));
+  const parsed = parseStateUrl(url, options.env ?? process.env);
+  if (parsed.kind === 'file') return new FileStateStore(resolve(parsed.path));
+  const { kind: _kind, ...location } = parsed;
+  // Our own client, not the official SDK: see README, "Tablestore client". Loaded on demand,
+  // as local runs on a file store never need it.
+  const { TablestoreWireStore } = await import('./tablestore-client');
+  if (!options.credentials) {
+    throw new StateStoreError(
+      'MissingCredentials',
+      'the Tablestore state store needs credentials: attach a RAM role to the function (see ram-policy.json)',
+    );
   }
-  if (url.startsWith('tablestore://')) {
-    // Our own client, not the official SDK: see README, "Tablestore client". Loaded on demand,
-    // as local runs on a file store never need it.
-    const [{ parseTablestoreUrl }, { TablestoreWireStore }] = await Promise.all([
-      import('./tablestore-location'),
-      import('./tablestore-client'),
-    ]);
-    const location = parseTablestoreUrl(url, options.env ?? process.env);
-    if (!options.credentials) {
-      throw new StateStoreError(
-        'MissingCredentials',
-        'the Tablestore state store needs credentials: attach a RAM role to the function (see ram-policy.json)',
-      );
-    }
-    return new TablestoreWireStore({
-      ...location,
-      credentials: options.credentials,
-      ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
-    });
-  }
-  throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`);
+  return new TablestoreWireStore({
+    ...location,
+    credentials: options.credentials,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+  });
 }

@@ -18,6 +18,7 @@ export function parseTablestoreUrl(url: string, env: NodeJS.ProcessEnv): Tablest
     throw new StateStoreError(
       'InvalidConfiguration',
       'STATE_URL must be tablestore://<instance>/<table>: instance 3–16 letters, digits or hyphens starting with a letter; table letters, digits or underscores',
+      { variable: 'STATE_URL' },
     );
   }
   const [, instance, table] = match;
@@ -28,6 +29,7 @@ export function parseTablestoreUrl(url: string, env: NodeJS.ProcessEnv): Tablest
     throw new StateStoreError(
       'InvalidConfiguration',
       `TABLESTORE_ENDPOINT must be the instance's endpoint, e.g. https://${instance}.ap-southeast-1.ots.aliyuncs.com (or its VPC endpoint)`,
+      { variable: 'TABLESTORE_ENDPOINT' },
     );
   }
   return { instance, table, endpoint: endpoint.replace(/\/$/, '') };

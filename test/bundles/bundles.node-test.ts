@@ -85,6 +85,7 @@ describe(`built bundles on Node ${process.version}`, () => {
       assert.equal(answer.status, 200);
       assert.deepEqual(await answer.json(), {
         ok: true,
+        config: 'ok',
         version: packageJson.version,
         node: process.version,
       });

@@ -33,13 +33,27 @@ const validateProps = new Ajv({ allErrors: true, strict: false }).compile(
   JSON.parse(readFileSync(schemaPath, 'utf8')),
 );
 const text = (file: string) => readFileSync(resolve(repoRoot, file), 'utf8');
+interface WorkflowStep {
+  name?: string;
+  run?: string;
+  uses?: string;
+  env?: Record<string, string>;
+}
 const workflow = parse(text('.github/workflows/deploy.yml')) as {
-  jobs: Record<string, { env?: Record<string, string>; steps?: Array<{ env?: Record<string, string> }> }>;
+  jobs: Record<string, { env?: Record<string, string>; steps?: WorkflowStep[] }>;
 };
-const workflowEnvNames = Object.values(workflow.jobs).flatMap((job) => [
+const workflowJobs = Object.values(workflow.jobs);
+const workflowEnvNames = workflowJobs.flatMap((job) => [
   ...Object.keys(job.env ?? {}),
   ...(job.steps ?? []).flatMap((step) => Object.keys(step.env ?? {})),
 ]);
+/** What `s deploy` sees: its job's env and its own step's. */
+const deployStepEnvNames = workflowJobs.flatMap((job) =>
+  (job.steps ?? [])
+    .filter((step) => /\bs deploy\b/.test(step.run ?? ''))
+    .flatMap((step) => [...Object.keys(job.env ?? {}), ...Object.keys(step.env ?? {})]),
+);
+const usesSecret = (value: unknown) => /\bsecrets\./.test(String(value));
 const envOf = (resource: Resource | undefined) => resource?.props.environmentVariables ?? {};
 const envBytes = (variables: Record<string, string>) =>
   Object.entries(variables).reduce((total, [name, value]) => total + Buffer.byteLength(name + value), 0);
@@ -93,7 +107,42 @@ describe('s.yaml, as Serverless Devs renders it', () => {
       const read = [...text(file).matchAll(/\$\{env\('([A-Z_]+)'/g)].map((match) => match[1]);
       // HTTP_TRIGGER_AUTH_TYPE above all: HTTP_AUTH=none behind an anonymous trigger would open the API.
       if (file === 's.yaml') expect(read).toContain('HTTP_TRIGGER_AUTH_TYPE');
-      expect(read.filter((name) => !workflowEnvNames.includes(name ?? ''))).toEqual([]);
+      expect(deployStepEnvNames.length).toBeGreaterThan(0);
+      expect(read.filter((name) => !deployStepEnvNames.includes(name ?? ''))).toEqual([]);
+    });
+
+    // Job-level env reaches every step: npm ci's install scripts (any dependency's postinstall),
+    // npm test and the build would all see the deployer's keys and the functions' secrets.
+    it('the deploy workflow gives secrets only to the steps that use them', () => {
+      const steps = workflowJobs.flatMap((job) => job.steps ?? []);
+      expect(steps.some((step) => Object.values(step.env ?? {}).some(usesSecret))).toBe(true);
+      for (const job of workflowJobs) {
+        expect(Object.entries(job.env ?? {}).filter(([, value]) => usesSecret(value))).toEqual([]);
+      }
+      const untrusted = steps.filter(
+        (step) => step.uses || /\bnpm (ci|install|test|run build)\b/.test(step.run ?? ''),
+      );
+      expect(untrusted.map((step) => step.run ?? step.uses)).toEqual(
+        expect.arrayContaining(['npm ci', 'npm test', 'npm run build']),
+      );
+      for (const step of untrusted) {
+        expect({
+          step: step.run ?? step.uses,
+          secrets: Object.values(step.env ?? {}).filter(usesSecret),
+        }).toEqual({
+          step: step.run ?? step.uses,
+          secrets: [],
+        });
+      }
+      // Elsewhere a secret's value goes only to s config add, s deploy and the smoke check; other
+      // steps may learn whether one is set.
+      for (const step of steps) {
+        if (/\bs (config add|deploy)\b|npm run smoke/.test(step.run ?? '')) continue;
+        const values = Object.values(step.env ?? {}).filter(usesSecret);
+        expect(values.filter((value) => !/^\$\{\{\s*secrets\.[A-Z_]+\s*!=\s*''\s*\}\}$/.test(value))).toEqual(
+          [],
+        );
+      }
     });
 
     it('takes configuration from the deploying environment, with documented defaults', () => {

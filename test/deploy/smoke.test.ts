@@ -51,6 +51,8 @@ async function deployLocally(options: {
   throttleHttp?: number;
   throttleInvoke?: number;
   pollerEnv?: Record<string, string>;
+  /** Only the HTTP function's variables differ. */
+  httpEnv?: Record<string, string>;
 }) {
   const functionEnv: Record<string, string> = {
     CAMS_ENDPOINT: simulator.endpoint,
@@ -65,7 +67,7 @@ async function deployLocally(options: {
   vi.spyOn(console, 'log').mockImplementation(() => undefined);
   const httpFunction = new FcFunction({
     bundle: join(__dirname, '../../dist/http/index.js'),
-    env: functionEnv,
+    env: { ...functionEnv, ...options.httpEnv },
     log: () => undefined,
   });
   servers.push({ close: () => httpFunction.close() });
@@ -201,6 +203,19 @@ describe('smoke check (npm run smoke)', () => {
     const { err, io } = captureIo();
     expect(await smoke(deployment.env, io).result).toBe(1);
     expect(err.join('\n')).toMatch(/poller dry run: stateStore: FAILED .*Tablestore/);
+  });
+
+  it('fails naming the variable when the HTTP function is misconfigured, without its value', async () => {
+    const deployment = await deployLocally({
+      httpEnv: { STATE_URL: 'tablestore://instance-with-hunter2-in-it' },
+    });
+    const { out, err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(1);
+    expect(err).toContain(
+      "healthz: the HTTP function's configuration is invalid: STATE_URL — fix that variable (the function's log says why) and deploy again",
+    );
+    expect(out.some((line) => line.startsWith('healthz:'))).toBe(false);
+    expect([...out, ...err].join('\n')).not.toContain('hunter2');
   });
 
   it('gives up after the last attempt when FC keeps answering 429', async () => {

@@ -22,10 +22,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function serveFunction(options: FcFunctionOptions) {
+async function serveFunction(options: FcFunctionOptions, trigger: { customDomain?: boolean } = {}) {
   const fn = new FcFunction(options);
   cleanups.push(() => fn.close());
-  const server = await serveFcHttp(fn);
+  const server = await serveFcHttp(fn, trigger);
   cleanups.push(() => server.close());
   return server;
 }
@@ -35,7 +35,7 @@ async function serveFunction(options: FcFunctionOptions) {
  * stdout, which the emulator hands to `log` line by line (as FC ships it to SLS) — on its own
  * channel, so a line may arrive just after the answer.
  */
-async function serve(answer: unknown) {
+async function serve(answer: unknown, trigger: { customDomain?: boolean } = {}) {
   const seen: Seen[] = [];
   const bundle = writeTestBundle(`
 exports.handler = async (event, context) => {
@@ -43,14 +43,17 @@ exports.handler = async (event, context) => {
   return ${JSON.stringify(answer)};
 };
 `);
-  const server = await serveFunction({
-    bundle,
-    env: {},
-    credentials: SIMULATOR_CREDENTIALS,
-    timeoutSeconds: 7,
-    maxInstances: 1,
-    log: (line) => seen.push(JSON.parse(line) as Seen),
-  });
+  const server = await serveFunction(
+    {
+      bundle,
+      env: {},
+      credentials: SIMULATOR_CREDENTIALS,
+      timeoutSeconds: 7,
+      maxInstances: 1,
+      log: (line) => seen.push(JSON.parse(line) as Seen),
+    },
+    trigger,
+  );
   return { url: server.url, seen };
 }
 
@@ -128,6 +131,19 @@ describe('fc-emulator', () => {
     await vi.waitFor(() => expect(seen).toHaveLength(2));
     expect(seen[0]?.event).toMatchObject({ isBase64Encoded: true, body: binary.toString('base64') });
     expect(seen[1]?.event).toMatchObject({ isBase64Encoded: false, body: '{"a":1}' });
+  });
+
+  it("forces downloads on FC's default domain (Content-Disposition: attachment), not through a custom domain", async () => {
+    const page = {
+      statusCode: 200,
+      headers: { 'content-type': 'text/html', 'Content-Disposition': 'inline' },
+      body: '<p>',
+    };
+    const onDefault = await send((await serve(page)).url, { path: '/' });
+    expect(onDefault.headers['content-disposition']).toBe('attachment');
+    expect(onDefault.body.toString()).toBe('<p>');
+    const onCustom = await send((await serve(page, { customDomain: true })).url, { path: '/' });
+    expect(onCustom.headers['content-disposition']).toBe('inline');
   });
 
   it('decodes base64 answers and sends no body to HEAD', async () => {

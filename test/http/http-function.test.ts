@@ -38,6 +38,11 @@ function baseEnv(extra: Record<string, string | undefined> = {}) {
     CAMS_CUST_SPACE_ID: undefined,
     ALIBABA_CLOUD_ACCESS_KEY_ID: undefined,
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: undefined,
+    // coldStart sets process.env: a bad value one test gave must not reach the next.
+    HTTP_MAX_INSTANCES: undefined,
+    POLL_QPS: undefined,
+    CAMS_ACCOUNT_QPS: undefined,
+    TABLESTORE_ENDPOINT: undefined,
     ...extra,
   };
 }
@@ -63,6 +68,7 @@ describe('HTTP function routes', () => {
     expect(answer.statusCode).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({
       ok: true,
+      config: 'ok',
       version: packageJson.version,
       node: process.version,
     });
@@ -329,6 +335,13 @@ describe('HTTP function errors', () => {
     // The poller's share must leave the HTTP function some of the account's calls.
     ['POLL_QPS', { POLL_QPS: '5', CAMS_ACCOUNT_QPS: '5' }],
     ['HTTP_MAX_INSTANCES', { HTTP_MAX_INSTANCES: '2.5' }],
+    ['STATE_URL', { STATE_URL: 'postgres://state:hunter2@db.example/state' }],
+    ['STATE_URL', { STATE_URL: 'tablestore://x/flow_state', TABLESTORE_ENDPOINT: undefined }],
+    ['STATE_URL', { STATE_URL: 'file:' }],
+    [
+      'TABLESTORE_ENDPOINT',
+      { STATE_URL: 'tablestore://cfw-test/flow_state', TABLESTORE_ENDPOINT: 'ots.example' },
+    ],
   ])('answers 500 naming the variable for bad configuration (%s)', async (variable, env) => {
     const fn = coldStart(baseEnv(env));
     const answer = record(
@@ -342,6 +355,39 @@ describe('HTTP function errors', () => {
       message: expect.stringMatching(new RegExp(`^${variable}`)),
     });
   });
+});
+
+describe('/healthz reports the configuration', () => {
+  it.each([
+    ['STATE_URL', { STATE_URL: 'redis://:hunter2@state.example:6379' }],
+    [
+      'TABLESTORE_ENDPOINT',
+      { STATE_URL: 'tablestore://cfw-test/flow_state', TABLESTORE_ENDPOINT: 'https://hunter2@ots/path' },
+    ],
+    ['CAMS_ENDPOINT', { CAMS_ENDPOINT: 'ftp://hunter2.example' }],
+  ])(
+    'answers 503 naming %s on every request, unauthenticated, without its value or a CAMS call',
+    async (variable, env) => {
+      const fn = coldStart(baseEnv(env));
+      const before = simulator.calls.length;
+      for (let request = 0; request < 2; request += 1) {
+        const answer = record('/healthz', 'GET', await fn.invoke({ path: '/healthz' }));
+        expect(answer.statusCode).toBe(503);
+        expect(JSON.parse(answer.body)).toEqual({
+          ok: false,
+          config: variable,
+          version: packageJson.version,
+          node: process.version,
+        });
+        expect(answer.headers['cache-control']).toBe('no-store');
+      }
+      const flow = await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+      expect(flow.statusCode).toBe(500);
+      expect(errorOf(flow).message).toMatch(new RegExp(`^${variable} `));
+      expect(simulator.calls.length).toBe(before);
+      expect([...logs, flow.body].join('\n')).not.toContain('hunter2');
+    },
+  );
 });
 
 // FC 3.0 runs one request per instance (../shared/ref/fc-runtime.md), so these run the bundle on

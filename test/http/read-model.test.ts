@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHttpHandler } from '../../functions/http/handler';
 import { createPollerHandler } from '../../functions/poller/handler';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
@@ -8,7 +9,7 @@ import { startTablestoreServer } from '../../local/tablestore-server';
 import { flowKey } from '../../shared/poller';
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
-import { type Answer, coldStart, freshStateUrl, observed } from './harness';
+import { type Answer, coldStart, freshStateUrl, invokeHandler, observed } from './harness';
 
 const TOKEN = 'read-model-token';
 const WATCHED = { flowId: '810000000000001', flowName: 'watched', status: 'PUBLISHED' };
@@ -222,17 +223,30 @@ describe('HTTP read model', () => {
     expect(answer.statusCode).toBe(200);
   });
 
-  it('keeps answering, from CAMS at its share of the account, when the state store cannot be opened, and logs it once', async () => {
+  it('keeps answering, from CAMS at its share of the account, when the state store cannot be reached, and logs it once', async () => {
+    // Nothing listens on port 9: a well-formed STATE_URL whose store refuses every connection.
     const fn = coldStart(
-      env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: '', ...FALLBACK }),
+      env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: 'http://127.0.0.1:9', ...FALLBACK }),
     );
     logs.length = 0;
     const first = await get(fn, `/flows/${UNWATCHED.flowId}`);
     const second = await get(fn, `/flows/${UNWATCHED.flowId}`, { 'cache-control': 'no-cache' });
     expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
-    const complaints = logs.filter((line) => line.includes('state store cannot be opened'));
-    expect(complaints).toHaveLength(1);
     expect(logs.filter((line) => line.includes('limits itself to 2 calls/s'))).toHaveLength(1);
+  });
+
+  it('refuses a STATE_URL the store could never open as a configuration error, on every request', async () => {
+    const fn = coldStart(
+      env('tablestore://cfw-missing/flow_state', { TABLESTORE_ENDPOINT: '', ...FALLBACK }),
+    );
+    for (const headers of [{}, { 'cache-control': 'no-cache' }]) {
+      const answer = await get(fn, `/flows/${UNWATCHED.flowId}`, headers);
+      expect(answer.statusCode).toBe(500);
+      expect(JSON.parse(answer.body).error).toMatchObject({
+        code: 'InvalidConfiguration',
+        message: expect.stringMatching(/^TABLESTORE_ENDPOINT /),
+      });
+    }
   });
 
   it('shares answers through Tablestore, and keeps answering from CAMS without waiting on it once it fails', async () => {
@@ -266,6 +280,64 @@ describe('HTTP read model', () => {
       expect(tablestore.calls.length - callsBefore).toBeLessThanOrEqual(4);
       expect(storeCalls[1]).toBe(0);
       expect(logs.filter((line) => line.includes('limits itself to 2 calls/s'))).toHaveLength(1);
+    } finally {
+      await tablestore.close();
+    }
+  });
+
+  it('warns once per store outage, not on every request, and says when the store answers again', async () => {
+    const tablestore = await startTablestoreServer({ instance: 'cfw-outage', credentials: [credentials] });
+    // Real time, shifted by hand: the fail-fast guard skips the store for 10 s after a failure.
+    let shiftMs = 0;
+    const clock = {
+      now: () => Date.now() + shiftMs,
+      sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    };
+    const lines: string[] = [];
+    const handler = createHttpHandler({
+      env: {
+        ...env('tablestore://cfw-outage/flow_state', { TABLESTORE_ENDPOINT: tablestore.endpoint }),
+        CAMS_ACCOUNT_QPS: '50',
+        POLL_QPS: '1',
+        HTTP_MAX_INSTANCES: '1',
+      },
+      clock,
+      log: (line) => lines.push(line),
+    });
+    const read = async () => {
+      const answer = await invokeHandler(
+        handler,
+        { path: `/flows/${UNWATCHED.flowId}`, headers: { ...auth, 'cache-control': 'no-cache' } },
+        { credentials },
+      );
+      expect(answer.statusCode).toBe(200);
+    };
+    const readerWarnings = () =>
+      lines.filter((line) => /"level":"warn"/.test(line) && /store/.test(line) && !/budget/.test(line));
+    try {
+      await read();
+      expect(readerWarnings()).toEqual([]);
+
+      tablestore.failNext(100_000, { httpStatus: 503, code: 'OTSServerUnavailable' });
+      for (let request = 0; request < 3; request += 1) await read();
+      shiftMs += 11_000; // past the guard: the store is asked again, and fails again
+      for (let request = 0; request < 3; request += 1) await read();
+      expect(readerWarnings()).toHaveLength(1);
+      expect(readerWarnings()[0]).toContain('logged once until it answers again');
+
+      tablestore.clearFaults();
+      shiftMs += 11_000;
+      await read();
+      const recovered = lines.filter((line) => line.includes('the state store answers again'));
+      expect(recovered).toHaveLength(1);
+      expect(JSON.parse(recovered[0] ?? '{}').skippedWarnings).toBeGreaterThan(0);
+
+      // A second outage is reported again.
+      tablestore.failNext(100_000, { httpStatus: 503, code: 'OTSServerUnavailable' });
+      shiftMs += 11_000;
+      await read();
+      await read();
+      expect(readerWarnings()).toHaveLength(2);
     } finally {
       await tablestore.close();
     }

@@ -40,7 +40,10 @@ interface Overview {
 }
 
 let world: PollerWorld;
+/** The trigger as reached through a custom domain bound to the function. */
 let server: { url: string; close(): Promise<void> };
+/** The same function on FC's default *.fcapp.run domain, which forces downloads. */
+let defaultDomain: { url: string; close(): Promise<void> };
 let browser: Browser;
 let http: ReturnType<typeof httpFunction>;
 
@@ -99,16 +102,40 @@ describe.skipIf(!hasBrowser)('status page in a real browser', () => {
       },
       { log: () => undefined },
     );
-    server = await serveFcHttp(http.fn, { host: '127.0.0.1' });
+    server = await serveFcHttp(http.fn, { host: '127.0.0.1', customDomain: true });
+    defaultDomain = await serveFcHttp(http.fn, { host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 60_000 });
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await defaultDomain?.close();
     await http?.fn.close();
     await world?.close();
   });
+
+  it("is downloaded, not shown, on FC's default domain; JSON callers read the same answers", async () => {
+    const page = await fetch(`${defaultDomain.url}/`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-disposition')).toBe('attachment');
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const api = await fetch(`${defaultDomain.url}/overview`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(api.status).toBe(200);
+    expect(((await api.json()) as Overview).totals.flows).toBe(3);
+    expect((await fetch(`${server.url}/`)).headers.get('content-disposition')).toBeNull();
+
+    const context = await browser.newContext({ acceptDownloads: true });
+    const tab = await context.newPage();
+    const [download] = await Promise.all([
+      tab.waitForEvent('download', { timeout: 60_000 }),
+      tab.goto(`${defaultDomain.url}/`).catch(() => undefined),
+    ]);
+    expect(download.url()).toBe(`${defaultDomain.url}/`);
+    await context.close();
+  }, 120_000);
 
   it('asks for a token once, then shows every flow with the numbers the API gives', async () => {
     const context = await browser.newContext();

@@ -1,0 +1,30 @@
+import { StateStoreError } from './errors';
+import { parseTablestoreUrl, type TablestoreLocation } from './tablestore-location';
+
+/** Where STATE_URL points: a directory (local runs) or a Tablestore table (Function Compute). */
+export type StateLocation =
+  | { readonly kind: 'file'; readonly path: string }
+  | ({ readonly kind: 'tablestore' } & TablestoreLocation);
+
+const ACCEPTED = 'file:<path> (local runs) or tablestore://<instance>/<table> (Function Compute)';
+
+/**
+ * The one reading of STATE_URL (and, for Tablestore, TABLESTORE_ENDPOINT): opening the store
+ * and checking a function's configuration at cold start must agree on what is valid. Throws
+ * StateStoreError InvalidConfiguration naming the variable at fault; never echoes the value.
+ */
+export function parseStateUrl(url: string, env: NodeJS.ProcessEnv): StateLocation {
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') {
+      throw new StateStoreError('InvalidConfiguration', `STATE_URL needs a path: ${ACCEPTED}`, {
+        variable: 'STATE_URL',
+      });
+    }
+    return { kind: 'file', path };
+  }
+  if (url.startsWith('tablestore://')) return { kind: 'tablestore', ...parseTablestoreUrl(url, env) };
+  throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`, {
+    variable: 'STATE_URL',
+  });
+}
