@@ -1,4 +1,4 @@
-import { type CallBudget, RateLimiter, RateLimitWaitTooLongError } from '../cams';
+import { type CallBudget, type CallSlot, RateLimiter, RateLimitWaitTooLongError } from '../cams';
 import type { Clock } from '../clock';
 import type { Counter, StateStore } from '../state';
 
@@ -102,6 +102,9 @@ export function bucketKey(scope: CounterName, bucket: number): string {
   return `budget/${scope}/${String(bucket).padStart(13, '0')}`;
 }
 
+/** A store slot is counted from its stamp, not its answer, so it has nothing to settle. */
+const STAMPED_SLOT: CallSlot = { settle: () => {} };
+
 interface Verdict {
   readonly isAdmitted: boolean;
   readonly retryAt: number;
@@ -165,7 +168,7 @@ export class AccountBudget {
     store: StateStore,
     binding: BudgetBinding,
     options: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined },
-  ): Promise<void> {
+  ): Promise<CallSlot> {
     const { clock } = this.#options;
     for (;;) {
       options.signal?.throwIfAborted();
@@ -179,7 +182,7 @@ export class AccountBudget {
         this.#storeFailed(error);
         return this.#fallback.acquire(options);
       }
-      if (verdict.isAdmitted) return;
+      if (verdict.isAdmitted) return STAMPED_SLOT;
       const startAt = verdict.retryAt + Math.floor(this.#random() * BUCKET_MS);
       if (options.latestStartAt !== undefined && startAt > options.latestStartAt) {
         throw new RateLimitWaitTooLongError(startAt);

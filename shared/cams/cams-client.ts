@@ -16,7 +16,7 @@ import { RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
 import { backoffDelayMs } from './retry-timing';
 import { buildRpcRequest } from './rpc-request';
 import { envelopeSchema, getFlowResponseSchema, listFlowResponseSchema } from './schemas';
-import type { CallOptions, CamsClient, Flow, FlowPage, GetFlowInput, ListFlowInput } from './types';
+import type { CallOptions, CallSlot, CamsClient, Flow, FlowPage, GetFlowInput, ListFlowInput } from './types';
 import { validateCustSpaceId, validateFlowId } from './validate';
 
 export { CAMS_API_VERSION } from './api-version';
@@ -253,10 +253,13 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     await loadTransport();
     for (let number = 1; ; number += 1) {
       const latestStartAt = deadlineMs === undefined ? undefined : deadlineMs - MIN_ATTEMPT_MS;
+      let limiterSlot: CallSlot | undefined;
+      let budgetSlot: CallSlot | undefined;
       try {
-        await limiter.acquire({ signal, latestStartAt });
-        await callOptions.budget?.acquire({ signal, latestStartAt });
+        limiterSlot = await limiter.acquire({ signal, latestStartAt });
+        budgetSlot = await callOptions.budget?.acquire({ signal, latestStartAt });
       } catch (error) {
+        limiterSlot?.settle();
         if (error instanceof RateLimitWaitTooLongError || signal?.aborted) {
           throw fail(attempt, 'DeadlineExceeded', { cause: error });
         }
@@ -267,7 +270,12 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         deadlineMs === undefined ? timeouts.callMs : Math.min(timeouts.callMs, deadlineMs - startedAt);
       const abort = attemptAbort(signal, Math.max(1, budgetMs));
       try {
-        const result = await send(attempt, schema, callOptions, abort.signal).finally(abort.dispose);
+        const result = await send(attempt, schema, callOptions, abort.signal).finally(() => {
+          abort.dispose();
+          // The answer (or the failure) is in: CAMS has counted this call by now, if at all.
+          limiterSlot.settle();
+          budgetSlot?.settle();
+        });
         callOptions.onAttempt?.({
           action: attempt.action,
           attempt: number,

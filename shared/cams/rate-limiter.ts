@@ -1,12 +1,13 @@
 import type { Clock } from '../clock';
+import type { CallSlot } from './types';
 
 export interface RateLimiterOptions {
   /** Calls allowed in any window. */
   readonly limit: number;
   readonly windowMs?: number;
   /**
-   * Extra spacing per window. CAMS counts calls by arrival, so two calls sent exactly one
-   * window apart can land inside one window when the first is delayed in transit.
+   * Extra spacing per window, for timers that fire a little early and clocks read at
+   * millisecond granularity; the arrival-time guarantee itself comes from waiting for answers.
    */
   readonly marginMs?: number;
   readonly clock: Clock;
@@ -22,19 +23,94 @@ export class RateLimitWaitTooLongError extends Error {
 }
 
 /**
- * A token bucket of `limit` tokens in which each token comes back one window after it was
- * spent, rather than refilling continuously. A continuously refilling bucket lets 2×limit
- * calls through in one rolling second (a full bucket plus a second's refill); CAMS counts a
- * rolling window, so that burst would be throttled. Slots are handed out in call order.
+ * One call's token, from its reservation until the token is free for the call that takes it
+ * over `limit` reservations later.
+ */
+class Token implements CallSlot {
+  readonly #clock: Clock;
+  readonly #spacingMs: number;
+  /** When the successor may start, once known. */
+  #freeAt: number | undefined;
+  /** A lower bound for `#freeAt` while it is unknown. */
+  #freeAtAtLeast: number;
+  /** The token this one hands on unused, while that one is not yet free. */
+  #previous: Token | undefined;
+  #isStarted = false;
+  #listeners: Array<(freeAt: number) => void> = [];
+
+  constructor(clock: Clock, spacingMs: number, earliestStartAt: number) {
+    this.#clock = clock;
+    this.#spacingMs = spacingMs;
+    this.#freeAtAtLeast = earliestStartAt + spacingMs;
+  }
+
+  get freeAt(): number | undefined {
+    return this.#freeAt;
+  }
+
+  get freeAtAtLeast(): number {
+    return this.#freeAt ?? this.#previous?.freeAtAtLeast ?? this.#freeAtAtLeast;
+  }
+
+  onFree(listener: (freeAt: number) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  offFree(listener: (freeAt: number) => void): void {
+    this.#listeners = this.#listeners.filter((entry) => entry !== listener);
+  }
+
+  start(): void {
+    this.#isStarted = true;
+    this.#freeAtAtLeast = this.#clock.now() + this.#spacingMs;
+  }
+
+  /** The call's answer (or its failure) has arrived. Only the first call counts. */
+  settle(): void {
+    if (!this.#isStarted || this.#freeAt !== undefined) return;
+    this.#free(this.#clock.now() + this.#spacingMs);
+  }
+
+  /** Never used: the successor may start when this token's predecessor would have let it. */
+  passOn(previous: Token | undefined): void {
+    if (previous === undefined) {
+      this.#free(Number.NEGATIVE_INFINITY);
+    } else if (previous.freeAt !== undefined) {
+      this.#free(previous.freeAt);
+    } else {
+      this.#previous = previous;
+      previous.onFree((freeAt) => this.#free(freeAt));
+    }
+  }
+
+  #free(freeAt: number): void {
+    this.#freeAt = freeAt;
+    this.#previous = undefined;
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const listener of listeners) listener(freeAt);
+  }
+}
+
+/**
+ * `limit` tokens, each taken over by the call `limit` reservations later, which starts one
+ * window after the *answer* to the token's previous call has arrived (`settle`). CAMS counts
+ * calls by arrival, not by when we sent them: two calls sent one window apart land inside one
+ * window whenever the first was slower in transit (new connections, a loaded machine, the
+ * network), and no fixed margin covers that. CAMS counted a call somewhere between its send
+ * and its answer, so a call sent at least one window after its predecessor's answer arrives at
+ * least one window after it. A token whose call is never sent (abort, deadline) passes its
+ * predecessor's time on, so it costs nothing. Tokens come back one window after use rather than
+ * refilling continuously, because a continuously refilling bucket lets 2×limit calls through in
+ * one rolling second (a full bucket plus a second's refill).
  */
 export class RateLimiter {
   readonly #limit: number;
   readonly #spacingMs: number;
   readonly #clock: Clock;
-  /** Start times of the last `limit` reserved slots, as a ring: `#ring[#next]` is the oldest once full. */
-  readonly #ring: number[] = [];
+  /** The last `limit` tokens, as a ring: `#ring[#next]` is the one the next call takes over. */
+  readonly #ring: Token[] = [];
   #next = 0;
-  #lastStartAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: RateLimiterOptions) {
     if (!Number.isFinite(options.limit) || options.limit <= 0) {
@@ -45,29 +121,76 @@ export class RateLimiter {
     this.#clock = options.clock;
   }
 
-  /** When the next call could start if reserved now. */
-  nextStartAt(): number {
-    const earliest = Math.max(this.#clock.now(), this.#lastStartAt);
-    if (this.#ring.length < this.#limit) return earliest;
-    return Math.max(earliest, (this.#ring[this.#next] ?? 0) + this.#spacingMs);
-  }
-
   /**
-   * Reserves the next slot and waits for it. Rejects without reserving when the slot lies
-   * past `latestStartAt`, so a caller's deadline never burns budget it cannot use.
+   * Reserves the next token and waits until it is free. The caller must `settle` the returned
+   * slot once the call's answer, failure or timeout has arrived (in a `finally`): until then
+   * the next call on this token waits. Rejects without reserving when the call could only
+   * start past `latestStartAt`, so a caller's deadline never burns budget it cannot use.
    */
   async acquire(
     options: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined } = {},
-  ): Promise<void> {
-    options.signal?.throwIfAborted();
-    const startAt = this.nextStartAt();
-    if (options.latestStartAt !== undefined && startAt > options.latestStartAt) {
-      throw new RateLimitWaitTooLongError(startAt);
+  ): Promise<CallSlot> {
+    const { signal, latestStartAt } = options;
+    signal?.throwIfAborted();
+    const previous = this.#ring[this.#next];
+    // Assumes the previous holder sends its call; if it gives up instead, this is too late.
+    const earliestStartAt = Math.max(this.#clock.now(), previous?.freeAtAtLeast ?? Number.NEGATIVE_INFINITY);
+    if (latestStartAt !== undefined && earliestStartAt > latestStartAt) {
+      throw new RateLimitWaitTooLongError(earliestStartAt);
     }
-    this.#ring[this.#next] = startAt;
+    const token = new Token(this.#clock, this.#spacingMs, earliestStartAt);
+    this.#ring[this.#next] = token;
     this.#next = (this.#next + 1) % this.#limit;
-    this.#lastStartAt = startAt;
-    const waitMs = startAt - this.#clock.now();
-    if (waitMs > 0) await this.#clock.sleep(waitMs, options.signal);
+    try {
+      const freeAt =
+        previous === undefined ? Number.NEGATIVE_INFINITY : await this.#whenFree(previous, options);
+      const startAt = Math.max(this.#clock.now(), freeAt);
+      if (latestStartAt !== undefined && startAt > latestStartAt)
+        throw new RateLimitWaitTooLongError(startAt);
+      const waitMs = startAt - this.#clock.now();
+      if (waitMs > 0) await this.#clock.sleep(waitMs, signal);
+    } catch (error) {
+      token.passOn(previous);
+      throw error;
+    }
+    token.start();
+    return token;
+  }
+
+  /** Waits for the previous holder's answer, but not past the point where the deadline is lost. */
+  #whenFree(
+    previous: Token,
+    { signal, latestStartAt }: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined },
+  ): Promise<number> {
+    const known = previous.freeAt;
+    if (known !== undefined) return Promise.resolve(known);
+    return new Promise<number>((resolve, reject) => {
+      const giveUp = new AbortController();
+      const finish = () => {
+        giveUp.abort();
+        previous.offFree(onFree);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onFree = (freeAt: number) => {
+        finish();
+        resolve(freeAt);
+      };
+      const onAbort = () => {
+        finish();
+        reject(signal?.reason);
+      };
+      previous.onFree(onFree);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (latestStartAt === undefined) return;
+      // Unanswered by then, the token frees past the deadline.
+      const giveUpAt = latestStartAt - this.#spacingMs;
+      this.#clock.sleep(Math.max(0, giveUpAt - this.#clock.now()), giveUp.signal).then(
+        () => {
+          finish();
+          reject(new RateLimitWaitTooLongError(this.#clock.now() + this.#spacingMs));
+        },
+        () => {},
+      );
+    });
   }
 }

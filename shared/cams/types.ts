@@ -58,13 +58,22 @@ export interface CamsAttempt {
   readonly durationMs: number;
 }
 
+/** A slot one attempt holds; its holder settles it exactly once, when the answer (or failure) is in. */
+export interface CallSlot {
+  /** The attempt's answer, failure, timeout or abort has arrived. Calls after the first do nothing. */
+  settle(): void;
+}
+
 /** Something every attempt takes a slot from before it starts (a local limiter, the account's shared budget). */
 export interface CallBudget {
   /**
-   * Resolves when the attempt may start. Rejects with RateLimitWaitTooLongError, without
-   * taking a slot, when it could only start after `latestStartAt`.
+   * Resolves when the attempt may start, with the slot to settle once it is over. Rejects with
+   * RateLimitWaitTooLongError, without taking a slot, when it could only start after `latestStartAt`.
    */
-  acquire(options?: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined }): Promise<void>;
+  acquire(options?: {
+    signal?: AbortSignal | undefined;
+    latestStartAt?: number | undefined;
+  }): Promise<CallSlot>;
 }
 
 export interface CallOptions {

@@ -66,7 +66,7 @@ async function hammer(storeOf: () => Promise<StateStore>, callers: readonly Call
       });
       const slot = budget.bind(tracked(await storeOf(), pending));
       while (clock.now() - startedAt < durationMs) {
-        await slot.acquire();
+        (await slot.acquire()).settle();
         starts[caller.scope].push(clock.now());
       }
     }),
@@ -145,7 +145,7 @@ describe('account budget on the file store', () => {
     const startedAt = clock.now();
     const starts: number[] = [];
     for (let call = 0; call < 3; call += 1) {
-      await slot.acquire();
+      (await slot.acquire()).settle();
       starts.push(clock.now() - startedAt);
     }
     expect(starts).toEqual([0, 10_025, 20_050]);
@@ -172,7 +172,7 @@ describe('account budget on the file store', () => {
           clock,
         }).bind(broken);
         while (clock.now() - startedAt < 30_000) {
-          await slot.acquire();
+          (await slot.acquire()).settle();
           starts.push(clock.now());
         }
       }),
@@ -214,7 +214,7 @@ describe('account budget on the file store', () => {
       clock,
       log: (entry) => logs.push(entry),
     });
-    await budget.bind(slow).acquire();
+    (await budget.bind(slow).acquire()).settle();
     expect(JSON.stringify(logs)).toMatch(/took \d+ ms to grant a slot.*10 times running/);
     expect((await store.counters('budget/', 'budget0')).every((counter) => counter.value === 0)).toBe(true);
   });
@@ -228,7 +228,7 @@ describe('account budget on the file store', () => {
       instances: 1,
       clock: new VirtualClock(),
     });
-    await budget.bind(store).acquire();
+    (await budget.bind(store).acquire()).settle();
     let tries = 0;
     const answeredElsewhere = new Error('answered meanwhile');
     const slot = budget.bind(store, {
@@ -244,7 +244,7 @@ describe('account budget on the file store', () => {
     const store = await open();
     const clock = new VirtualClock();
     const budget = new AccountBudget({ accountQps: 1, scope: 'http', pollQps: 0.5, instances: 1, clock });
-    await budget.bind(store).acquire();
+    (await budget.bind(store).acquire()).settle();
     await expect(budget.bind(store).acquire({ latestStartAt: clock.now() + 200 })).rejects.toMatchObject({
       name: 'RateLimitWaitTooLongError',
     });

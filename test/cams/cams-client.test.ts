@@ -13,8 +13,11 @@ import {
   CamsError,
   createCamsClient,
   InvalidInputError,
+  RateLimiter,
+  RateLimitWaitTooLongError,
 } from '../../shared/cams';
 import { startCaptureServer } from '../support/capture-server';
+import { VirtualClock } from '../support/virtual-clock';
 
 const FLOW = {
   flowId: '926753328126431',
@@ -352,4 +355,61 @@ describe('CAMS client budget', () => {
     expect(attempts.filter((attempt) => attempt.code !== 'OK')).toEqual([]);
     expect(simulator.calls.filter((entry) => entry.code === 'System.LimitControl')).toEqual([]);
   }, 30_000);
+});
+
+describe('CAMS client and its rate limiter', () => {
+  it('settles its slot on every path (retry, failure, deadline refusal, abort), so a shared limiter neither stalls nor loses a window', async () => {
+    const simulator = await startCamsSimulator({ rateLimit: false, flows: [FLOW] });
+    try {
+      const clock = new VirtualClock(Date.now());
+      const limiter = new RateLimiter({ limit: 1, clock, marginMs: 0 });
+      const client = createCamsClient({
+        endpoint: simulator.endpoint,
+        clock,
+        limiter,
+        maxAttempts: 2,
+        random: instantRandom,
+      });
+      const attempts: CamsAttempt[] = [];
+      const options = { credentials: SIMULATOR_CREDENTIALS, onAttempt: (a: CamsAttempt) => attempts.push(a) };
+      const flow = { flowId: FLOW.flowId };
+      const startedAt = clock.now();
+
+      simulator.injectFault({ kind: 'reset' }, { times: 1 });
+      await expect(client.getFlow(flow, options)).resolves.toMatchObject({ flowId: FLOW.flowId });
+      simulator.injectFault({ kind: 'http-status', httpStatus: 500 }, { times: 2 });
+      await expect(client.getFlow(flow, options)).rejects.toMatchObject({ code: 'HttpError' });
+      simulator.injectFault({ kind: 'malformed' }, { times: 1 });
+      await expect(client.getFlow(flow, options)).rejects.toMatchObject({ code: 'InvalidResponse' });
+      await expect(client.getFlow(flow, { ...options, deadlineMs: clock.now() + 500 })).rejects.toMatchObject(
+        { code: 'DeadlineExceeded' },
+      );
+      const refusingBudget = {
+        acquire: () => Promise.reject(new RateLimitWaitTooLongError(clock.now() + 5000)),
+      };
+      await expect(client.getFlow(flow, { ...options, budget: refusingBudget })).rejects.toMatchObject({
+        code: 'DeadlineExceeded',
+      });
+      const controller = new AbortController();
+      const aborted = client.getFlow(flow, { ...options, signal: controller.signal });
+      controller.abort(new Error('caller gave up'));
+      await expect(aborted).rejects.toMatchObject({ code: 'DeadlineExceeded' });
+      await expect(client.getFlow(flow, options)).resolves.toMatchObject({ flowId: FLOW.flowId });
+
+      expect(attempts.map((attempt) => attempt.code)).toEqual([
+        'ConnectionFailed',
+        'OK',
+        'HttpError',
+        'HttpError',
+        'InvalidResponse',
+        'OK',
+      ]);
+      // One window per attempt after the first (loopback answers take no virtual time); the call
+      // refused by the limiter and the aborted one cost nothing; the one refused by the budget
+      // after the limiter let it through costs its limiter slot a window (settled as if sent).
+      expect(clock.now() - startedAt).toBe(6000);
+    } finally {
+      await simulator.close();
+    }
+  });
 });
