@@ -4,9 +4,7 @@
  * simulator enforcing 5 calls/s for the account: the proof that the account-wide budget and the
  * read model hold under load. Used by `npm run bench` (50 callers × 30 s) and, shorter, a test.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import {
@@ -16,6 +14,7 @@ import {
   startCamsSimulator,
 } from '../local/cams-simulator';
 import { FcFunction, fcTimerEvent, serveFcHttp } from '../local/fc-emulator';
+import { startTablestoreServer } from '../local/tablestore-server';
 import { seeded } from './seeded-random';
 import { type LatencySummary, round, summarise } from './stats';
 
@@ -114,7 +113,6 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
   const unwatchedRead = options.unwatchedRead ?? 20;
   const maxInstances = options.maxInstances ?? options.callers + 10;
   const random = seeded(options.seed ?? 42);
-  const stateDirectory = mkdtempSync(join(tmpdir(), 'cfw-load-state-'));
   const watched = Array.from({ length: watchedCount }, (_, index) => watchedId(index));
   const unwatched = Array.from({ length: unwatchedRead }, (_, index) => unwatchedId(index));
   const simulator: CamsSimulator = await startCamsSimulator({
@@ -125,16 +123,23 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
       status: 'PUBLISHED',
     })),
   });
-  const common = { CAMS_ENDPOINT: simulator.endpoint, STATE_URL: `file:${stateDirectory}` };
+  // The state store as deployed: Tablestore (the loopback server speaking its wire protocol),
+  // which both functions sign for with their role's keys.
+  const tablestore = await startTablestoreServer({
+    instance: 'cfw-load',
+    credentials: [SIMULATOR_CREDENTIALS, SIMULATOR_ACCESS_KEY],
+  });
+  const common = {
+    CAMS_ENDPOINT: simulator.endpoint,
+    STATE_URL: 'tablestore://cfw-load/flow_state',
+    TABLESTORE_ENDPOINT: tablestore.endpoint,
+  };
   const pollerEnv = {
     ...common,
     WATCH_FLOWS: watched.join(','),
     POLL_INTERVALS: `PUBLISHED=${options.pollIntervalS ?? 10},*=${options.pollIntervalS ?? 10}`,
   };
-  const closers: Array<() => Promise<void>> = [
-    () => simulator.close(),
-    async () => rmSync(stateDirectory, { recursive: true, force: true }),
-  ];
+  const closers: Array<() => Promise<void>> = [() => simulator.close(), () => tablestore.close()];
   try {
     // Default intervals for the seeding run: it ends once every flow is checked, instead of
     // waiting inside the run for the load's short intervals to come due again.
