@@ -103,7 +103,10 @@ export async function serveFcHttp(
     const answer = (invocation.value ?? {}) as HandlerAnswer;
     const payload = answer.isBase64Encoded ? Buffer.from(answer.body ?? '', 'base64') : (answer.body ?? '');
     const headers = Object.fromEntries(
-      Object.entries(answer.headers ?? {}).filter(([name]) => !(name.toLowerCase() in domainHeaders)),
+      // Own names only: `in` would also match inherited ones (`constructor`, `toString`).
+      Object.entries(answer.headers ?? {}).filter(
+        ([name]) => !Object.hasOwn(domainHeaders, name.toLowerCase()),
+      ),
     );
     response.writeHead(answer.statusCode ?? 200, {
       ...headers,

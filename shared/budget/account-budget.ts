@@ -174,13 +174,13 @@ export class AccountBudget {
       options.signal?.throwIfAborted();
       await binding.beforeEachTry?.();
       const now = clock.now();
-      if (now < this.#storeDownUntil) return this.#fallback.acquire(options);
+      if (now < this.#storeDownUntil) return this.#fromFallback(store, options);
       let verdict: Verdict;
       try {
         verdict = await this.#tryTake(store, now);
       } catch (error) {
         this.#storeFailed(error);
-        return this.#fallback.acquire(options);
+        return this.#fromFallback(store, options);
       }
       if (verdict.isAdmitted) return STAMPED_SLOT;
       const startAt = verdict.retryAt + Math.floor(this.#random() * BUCKET_MS);
@@ -188,6 +188,33 @@ export class AccountBudget {
         throw new RateLimitWaitTooLongError(startAt);
       }
       await clock.sleep(Math.max(1, startAt - clock.now()), options.signal);
+    }
+  }
+
+  async #fromFallback(
+    store: StateStore,
+    options: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined },
+  ): Promise<CallSlot> {
+    const slot = await this.#fallback.acquire(options);
+    this.#countInStore(store);
+    return slot;
+  }
+
+  /**
+   * A call the local limit granted still tries to count itself in the store, so instances that
+   * can reach it see it: the store may have failed only this instance once, and then the others
+   * would find the poller idle and take every slot while it calls at its share. Best effort and
+   * not awaited: the store may really be down, and the call must not wait on it or fail with it.
+   */
+  #countInStore(store: StateStore): void {
+    const { scope, clock } = this.#options;
+    const bucket = Math.floor(clock.now() / BUCKET_MS);
+    const names: CounterName[] = scope === 'poll' ? ['all', 'poll', 'poll-demand'] : ['all', 'http'];
+    for (const name of names) {
+      // Inside `then`, so a store that throws instead of rejecting is swallowed too.
+      Promise.resolve()
+        .then(() => store.increment(bucketKey(name, bucket), 1))
+        .catch(() => {});
     }
   }
 

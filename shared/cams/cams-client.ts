@@ -12,7 +12,7 @@ import {
   safeUpstreamCode,
   safeUpstreamMessage,
 } from './errors';
-import { RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
+import { type LimiterSlot, RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
 import { backoffDelayMs } from './retry-timing';
 import { buildRpcRequest } from './rpc-request';
 import { envelopeSchema, getFlowResponseSchema, listFlowResponseSchema } from './schemas';
@@ -253,13 +253,14 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     await loadTransport();
     for (let number = 1; ; number += 1) {
       const latestStartAt = deadlineMs === undefined ? undefined : deadlineMs - MIN_ATTEMPT_MS;
-      let limiterSlot: CallSlot | undefined;
+      let limiterSlot: LimiterSlot | undefined;
       let budgetSlot: CallSlot | undefined;
       try {
         limiterSlot = await limiter.acquire({ signal, latestStartAt });
         budgetSlot = await callOptions.budget?.acquire({ signal, latestStartAt });
       } catch (error) {
-        limiterSlot?.settle();
+        // Nothing was sent: the limiter's token costs nothing, not a window from now.
+        limiterSlot?.release();
         if (error instanceof RateLimitWaitTooLongError || signal?.aborted) {
           throw fail(attempt, 'DeadlineExceeded', { cause: error });
         }

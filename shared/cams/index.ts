@@ -20,7 +20,7 @@ export {
   type LocalCamsCode,
   MissingCredentialsError,
 } from './errors';
-export { RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
+export { type LimiterSlot, RateLimiter, RateLimitWaitTooLongError } from './rate-limiter';
 export { formatAcsDate, signRequest } from './signer';
 export type * from './types';
 export { validateCustSpaceId, validateFlowId } from './validate';

@@ -22,11 +22,21 @@ export class RateLimitWaitTooLongError extends Error {
   }
 }
 
+/** A limiter's slot: settled once its call's answer is in, or released if the call is never sent. */
+export interface LimiterSlot extends CallSlot {
+  /**
+   * The call will not be sent after all (a later slot was refused, the caller gave up): the
+   * successor may start when this token's predecessor let this one, so the token costs nothing.
+   * Whichever of `settle` and `release` comes first counts; the rest do nothing.
+   */
+  release(): void;
+}
+
 /**
  * One call's token, from its reservation until the token is free for the call that takes it
  * over `limit` reservations later.
  */
-class Token implements CallSlot {
+class Token implements LimiterSlot {
   readonly #clock: Clock;
   readonly #spacingMs: number;
   /** When the successor may start, once known. */
@@ -36,6 +46,8 @@ class Token implements CallSlot {
   /** The token this one hands on unused, while that one is not yet free. */
   #previous: Token | undefined;
   #isStarted = false;
+  /** When the predecessor let this token start: what it hands on if its call is never sent. */
+  #handedOverAt = Number.NEGATIVE_INFINITY;
   #listeners: Array<(freeAt: number) => void> = [];
 
   constructor(clock: Clock, spacingMs: number, earliestStartAt: number) {
@@ -60,15 +72,22 @@ class Token implements CallSlot {
     this.#listeners = this.#listeners.filter((entry) => entry !== listener);
   }
 
-  start(): void {
+  start(handedOverAt: number): void {
     this.#isStarted = true;
+    this.#handedOverAt = handedOverAt;
     this.#freeAtAtLeast = this.#clock.now() + this.#spacingMs;
   }
 
-  /** The call's answer (or its failure) has arrived. Only the first call counts. */
+  /** The call's answer (or its failure) has arrived. Only the first of settle/release counts. */
   settle(): void {
     if (!this.#isStarted || this.#freeAt !== undefined) return;
     this.#free(this.#clock.now() + this.#spacingMs);
+  }
+
+  /** Started but never sent: hands the predecessor's time on, as `passOn` does for a waiter. */
+  release(): void {
+    if (!this.#isStarted || this.#freeAt !== undefined) return;
+    this.#free(this.#handedOverAt);
   }
 
   /** Never used: the successor may start when this token's predecessor would have let it. */
@@ -99,8 +118,8 @@ class Token implements CallSlot {
  * window whenever the first was slower in transit (new connections, a loaded machine, the
  * network), and no fixed margin covers that. CAMS counted a call somewhere between its send
  * and its answer, so a call sent at least one window after its predecessor's answer arrives at
- * least one window after it. A token whose call is never sent (abort, deadline) passes its
- * predecessor's time on, so it costs nothing. Tokens come back one window after use rather than
+ * least one window after it. A token whose call is never sent (abort, deadline, while waiting
+ * or after — `release`) passes its predecessor's time on, so it costs nothing. Tokens come back one window after use rather than
  * refilling continuously, because a continuously refilling bucket lets 2×limit calls through in
  * one rolling second (a full bucket plus a second's refill).
  */
@@ -123,13 +142,13 @@ export class RateLimiter {
 
   /**
    * Reserves the next token and waits until it is free. The caller must `settle` the returned
-   * slot once the call's answer, failure or timeout has arrived (in a `finally`): until then
-   * the next call on this token waits. Rejects without reserving when the call could only
+   * slot once the call's answer, failure or timeout has arrived (in a `finally`), or `release`
+   * it if the call is not sent after all: until then the next call on this token waits. Rejects without reserving when the call could only
    * start past `latestStartAt`, so a caller's deadline never burns budget it cannot use.
    */
   async acquire(
     options: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined } = {},
-  ): Promise<CallSlot> {
+  ): Promise<LimiterSlot> {
     const { signal, latestStartAt } = options;
     signal?.throwIfAborted();
     const previous = this.#ring[this.#next];
@@ -141,9 +160,9 @@ export class RateLimiter {
     const token = new Token(this.#clock, this.#spacingMs, earliestStartAt);
     this.#ring[this.#next] = token;
     this.#next = (this.#next + 1) % this.#limit;
+    let freeAt = Number.NEGATIVE_INFINITY;
     try {
-      const freeAt =
-        previous === undefined ? Number.NEGATIVE_INFINITY : await this.#whenFree(previous, options);
+      if (previous !== undefined) freeAt = await this.#whenFree(previous, options);
       const startAt = Math.max(this.#clock.now(), freeAt);
       if (latestStartAt !== undefined && startAt > latestStartAt)
         throw new RateLimitWaitTooLongError(startAt);
@@ -153,7 +172,7 @@ export class RateLimiter {
       token.passOn(previous);
       throw error;
     }
-    token.start();
+    token.start(freeAt);
     return token;
   }
 

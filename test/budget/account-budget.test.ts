@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
 import { AccountBudget, type BudgetScope } from '../../shared/budget';
 import type { Clock } from '../../shared/clock';
@@ -46,6 +46,9 @@ function busiestWindow(starts: readonly number[], windowMs = 1000): number {
 interface Caller {
   readonly scope: BudgetScope;
   readonly skewMs: number;
+  /** What this instance's store does differently (a fault only it meets). */
+  readonly storeWith?: ((store: StateStore) => StateStore) | undefined;
+  readonly startAfterMs?: number | undefined;
 }
 
 /** Each caller is one instance hammering the budget until `durationMs` of virtual time has passed. */
@@ -64,7 +67,9 @@ async function hammer(storeOf: () => Promise<StateStore>, callers: readonly Call
         clock: skewed(clock, caller.skewMs),
         random: () => ((index * 7919) % 100) / 100,
       });
-      const slot = budget.bind(tracked(await storeOf(), pending));
+      const store = await storeOf();
+      const slot = budget.bind(tracked(caller.storeWith?.(store) ?? store, pending));
+      if (caller.startAfterMs !== undefined) await clock.sleep(caller.startAfterMs);
       while (clock.now() - startedAt < durationMs) {
         (await slot.acquire()).settle();
         starts[caller.scope].push(clock.now());
@@ -108,6 +113,37 @@ describe('account budget on the file store', () => {
     // The poller's 2/s (about 2 per 1.2 s at saturation), not a ninth of the account.
     expect(starts.poll.length).toBeGreaterThanOrEqual(15);
     expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
+  });
+
+  it('keeps the account limit while the poller is on its local fallback and the HTTP instances on the store', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
+    let isFirst = true;
+    // The store fails the poller once, so it limits itself locally for the next 10 s.
+    const failsOnce = (store: StateStore): StateStore => ({
+      ...store,
+      increment: async (key, delta) => {
+        if (isFirst) {
+          isFirst = false;
+          throw new Error('OTSServerUnavailable');
+        }
+        return store.increment(key, delta);
+      },
+    });
+    const mixed: Caller[] = [
+      { scope: 'poll', skewMs: 0, storeWith: failsOnce },
+      ...Array.from({ length: 6 }, (_, index) => ({
+        scope: 'http' as const,
+        skewMs: (index * 37) % 101,
+        startAfterMs: 50,
+      })),
+    ];
+    const starts = await hammer(() => createStateStore(`file:${directory}`), mixed, 9_000);
+    expect(isFirst).toBe(false);
+    expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
+    expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
+    // The poller keeps its local 2/s, the HTTP instances most of the rest.
+    expect(starts.poll.length).toBeGreaterThanOrEqual(16);
+    expect(starts.http.length).toBeGreaterThanOrEqual(18);
   });
 
   it('gives the HTTP function the whole budget while the poller is idle', async () => {
@@ -216,7 +252,14 @@ describe('account budget on the file store', () => {
     });
     (await budget.bind(slow).acquire()).settle();
     expect(JSON.stringify(logs)).toMatch(/took \d+ ms to grant a slot.*10 times running/);
-    expect((await store.counters('budget/', 'budget0')).every((counter) => counter.value === 0)).toBe(true);
+    // The refused tries gave their slots back; the call the fallback granted counts itself, unawaited.
+    const counted = async (name: string) =>
+      (await store.counters(`budget/${name}/`, `budget/${name}0`)).reduce(
+        (sum, counter) => sum + counter.value,
+        0,
+      );
+    await vi.waitFor(async () => expect(await counted('all')).toBe(1));
+    expect(await counted('http')).toBe(1);
   });
 
   it('stops waiting when the binding says the slot is no longer needed', async () => {

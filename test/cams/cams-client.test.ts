@@ -358,7 +358,7 @@ describe('CAMS client budget', () => {
 });
 
 describe('CAMS client and its rate limiter', () => {
-  it('settles its slot on every path (retry, failure, deadline refusal, abort), so a shared limiter neither stalls nor loses a window', async () => {
+  it('settles or releases its slot on every path (retry, failure, deadline refusal, abort), so a shared limiter neither stalls nor loses a window', async () => {
     const simulator = await startCamsSimulator({ rateLimit: false, flows: [FLOW] });
     try {
       const clock = new VirtualClock(Date.now());
@@ -405,9 +405,9 @@ describe('CAMS client and its rate limiter', () => {
         'OK',
       ]);
       // One window per attempt after the first (loopback answers take no virtual time); the call
-      // refused by the limiter and the aborted one cost nothing; the one refused by the budget
-      // after the limiter let it through costs its limiter slot a window (settled as if sent).
-      expect(clock.now() - startedAt).toBe(6000);
+      // refused by the limiter, the one refused by the budget after the limiter let it through
+      // (its slot released, never sent) and the aborted one cost nothing.
+      expect(clock.now() - startedAt).toBe(5000);
     } finally {
       await simulator.close();
     }

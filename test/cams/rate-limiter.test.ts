@@ -170,6 +170,38 @@ describe('rate limiter', () => {
     expect(await third).toBe(1100);
   });
 
+  it('hands the predecessor time on when a granted call is never sent (released), not a window from now', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ limit: 1, clock, marginMs: 0 });
+    const startedAt = clock.now();
+    (await limiter.acquire()).settle();
+    const unsent = await limiter.acquire();
+    expect(clock.now() - startedAt).toBe(1000);
+    // Say the account's budget then refused it: nothing went out.
+    await clock.sleep(300);
+    unsent.release();
+    (await limiter.acquire()).settle();
+    // Free when the first call's token was (now, 1300 ms in), not at 1300 + 1000 ms.
+    expect(clock.now() - startedAt).toBe(1300);
+  });
+
+  it('counts whichever of settle and release comes first, and ignores the rest', async () => {
+    const clock = new VirtualClock();
+    const limiter = new RateLimiter({ limit: 1, clock, marginMs: 0 });
+    const startedAt = clock.now();
+    const sent = await limiter.acquire();
+    await clock.sleep(200);
+    sent.settle();
+    sent.release();
+    const unsent = await limiter.acquire();
+    expect(clock.now() - startedAt).toBe(1200);
+    unsent.release();
+    unsent.settle();
+    (await limiter.acquire()).settle();
+    // The release stood: the third starts on the first call's time, not a window after the second.
+    expect(clock.now() - startedAt).toBe(1200);
+  });
+
   it('costs the same per call at any limit: the ring holds one token per allowed call', async () => {
     const clock = new VirtualClock();
     const limiter = new RateLimiter({ limit: 1_000_000, clock });

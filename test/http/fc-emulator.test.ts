@@ -146,6 +146,13 @@ describe('fc-emulator', () => {
     expect(onCustom.headers['content-disposition']).toBe('inline');
   });
 
+  it('passes on answer headers named like inherited object properties', async () => {
+    const answer = { statusCode: 200, headers: { constructor: 'kept', toString: 'kept too' }, body: 'ok' };
+    const { headers } = await send((await serve(answer)).url, { path: '/' });
+    expect(headers.constructor).toBe('kept');
+    expect(headers.tostring).toBe('kept too');
+  });
+
   it('decodes base64 answers and sends no body to HEAD', async () => {
     const { url } = await serve({
       statusCode: 200,
