@@ -8,4 +8,4 @@ export {
   CLOCK_SKEW_MS,
   fallbackQpsOf,
 } from './account-budget';
-export { DEFAULT_ACCOUNT_QPS, DEFAULT_POLL_QPS, parseAccountQps, parsePollShare } from './config';
+export { parseAccountQps, parsePollShare } from './config';

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import '../zod-english';
+import { DEFAULT_POLL_QPS } from '../budget/config';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
 import { DEFAULT_STATE_URL } from '../state';
@@ -47,7 +48,7 @@ export function parseIntervals(value: string | undefined): Record<string, number
 }
 
 const numbers = z.object({
-  POLL_QPS: z._default(z.coerce.number().check(z.positive(), z.lte(100)), 4),
+  POLL_QPS: z._default(z.coerce.number().check(z.positive(), z.lte(100)), DEFAULT_POLL_QPS),
   DISCOVERY_INTERVAL_SECONDS: z._default(z.coerce.number().check(z.gte(0)), 600),
   WEBHOOK_MAX_AGE_HOURS: z._default(z.coerce.number().check(z.positive()), 72),
 });

@@ -1,12 +1,11 @@
 import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../webhook';
+import { MAX_RETRY_AFTER_MS } from '../webhook/retry-after';
 import { applyDeliveryNotes, type DeliveryNote } from './history';
 import type { FlowRecord, OutboxEntry } from './records';
 
 /** Webhook retry schedule after the first failure, as in the Standard Webhooks reference (capped). */
 const RETRY_STEPS_MS = [5_000, 30_000, 5 * 60_000, 30 * 60_000, 2 * 3600_000, 5 * 3600_000];
 const MAX_DEAD_LETTERS = 50;
-/** A receiver's Retry-After is honoured up to an hour (as parseRetryAfter reads it). */
-const MAX_RETRY_AFTER_MS = 3600_000;
 /** Reasons can quote a receiver's answer; one stored or logged reason is at most this many bytes. */
 export const MAX_REASON_BYTES = 1024;
 
