@@ -122,3 +122,12 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     maxInstances: config.HTTP_MAX_INSTANCES,
   };
 }
+
+/** The request's `custSpaceId` query value, validated, else the configured default space. */
+export function requestedCustSpaceId(
+  query: Readonly<Record<string, string | undefined>>,
+  config: HttpConfig,
+): string | undefined {
+  const requested = query.custSpaceId;
+  return requested !== undefined ? validateCustSpaceId(requested) : config.defaultCustSpaceId;
+}

@@ -148,7 +148,7 @@ export function createFlowReader(options: FlowReaderOptions) {
       freshUntil > now && hasUsablePreview(answer.flow, now, request.minPreviewValidityMs);
     const isFresh = (answer: StoredAnswer, lifetimeMs: number) =>
       isFreshUntil(answer, answer.readAt + lifetimeMs);
-    const readShared = () => readStored(store, cacheKey, flowId, (value) => isEntry(value));
+    const readShared = () => readStored(store, cacheKey, flowId, isObject);
     let hasStaleCopy = false;
     let sharedVersion = -1;
 
@@ -232,10 +232,6 @@ export function createFlowReader(options: FlowReaderOptions) {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isEntry(value: unknown): boolean {
-  return isObject(value);
 }
 
 /** A poller record serves reads only while the flow is still there (not marked removed). */

@@ -7,19 +7,19 @@ import {
   camsClientFromEnv,
   type Flow,
   resolveCredentials,
-  validateCustSpaceId,
   validateFlowId,
 } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
 import { ConfigError } from '../../shared/config-error';
 import { type AnswerSource, ageSeconds, cacheStatus } from './answer';
 import { authorise } from './auth';
-import { type HttpConfig, parseHttpConfig } from './config';
+import { type HttpConfig, parseHttpConfig, requestedCustSpaceId } from './config';
 import { toHttpError } from './error-mapping';
 import { type HttpRequest, parseFcHttpEvent } from './fc-event';
 import { FlowCache, previewExpiryOf } from './flow-cache';
 import { createFlowReader, hasUsablePreview } from './flow-reader';
 import { HttpError } from './http-error';
+import { JSON_TYPE, jsonAnswer, type OperatorAnswer } from './json-answer';
 import { createOperatorRoutes } from './operator-routes';
 import { usablePreviewUrl } from './preview';
 import { allowedMethods, matchRoute } from './routes';
@@ -32,12 +32,7 @@ export interface FcContext {
   readonly function?: { readonly timeout?: number; readonly name?: string };
 }
 
-export interface FcHttpResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  isBase64Encoded: boolean;
-  body: string;
-}
+export type FcHttpResponse = OperatorAnswer;
 
 export interface HttpHandlerDependencies {
   readonly env?: NodeJS.ProcessEnv;
@@ -50,7 +45,6 @@ export interface HttpHandlerDependencies {
 
 /** Leave this much of the function's timeout to answer and log after a slow CAMS call. */
 const DEADLINE_MARGIN_MS = 1000;
-const JSON_TYPE = 'application/json; charset=utf-8';
 /** A redirect must not point at a preview URL that expires before the caller can follow it. */
 const PREVIEW_MIN_VALIDITY_MS = 60_000;
 
@@ -62,15 +56,6 @@ interface RequestState {
   source?: AnswerSource;
   errorCode?: string;
   startedAt: number;
-}
-
-function json(statusCode: number, payload: unknown, headers: Record<string, string> = {}): FcHttpResponse {
-  return {
-    statusCode,
-    headers: { 'content-type': JSON_TYPE, ...headers },
-    isBase64Encoded: false,
-    body: JSON.stringify(payload),
-  };
 }
 
 function etagOf(flow: Flow): string {
@@ -182,7 +167,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       // deployment; names the variable at fault, never its value.
       const configState = configHealth();
       // process.version: FC does not document the built-in nodejs20 runtime's patch release.
-      return json(
+      return jsonAnswer(
         configState === 'ok' ? 200 : 503,
         { ok: configState === 'ok', config: configState, version, node: process.version },
         { 'cache-control': 'no-store' },
@@ -209,9 +194,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       );
     }
     const flowId = validateFlowId(match.params.flowId);
-    const custSpaceParam = request.query.custSpaceId;
-    const custSpaceId =
-      custSpaceParam !== undefined ? validateCustSpaceId(custSpaceParam) : activeConfig.defaultCustSpaceId;
+    const custSpaceId = requestedCustSpaceId(request.query, activeConfig);
     const credentials = resolveCredentials(context.credentials, env);
     const timeoutS = context.function?.timeout ?? 10;
     const deadlineMs = state.startedAt + Math.max(1000, timeoutS * 1000 - DEADLINE_MARGIN_MS);
@@ -272,7 +255,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     if (etagMatches(request.headers['if-none-match'], etag)) {
       return { statusCode: 304, headers, isBase64Encoded: false, body: '' };
     }
-    return json(200, answer.flow, headers);
+    return jsonAnswer(200, answer.flow, headers);
   }
 
   type HttpRequestContext = {
@@ -312,7 +295,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
           }),
         );
       }
-      request.response = json(
+      request.response = jsonAnswer(
         httpError.statusCode,
         {
           error: {

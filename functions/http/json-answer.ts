@@ -1,4 +1,6 @@
-/** The shape FC's HTTP trigger expects back (the same as handler.ts's FcHttpResponse). */
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The shape FC's HTTP trigger expects back (handler.ts's FcHttpResponse). */
 export interface OperatorAnswer {
   statusCode: number;
   headers: Record<string, string>;
@@ -13,7 +15,7 @@ export function jsonAnswer(
 ): OperatorAnswer {
   return {
     statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    headers: { 'content-type': JSON_TYPE, ...headers },
     isBase64Encoded: false,
     body: JSON.stringify(payload),
   };

@@ -1,11 +1,11 @@
-import { validateCustSpaceId, validateFlowId } from '../../shared/cams';
+import { validateFlowId } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 // Direct imports, not the folder's index: it would pull the poller's configuration schema into this bundle.
 import { type FlowRecord, flowKey, type OutboxEntry } from '../../shared/poller/records';
 import { holdsEvent, requeueEvent } from '../../shared/poller/redelivery';
 import type { StateStore } from '../../shared/state';
 import { authoriseAdmin } from './auth';
-import type { HttpConfig } from './config';
+import { type HttpConfig, requestedCustSpaceId } from './config';
 import type { HttpRequest } from './fc-event';
 import { listFlows, readFlow, type StoredFlow } from './flow-records';
 import { HttpError } from './http-error';
@@ -91,9 +91,7 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
 
   async function history(store: StateStore, call: OperatorRequest): Promise<OperatorAnswer> {
     const flowId = validateFlowId(call.params.flowId);
-    const custSpaceParam = call.request.query.custSpaceId;
-    const custSpaceId =
-      custSpaceParam !== undefined ? validateCustSpaceId(custSpaceParam) : call.config.defaultCustSpaceId;
+    const custSpaceId = requestedCustSpaceId(call.request.query, call.config);
     const limit = parseLimit(call.request.query.limit, 20, 50);
     const key = flowKey(flowId, custSpaceId);
     const scope = `history ${key}`;
