@@ -11,7 +11,6 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Credentials } from '../../cams/types';
 import { type Clock, systemClock } from '../../clock';
 import { StateStoreError } from '../errors';
@@ -68,16 +67,24 @@ const NOT_APPLIED = new Set([
   'OTSTableNotReady',
   'OTSPartitionUnavailable',
 ]);
-/** One keep-alive pool per protocol and warm instance, shared by every run's store. */
-let sharedHttpAgent: HttpAgent | undefined;
-let sharedHttpsAgent: HttpsAgent | undefined;
-function httpAgent(): HttpAgent {
-  sharedHttpAgent ??= new HttpAgent({ keepAlive: true, timeout: 30_000 });
-  return sharedHttpAgent;
+interface Transport {
+  readonly request: typeof httpRequest;
+  readonly agent: HttpAgent;
 }
-function httpsAgent(): HttpsAgent {
-  sharedHttpsAgent ??= new HttpsAgent({ keepAlive: true, timeout: 30_000 });
-  return sharedHttpsAgent;
+/** One keep-alive pool per protocol and warm instance, shared by every run's store. */
+let httpTransport: Transport | undefined;
+let httpsTransport: Promise<Transport> | undefined;
+/** node:https (and TLS with it) loads only for an https endpoint, not on every cold start. */
+function transportFor(protocol: string): Transport | Promise<Transport> {
+  if (protocol !== 'https:') {
+    httpTransport ??= { request: httpRequest, agent: new HttpAgent({ keepAlive: true, timeout: 30_000 }) };
+    return httpTransport;
+  }
+  httpsTransport ??= import('node:https').then(({ Agent, request }) => ({
+    request,
+    agent: new Agent({ keepAlive: true, timeout: 30_000 }),
+  }));
+  return httpsTransport;
 }
 
 function keyCell(key: string) {
@@ -110,12 +117,11 @@ export class TablestoreWireStore implements StateStore {
   }
 
   /** One POST; resolves once the whole answer is read (at most MAX_ANSWER_BYTES). */
-  #post(operation: string, headers: Record<string, string>, body: Buffer) {
-    const isHttps = this.#endpoint.protocol === 'https:';
-    const agent = isHttps ? httpsAgent() : httpAgent();
+  async #post(operation: string, headers: Record<string, string>, body: Buffer) {
+    const { request, agent } = await transportFor(this.#endpoint.protocol);
     const timeoutMs = this.#options.timeoutMs ?? 5000;
     return new Promise<{ statusCode: number; answerMd5: unknown; answer: Buffer }>((resolve, reject) => {
-      const outgoing = (isHttps ? httpsRequest : httpRequest)(
+      const outgoing = request(
         {
           protocol: this.#endpoint.protocol,
           hostname: this.#endpoint.hostname,
