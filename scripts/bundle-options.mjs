@@ -48,6 +48,48 @@ function lazyPartsBeside() {
       context.onEnd(async (result) => {
         if (result.errors.length > 0 || !outdir) return;
         for (const [file, source] of wanted) {
+          await build({
+            entryPoints: [source],
+            outfile: `${outdir}/${file}`,
+            ...common,
+            plugins: [fallbacksBeside(outdir)],
+          });
+        }
+      });
+    },
+  };
+}
+
+/**
+ * Files a lazy part requires only on a fallback path, by importer and the path it requires: they
+ * go beside it instead of into it. undici compiles its HTTP parser from llhttp's SIMD build and
+ * falls back to the plain build (72 KB more, the same again) only where WebAssembly SIMD is
+ * unavailable or turned off (UNDICI_NO_WASM_SIMD=1).
+ */
+const FALLBACKS = [
+  {
+    importer: /[/\\]undici[/\\]lib[/\\]dispatcher[/\\]client-h1\.js$/,
+    path: '../llhttp/llhttp-wasm.js',
+    file: 'llhttp-wasm.js',
+  },
+];
+
+function fallbacksBeside(outdir) {
+  return {
+    name: 'fallbacks-beside',
+    setup(context) {
+      const wanted = new Map();
+      context.onResolve({ filter: /.*/ }, (args) => {
+        const fallback = FALLBACKS.find(
+          ({ importer, path }) => importer.test(args.importer) && args.path === path,
+        );
+        if (!fallback) return undefined;
+        wanted.set(fallback.file, join(args.resolveDir, args.path));
+        return { path: `./${fallback.file}`, external: true };
+      });
+      context.onEnd(async (result) => {
+        if (result.errors.length > 0) return;
+        for (const [file, source] of wanted) {
           await build({ entryPoints: [source], outfile: `${outdir}/${file}`, ...common });
         }
       });
