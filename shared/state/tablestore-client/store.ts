@@ -468,16 +468,25 @@ function md5Base64(bytes: Buffer): string {
   return createHash('md5').update(bytes).digest('base64');
 }
 
-async function readLimited(body: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_ANSWER_BYTES) {
-      body.destroy();
-      throw new StateStoreError('InvalidResponse', 'Tablestore answered more than 16 MB');
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** Plain events, not `for await`: the async-iterator machinery showed in the cold-start profile. */
+function readLimited(body: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ANSWER_BYTES) {
+        body.destroy();
+        reject(new StateStoreError('InvalidResponse', 'Tablestore answered more than 16 MB'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.on('end', () => resolve(Buffer.concat(chunks)));
+    body.on('error', reject);
+    // An answer cut off mid-body closes without 'end': a network failure, never a short answer.
+    body.on('close', () => {
+      if (!body.complete) reject(new Error('the answer was cut off'));
+    });
+  });
 }
