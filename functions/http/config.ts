@@ -5,7 +5,8 @@ import { parseAccountQps, parsePollShare } from '../../shared/budget';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { splitList } from '../../shared/list-variable';
-import { DEFAULT_STATE_URL, parseStateUrl, StateStoreError } from '../../shared/state';
+import { DEFAULT_STATE_URL } from '../../shared/state';
+import { checkStateUrl } from '../../shared/state/location';
 
 export interface HttpConfig {
   /** sha256 digests of the accepted bearer tokens. */
@@ -70,19 +71,6 @@ function tokenDigest(variable: string, entry: string, index: number): Buffer {
     return Buffer.from(hex, 'hex');
   }
   return createHash('sha256').update(entry, 'utf8').digest();
-}
-
-/**
- * STATE_URL read as opening the store reads it, so a wrong one is a configuration error on every
- * request, not a store failure logged once while the instance runs on the budget's fallback.
- */
-function checkStateUrl(stateUrl: string, env: NodeJS.ProcessEnv): void {
-  try {
-    parseStateUrl(stateUrl, env);
-  } catch (error) {
-    if (!(error instanceof StateStoreError) || !error.variable) throw error;
-    throw new ConfigError(error.variable, error.message.replace(`${error.variable} `, ''));
-  }
 }
 
 /** Read once per cold start. Throws ConfigError naming the variable; never echoes a token. */

@@ -1,7 +1,6 @@
-import type { Flow } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 import type { SourcedFlow } from './answer';
-import { usablePreviewUrl } from './preview';
+import { previewExpiryOf, usablePreview } from './preview';
 
 interface Entry {
   readonly answer: SourcedFlow;
@@ -15,16 +14,6 @@ export interface CachedFlow {
   /** Shared another request's load in this instance. */
   readonly collapsed: boolean;
   readonly expiresAt: number;
-}
-
-/**
- * When the flow's preview link stops working. A link without a known expiry is not cached (it
- * may already be dead); a flow without a usable link has nothing to expire.
- */
-export function previewExpiryOf(flow: Flow, loadedAt: number): number {
-  if (!usablePreviewUrl(flow)) return Number.POSITIVE_INFINITY;
-  const expiry = flow.previewUrlExpiresAt === undefined ? Number.NaN : Date.parse(flow.previewUrlExpiresAt);
-  return Number.isNaN(expiry) ? loadedAt : expiry;
 }
 
 /**
@@ -68,7 +57,7 @@ export class FlowCache {
     const expiresAt = Math.min(
       loadedAt + this.#ttlMs,
       answer.freshUntil,
-      previewExpiryOf(answer.flow, loadedAt),
+      previewExpiryOf(usablePreview(answer.flow), loadedAt),
     );
     if (!joined && expiresAt > loadedAt) {
       if (this.#entries.size >= this.#maxEntries)

@@ -5,7 +5,7 @@ import { flowKey } from '../../shared/poller/records';
 import { parseStoredAnswer, type StoredAnswer, sharedCacheKey } from '../../shared/read-model';
 import { type StateStore, StateStoreError } from '../../shared/state';
 import type { SourcedFlow } from './answer';
-import { usablePreviewUrl } from './preview';
+import { hasUsablePreview, usablePreview } from './preview';
 
 export interface FlowReaderOptions {
   readonly cams: CamsClient;
@@ -63,19 +63,6 @@ class AnsweredMeanwhile extends Error {
   constructor(readonly answer: SourcedFlow) {
     super('another instance read this flow meanwhile');
   }
-}
-
-/**
- * Whether a stored answer may be served as it is. A flow without a usable preview URL has
- * nothing to go stale (/preview answers 404 from it); one whose URL has no known expiry serves
- * the flow's status but not a redirect, which wants a URL known to stay valid `minValidityMs`.
- */
-export function hasUsablePreview(flow: Flow, nowMs: number, minValidityMs: number): boolean {
-  if (!usablePreviewUrl(flow)) return true;
-  const expiresAt =
-    flow.previewUrlExpiresAt === undefined ? Number.NaN : Date.parse(flow.previewUrlExpiresAt);
-  if (Number.isNaN(expiresAt)) return minValidityMs === 0;
-  return expiresAt - nowMs >= minValidityMs && expiresAt > nowMs;
 }
 
 /**
@@ -145,7 +132,7 @@ export function createFlowReader(options: FlowReaderOptions) {
     const { store, flowId, custSpaceId } = request;
     const cacheKey = sharedCacheKey(flowId, custSpaceId);
     const isFreshUntil = (answer: StoredAnswer, freshUntil: number, now = clock.now()) =>
-      freshUntil > now && hasUsablePreview(answer.flow, now, request.minPreviewValidityMs);
+      freshUntil > now && hasUsablePreview(usablePreview(answer.flow), now, request.minPreviewValidityMs);
     const isFresh = (answer: StoredAnswer, lifetimeMs: number) =>
       isFreshUntil(answer, answer.readAt + lifetimeMs);
     const readShared = () => readStored(store, cacheKey, flowId, isObject);

@@ -16,12 +16,12 @@ import { authorise } from './auth';
 import { type HttpConfig, parseHttpConfig, requestedCustSpaceId } from './config';
 import { toHttpError } from './error-mapping';
 import { type HttpRequest, parseFcHttpEvent } from './fc-event';
-import { FlowCache, previewExpiryOf } from './flow-cache';
-import { createFlowReader, hasUsablePreview } from './flow-reader';
+import { FlowCache } from './flow-cache';
+import { createFlowReader } from './flow-reader';
 import { HttpError } from './http-error';
 import { JSON_TYPE, jsonAnswer, type OperatorAnswer } from './json-answer';
 import { createOperatorRoutes } from './operator-routes';
-import { usablePreviewUrl } from './preview';
+import { hasUsablePreview, previewExpiryOf, usablePreview } from './preview';
 import { allowedMethods, matchRoute } from './routes';
 import { createStateStoreOpener, credentialsIfAny } from './state-store';
 import { statusPage } from './status-page';
@@ -221,27 +221,28 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const cached = isNoCache
       ? { answer: await load(), hit: false, collapsed: false }
       : await cache.get(key, load, (answer) =>
-          hasUsablePreview(answer.flow, clock.now(), minPreviewValidityMs),
+          hasUsablePreview(usablePreview(answer.flow), clock.now(), minPreviewValidityMs),
         );
     const { answer } = cached;
     const now = clock.now();
     state.cacheHit = cached.hit || answer.source !== 'cams';
     state.source = cached.hit ? 'memory' : answer.source;
-    const freshUntil = Math.min(answer.freshUntil, previewExpiryOf(answer.flow, now));
+    const preview = usablePreview(answer.flow);
+    const freshUntil = Math.min(answer.freshUntil, previewExpiryOf(preview, now));
     const provenance = {
       age: String(ageSeconds(answer, now)),
       'cache-status': cacheStatus(state.source, { ...answer, freshUntil }, now, cached.collapsed),
     };
 
     if (match.name === 'preview') {
-      const location = usablePreviewUrl(answer.flow);
-      if (!location) {
+      if (!preview) {
         throw new HttpError(
           404,
           'PreviewUnavailable',
           'CAMS gave this flow no https preview URL: open the flow in WhatsApp Manager to preview it',
         );
       }
+      const location = preview.url;
       return {
         statusCode: 302,
         headers: { location, 'cache-control': 'no-store', 'content-type': JSON_TYPE, ...provenance },

@@ -100,6 +100,8 @@ export async function mapStateErrors<T>(operation: () => Promise<T>): Promise<T>
     if (!(error instanceof StateStoreError)) throw error;
     if (error.code === 'MissingCredentials') throw new HttpError(503, error.code, error.message);
     if (error.code === 'InvalidConfiguration') throw new HttpError(500, error.code, error.message);
+    if (error.code === 'StateCorrupt')
+      throw new HttpError(500, error.code, `${error.message}; inspect it in the state store`);
     if (error.retryable) {
       throw new HttpError(503, 'StateUnavailable', `the state store is unavailable: ${error.message}`, {
         headers: { 'retry-after': '1' },

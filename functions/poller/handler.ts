@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { AccountBudget, parseAccountQps } from '../../shared/budget';
 import { type CamsClient, createCamsClient, parseCamsEndpoint, resolveCredentials } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
+import { ConfigError } from '../../shared/config-error';
 import {
   type LogEntry,
   type PollerConfig,
@@ -146,11 +147,14 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
           ? (error as { code: string }).code
           : 'InternalError';
       const message = error instanceof Error ? error.message : String(error);
+      // Not cached: every run re-reads the configuration and says again which variable to fix.
+      const isConfigError = error instanceof ConfigError;
       log({
         level: 'error',
-        msg: 'poller run failed',
+        msg: isConfigError ? 'poller configuration error' : 'poller run failed',
         requestId: context?.requestId ?? null,
         code,
+        ...(isConfigError ? { variable: error.variable } : {}),
         error: message,
       });
       return { error: { code, message } };

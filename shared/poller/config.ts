@@ -4,6 +4,7 @@ import { DEFAULT_POLL_QPS } from '../budget/config';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
 import { DEFAULT_STATE_URL } from '../state';
+import { checkStateUrl } from '../state/location';
 import { parseWatchCustSpaces, parseWatchFlows, type WatchedFlow } from './watch-list';
 
 export interface PollerConfig {
@@ -65,6 +66,8 @@ export function parsePollerConfig(env: NodeJS.ProcessEnv): PollerConfig {
   }
   const watchFlows = parseWatchFlows(env.WATCH_FLOWS);
   const watchCustSpaces = parseWatchCustSpaces(env.WATCH_CUST_SPACES);
+  const stateUrl = env.STATE_URL?.trim() || DEFAULT_STATE_URL;
+  checkStateUrl(stateUrl, env);
   return {
     watchFlows,
     watchCustSpaces,
@@ -72,6 +75,6 @@ export function parsePollerConfig(env: NodeJS.ProcessEnv): PollerConfig {
     intervalsS: parseIntervals(env.POLL_INTERVALS),
     discoveryIntervalS: parsed.data.DISCOVERY_INTERVAL_SECONDS,
     webhookMaxAgeMs: parsed.data.WEBHOOK_MAX_AGE_HOURS * 3600 * 1000,
-    stateUrl: env.STATE_URL?.trim() || DEFAULT_STATE_URL,
+    stateUrl,
   };
 }

@@ -1,3 +1,4 @@
+import { ConfigError } from '../config-error';
 import { StateStoreError } from './errors';
 import { parseTablestoreUrl, type TablestoreLocation } from './tablestore-location';
 
@@ -27,4 +28,17 @@ export function parseStateUrl(url: string, env: NodeJS.ProcessEnv): StateLocatio
   throw new StateStoreError('InvalidConfiguration', `STATE_URL must be ${ACCEPTED}`, {
     variable: 'STATE_URL',
   });
+}
+
+/**
+ * STATE_URL read as opening the store reads it, for a function's configuration at cold start:
+ * a wrong one is a ConfigError naming the variable, not a store failure met again on every use.
+ */
+export function checkStateUrl(stateUrl: string, env: NodeJS.ProcessEnv): void {
+  try {
+    parseStateUrl(stateUrl, env);
+  } catch (error) {
+    if (!(error instanceof StateStoreError) || !error.variable) throw error;
+    throw new ConfigError(error.variable, error.message.replace(`${error.variable} `, ''));
+  }
 }

@@ -59,12 +59,12 @@ function rowToItem<T>(row: DecodedRow, table: string): VersionedItem<T> | undefi
   const value = row.attributes?.find((cell) => cell.columnName === 'value')?.columnValue;
   const version = row.attributes?.find((cell) => cell.columnName === 'version')?.columnValue;
   if (typeof value !== 'string' || typeof version !== 'object' || !('toNumber' in version)) {
-    throw new StateStoreError('CorruptState', `Tablestore table ${table} has a malformed row for key ${key}`);
+    throw new StateStoreError('StateCorrupt', `Tablestore table ${table} has a malformed row for key ${key}`);
   }
   try {
     return { key, value: JSON.parse(value) as T, version: version.toNumber() };
   } catch (error) {
-    throw new StateStoreError('CorruptState', `Tablestore table ${table} holds invalid JSON for key ${key}`, {
+    throw new StateStoreError('StateCorrupt', `Tablestore table ${table} holds invalid JSON for key ${key}`, {
       cause: error,
     });
   }
@@ -230,7 +230,7 @@ export class TablestoreStateStore implements StateStore {
     const count = countOf(data.row);
     if (count === undefined) {
       throw new StateStoreError(
-        'CorruptState',
+        'StateCorrupt',
         `Tablestore UpdateRow on table ${table} answered no ${COUNT_COLUMN} for key ${key}`,
       );
     }

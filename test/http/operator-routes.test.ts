@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -377,6 +377,26 @@ describe('hostile state', () => {
     const stored = (await store.get<FlowRecord>(flowKey('920000000000009', undefined)))?.value;
     expect(stored).toEqual({ flowId: 9, outbox: 'x' });
     await store.delete(flowKey('920000000000009', undefined), 1);
+  });
+
+  it('answers a record the store cannot read at all (truncated file) with the same 500 StateCorrupt', async () => {
+    const key = flowKey('920000000000007', undefined);
+    const file = join(stateDirectory, `${Buffer.from(key).toString('base64url')}.json`);
+    writeFileSync(file, `{"key":${JSON.stringify(key)},"version":1,"value":{"flowId":"92`);
+    try {
+      const overview = body(await call('/overview', { path: '/overview', headers: read })) as unknown as {
+        totals: { unreadable: number };
+      };
+      expect(overview.totals.unreadable).toBe(1);
+      const answer = await call('/flows/{flowId}/history', {
+        path: '/flows/920000000000007/history',
+        headers: read,
+      });
+      expect(answer.statusCode).toBe(500);
+      expect(errorCode(answer)).toBe('StateCorrupt');
+    } finally {
+      rmSync(file);
+    }
   });
 
   it('answers a redelivery whose write the store fails with 503 StateUnavailable and Retry-After, not 500', async () => {

@@ -53,6 +53,12 @@ describe('poller configuration', () => {
     [{ WEBHOOK_MAX_AGE_HOURS: '-1' }, 'WEBHOOK_MAX_AGE_HOURS'],
     [{ POLL_INTERVALS: 'THROTTLED:30' }, 'POLL_INTERVALS'],
     [{ POLL_INTERVALS: 'throttled=x' }, 'POLL_INTERVALS'],
+    [{ STATE_URL: 'postgres://db.example/state' }, 'STATE_URL'],
+    [{ STATE_URL: 'file:' }, 'STATE_URL'],
+    [
+      { STATE_URL: 'tablestore://cfw-a/flow_state', TABLESTORE_ENDPOINT: 'ots.example' },
+      'TABLESTORE_ENDPOINT',
+    ],
   ])('rejects %o naming %s', (env, variable) => {
     const error = configError(() => parsePollerConfig(env));
     expect(error.variable).toBe(variable);

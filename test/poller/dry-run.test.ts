@@ -97,27 +97,38 @@ describe('poller dry run (built bundle)', () => {
     expect(output).not.toContain(secret);
   });
 
-  it('stops at a configuration error, naming the variable', async () => {
-    const { handler } = coldStart({ POLL_QPS: 'lots' });
-    const report = await handler(fcTimerEvent({ payload: DRY_RUN }), context());
-    expect(report).toMatchObject({
-      ok: false,
-      checks: [
-        {
-          name: 'configuration',
-          ok: false,
-          code: 'InvalidConfiguration',
-          message: expect.stringContaining('POLL_QPS'),
-        },
-      ],
-    });
-  });
+  it.each([
+    ['POLL_QPS', { POLL_QPS: 'lots' }],
+    ['STATE_URL', { STATE_URL: 'redis://:hunter2@state.example:6379' }],
+    ['STATE_URL', { STATE_URL: 'tablestore://x/flow_state' }],
+    ['TABLESTORE_ENDPOINT', { STATE_URL: 'tablestore://cfw-dry/flow_state', TABLESTORE_ENDPOINT: '' }],
+    [
+      'TABLESTORE_ENDPOINT',
+      { STATE_URL: 'tablestore://cfw-dry/flow_state', TABLESTORE_ENDPOINT: 'ots.example' },
+    ],
+  ])(
+    'stops at a configuration error, naming the variable (%s; a malformed state location included)',
+    async (variable, env) => {
+      const { handler, logs } = coldStart(env);
+      const report = await handler(fcTimerEvent({ payload: DRY_RUN }), context());
+      expect(report).toMatchObject({
+        ok: false,
+        checks: [
+          {
+            name: 'configuration',
+            ok: false,
+            code: 'InvalidConfiguration',
+            message: expect.stringMatching(new RegExp(`^${variable} `)),
+          },
+        ],
+      });
+      expect(JSON.stringify(report) + JSON.stringify(logs())).not.toContain('hunter2');
+    },
+  );
 
-  it('holds its CAMS call to the budget’s local limit when the state store cannot be opened', async () => {
-    const { handler, logs } = coldStart({
-      STATE_URL: 'tablestore://cfw-dry/flow_state',
-      TABLESTORE_ENDPOINT: '',
-    });
+  it('holds its CAMS call to the budget’s local limit when the state store cannot be used', async () => {
+    // A well-formed location no store can live at: a directory under a file.
+    const { handler, logs } = coldStart({ STATE_URL: 'file:/dev/null/state' });
     const report = await handler(fcTimerEvent({ payload: DRY_RUN }), context());
     expect(report).toMatchObject({
       ok: false,

@@ -78,6 +78,42 @@ describe('poller function (built bundle)', () => {
     expect(lines.some((line) => line.includes('"level":"error"'))).toBe(true);
   });
 
+  it.each([
+    ['STATE_URL', { STATE_URL: 'postgres://state:hunter2@db.example/state' }],
+    ['STATE_URL', { STATE_URL: 'file:' }],
+    ['STATE_URL', { STATE_URL: 'tablestore://x/flow_state' }],
+    ['TABLESTORE_ENDPOINT', { STATE_URL: 'tablestore://cfw-fn/flow_state', TABLESTORE_ENDPOINT: '' }],
+    [
+      'TABLESTORE_ENDPOINT',
+      { STATE_URL: 'tablestore://cfw-fn/flow_state', TABLESTORE_ENDPOINT: 'https://hunter2@ots/path' },
+    ],
+  ])(
+    'answers a malformed state location as a configuration error naming %s, logged once each run',
+    async (variable, env) => {
+      const { handler, logs } = coldStart(env);
+      const callsBefore = simulator.calls.length;
+      for (let run = 1; run <= 2; run += 1) {
+        const result = await handler(fcTimerEvent(), context());
+        expect(result).toEqual({
+          error: {
+            code: 'InvalidConfiguration',
+            message: expect.stringMatching(new RegExp(`^${variable} `)),
+          },
+        });
+        expect(JSON.stringify(result)).not.toContain('hunter2');
+        const errors = logs().filter((entry) => entry.level === 'error');
+        expect(errors).toHaveLength(run);
+        expect(errors.at(-1)).toMatchObject({
+          msg: 'poller configuration error',
+          code: 'InvalidConfiguration',
+          variable,
+        });
+      }
+      expect(JSON.stringify(logs())).not.toContain('hunter2');
+      expect(simulator.calls.length).toBe(callsBefore);
+    },
+  );
+
   it('tells the operator about missing credentials and leaks no secret', async () => {
     const { handler, lines } = coldStart({});
     const result = await handler(fcTimerEvent(), fcContext({ timeoutSeconds: 10 }));

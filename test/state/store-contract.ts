@@ -85,6 +85,21 @@ export function describeStateStoreContract(
       },
     );
 
+    // Callers (the operator routes, docs/http.md) name one code for damaged state, whatever the store.
+    it.each<Damage>(['value not JSON', 'version not a positive integer'])(
+      'reports an unreadable item read by key as StateCorrupt, not retryable (%s)',
+      async (damage) => {
+        const store = await open();
+        await plantUnreadable(store, 'flow/-/9', damage);
+        await expect(store.get('flow/-/9')).rejects.toMatchObject({
+          name: 'StateStoreError',
+          code: 'StateCorrupt',
+          retryable: false,
+        });
+        await store.close();
+      },
+    );
+
     it('round-trips unicode keys and nested JSON', async () => {
       const store = await open();
       const value = { text: '流程 ✓ "quoted" \\ back', nested: { list: [1, null, true, { deep: 'x' }] } };

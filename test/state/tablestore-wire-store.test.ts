@@ -143,9 +143,9 @@ describe('tablestore store (our own client) against hostile answers', () => {
     [
       'a row whose value is not JSON',
       () => ({ status: 200, body: getRowAnswer(row('k', '{oops', 1n)) }),
-      'CorruptState',
+      'StateCorrupt',
     ],
-    ['a row with version 0', () => ({ status: 200, body: getRowAnswer(row('k', '1', 0n)) }), 'CorruptState'],
+    ['a row with version 0', () => ({ status: 200, body: getRowAnswer(row('k', '1', 0n)) }), 'StateCorrupt'],
     [
       'an error body that is not an Error message',
       () => ({ status: 500, body: Uint8Array.from([0xff, 0xff]) }),

@@ -259,7 +259,7 @@ export class TablestoreWireStore implements StateStore {
     const key = row.primaryKey.length === 1 ? row.primaryKey[0]?.value : undefined;
     if (typeof key !== 'string' || row.primaryKey[0]?.name !== PRIMARY_KEY) {
       throw new StateStoreError(
-        'CorruptState',
+        'StateCorrupt',
         `Tablestore table ${this.#table} has a row with another primary key`,
       );
     }
@@ -267,7 +267,7 @@ export class TablestoreWireStore implements StateStore {
     const version = row.attributes.find((cell) => cell.name === 'version')?.value;
     if (typeof value !== 'string' || typeof version !== 'bigint' || version < 1n || version > 2n ** 53n) {
       throw new StateStoreError(
-        'CorruptState',
+        'StateCorrupt',
         `Tablestore table ${this.#table} has a malformed row for key ${key}`,
       );
     }
@@ -275,7 +275,7 @@ export class TablestoreWireStore implements StateStore {
       return { key, value: JSON.parse(value) as T, version: Number(version) };
     } catch (error) {
       throw new StateStoreError(
-        'CorruptState',
+        'StateCorrupt',
         `Tablestore table ${this.#table} holds invalid JSON for key ${key}`,
         {
           cause: error,
@@ -295,7 +295,7 @@ export class TablestoreWireStore implements StateStore {
       const [cell, ...more] = row.primaryKey;
       const key = cell?.name === PRIMARY_KEY && more.length === 0 ? cell.value : undefined;
       // A row keyed otherwise means the wrong table, not one damaged row: that still fails.
-      if (!(error instanceof StateStoreError) || error.code !== 'CorruptState' || typeof key !== 'string')
+      if (!(error instanceof StateStoreError) || error.code !== 'StateCorrupt' || typeof key !== 'string')
         throw error;
       return { key, value: undefined as T, version: -1, unreadable: error.message };
     }
