@@ -7,5 +7,6 @@ export {
   bucketKey,
   CLOCK_SKEW_MS,
   fallbackQpsOf,
+  lateKey,
 } from './account-budget';
 export { parseAccountQps, parsePollShare } from './config';
