@@ -75,7 +75,7 @@ export const CLOCK_SKEW_MS = 100;
  * decision slower than this (a slow store) is given back and tried again, so the stamp stays
  * within this of the real start.
  */
-const DECISION_MS = 100;
+export const DECISION_MS = 100;
 /**
  * Buckets either side of one's own that a rolling second can reach: two calls whose real starts
  * are within a second have stamps within WINDOW + skew + decision time of each other.

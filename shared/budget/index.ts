@@ -6,6 +6,7 @@ export {
   type BudgetScope,
   bucketKey,
   CLOCK_SKEW_MS,
+  DECISION_MS,
   fallbackQpsOf,
   lateKey,
 } from './account-budget';
