@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DECISION_MS } from '../../shared/budget';
 import { type Credentials, MissingCredentialsError, resolveCredentials } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 import {
@@ -20,26 +21,50 @@ const STORE_RETRIES = 1;
  * Fails fast for a while after the store failed to answer (unreachable, timing out), so every
  * request of a warm instance does not pay the store's timeout before asking CAMS. Answers that
  * came back (a conflict, a corrupt row) do not trip it.
+ *
+ * The account budget's counters (increment, counters) are never skipped: a CAMS call not counted
+ * in the store is invisible to the poller and the other HTTP instances, so while the store is back
+ * but the guard still closed they could take the account past its calls per second. On its
+ * fallback the budget bounds its own store tries (its decision time, 100 ms); while the guard is
+ * closed each counter call is given no longer here either, so a budget not yet on its fallback
+ * does not wait out the store's timeout right after a read has. The call itself goes on: a count
+ * that lands late still counts.
  */
 function failingFast(store: StateStore, clock: Clock): StateStore {
   let downUntil = Number.NEGATIVE_INFINITY;
-  return aroundStore(store, async (call) => {
-    if (clock.now() < downUntil) {
-      throw new StateStoreError(
-        'StateUnavailable',
-        'the state store failed moments ago; not asked again yet',
-        {
-          retryable: true,
-        },
-      );
-    }
+  const isDown = () => clock.now() < downUntil;
+  const noted = async <R>(call: () => Promise<R>): Promise<R> => {
     try {
       return await call();
     } catch (error) {
       if (!(error instanceof StateStoreError) || error.retryable) downUntil = clock.now() + STORE_RETRY_MS;
       throw error;
     }
-  });
+  };
+  const budgetTry = async <R>(call: () => Promise<R>): Promise<R> => {
+    if (!isDown()) return noted(call);
+    const giveUp = new AbortController();
+    const outOfTime = clock.sleep(DECISION_MS, giveUp.signal).then(() => {
+      throw unavailable(`the state store failed moments ago and did not answer within ${DECISION_MS} ms`);
+    });
+    try {
+      return await Promise.race([noted(call), outOfTime]);
+    } finally {
+      giveUp.abort();
+    }
+  };
+  return {
+    ...aroundStore(store, async (call) => {
+      if (isDown()) throw unavailable('the state store failed moments ago; not asked again yet');
+      return noted(call);
+    }),
+    increment: (key, by) => budgetTry(() => store.increment(key, by)),
+    counters: (startKey, endKey) => budgetTry(() => store.counters(startKey, endKey)),
+  };
+}
+
+function unavailable(message: string): StateStoreError {
+  return new StateStoreError('StateUnavailable', message, { retryable: true });
 }
 
 /**

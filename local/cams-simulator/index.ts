@@ -116,10 +116,15 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
     return true;
   }
 
-  function takeFault(action: string, flowId: string | undefined): SimFault | undefined {
+  function takeFault(
+    action: string,
+    flowId: string | undefined,
+    isKind: (fault: SimFault) => boolean = (fault) => fault.kind !== 'transit',
+  ): SimFault | undefined {
     const active = faults.find(
       (entry) =>
         entry.remaining > 0 &&
+        isKind(entry.fault) &&
         (!entry.match.action || entry.match.action === action) &&
         (!entry.match.flowId || entry.match.flowId === flowId),
     );
@@ -227,11 +232,14 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await buffer(request);
-    const now = clock.now();
-    const requestId = randomUUID().toUpperCase();
     const action = String(request.headers['x-acs-action'] ?? '');
     const form = new URLSearchParams(body.toString('utf8'));
     const flowId = form.get('FlowId') ?? undefined;
+    // Before anything else: CAMS sees (checks, counts, reads) a request only once it arrives.
+    const transit = takeFault(action, flowId, (fault) => fault.kind === 'transit');
+    if (transit?.kind === 'transit') await clock.sleep(transit.ms);
+    const now = clock.now();
+    const requestId = randomUUID().toUpperCase();
     const custSpaceId = form.get('CustSpaceId') ?? undefined;
     let accessKeyId = '';
     const record = (httpStatus: number, code: string) =>

@@ -21,7 +21,13 @@ export interface SimAccount {
 }
 
 export type SimFault =
+  /** The answer leaves `ms` after the request arrived (and was counted). */
   | { readonly kind: 'latency'; readonly ms: number }
+  /**
+   * The request spends `ms` on its way (a slow network path, a stalled connection): CAMS
+   * counts, checks and answers it only when it arrives, on the simulator's clock.
+   */
+  | { readonly kind: 'transit'; readonly ms: number }
   | { readonly kind: 'http-status'; readonly httpStatus: number }
   | { readonly kind: 'reset' }
   | { readonly kind: 'malformed' }

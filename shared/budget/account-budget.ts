@@ -1,6 +1,13 @@
-import { type CallBudget, type CallSlot, RateLimiter, RateLimitWaitTooLongError } from '../cams';
+import {
+  type CallBudget,
+  type CallSlot,
+  type LimiterSlot,
+  RateLimiter,
+  RateLimitWaitTooLongError,
+} from '../cams';
 import type { Clock } from '../clock';
 import type { Counter, StateStore } from '../state';
+import { BudgetSlot } from './budget-slot';
 
 /**
  * Who draws from the account's budget: `poll` is capped at its own share (POLL_QPS) on top of
@@ -68,7 +75,7 @@ export const CLOCK_SKEW_MS = 100;
  * decision slower than this (a slow store) is given back and tried again, so the stamp stays
  * within this of the real start.
  */
-const DECISION_MS = 100;
+export const DECISION_MS = 100;
 /**
  * Buckets either side of one's own that a rolling second can reach: two calls whose real starts
  * are within a second have stamps within WINDOW + skew + decision time of each other.
@@ -79,8 +86,11 @@ const SPAN_BUCKETS = Math.ceil((WINDOW_MS + CLOCK_SKEW_MS + DECISION_MS) / BUCKE
  * to the reach plus a bucket and its jitter before trying again, and is still busy meanwhile.
  */
 const DEMAND_SPAN_BUCKETS = 2 * SPAN_BUCKETS + 2;
-/** After the store failed, this instance stays on its local limit this long before trying it again. */
-const STORE_RETRY_MS = 10_000;
+/**
+ * The reach allows a call to reach CAMS up to the decision time after its stamp (the skew margin
+ * is the clocks'); a call answered later than this is counted again where its answer came.
+ */
+const ARRIVAL_ALLOWANCE_MS = DECISION_MS;
 /** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
 const MAX_SLOW_DECISIONS = 10;
 
@@ -102,8 +112,16 @@ export function bucketKey(scope: CounterName, bucket: number): string {
   return `budget/${scope}/${String(bucket).padStart(13, '0')}`;
 }
 
-/** A store slot is counted from its stamp, not its answer, so it has nothing to settle. */
-const STAMPED_SLOT: CallSlot = { settle: () => {} };
+/**
+ * Where a slow call is counted again, in the bucket its answer came in: sorted after that
+ * bucket's own `all` key and before the next one's, so every `all` window reaching the bucket
+ * sums it, but apart from the bucket's own key so it never shifts the tickets handed out there
+ * (a try counts its own bucket only up to its ticket; a late count must be seen by every try
+ * that reads after it).
+ */
+export function lateKey(bucket: number): string {
+  return `${bucketKey('all', bucket)}/late`;
+}
 
 interface Verdict {
   readonly isAdmitted: boolean;
@@ -124,6 +142,13 @@ interface Verdict {
  * CAMS_ACCOUNT_QPS − POLL_QPS, so read-token holders (no-cache, many unwatched flows) cannot hold
  * every slot while status checks wait.
  *
+ * CAMS counts a call when it arrives, not when it was stamped: a call answered later than the
+ * reach allows for is counted again where its answer came (see BudgetSlot).
+ *
+ * A store that fails (or is too slow) puts this instance on its local share: each call then
+ * waits for the local limit and gives the store one short try before it is sent (see #probe), so
+ * the first call the store decides in time reads the window and brings the instance back.
+ *
  * One per warm instance (it carries the fallback limiter and the once-per-cold-start log);
  * `bind` ties it to the invocation's store.
  */
@@ -133,7 +158,8 @@ export class AccountBudget {
   readonly #fallback: RateLimiter;
   readonly #fallbackQps: number;
   #hasLoggedFallback = false;
-  #storeDownUntil = Number.NEGATIVE_INFINITY;
+  /** The store failed (or was too slow) at this instance's last try: calls wait for the local limit first. */
+  #isOnFallback = false;
   #slowDecisions = 0;
 
   constructor(options: AccountBudgetOptions) {
@@ -173,16 +199,27 @@ export class AccountBudget {
     for (;;) {
       options.signal?.throwIfAborted();
       await binding.beforeEachTry?.();
-      const now = clock.now();
-      if (now < this.#storeDownUntil) return this.#fromFallback(store, options);
-      let verdict: Verdict;
-      try {
-        verdict = await this.#tryTake(store, now);
-      } catch (error) {
-        this.#storeFailed(error);
-        return this.#fromFallback(store, options);
+      let stampedAt = clock.now();
+      let verdict: Verdict | undefined;
+      if (!this.#isOnFallback) {
+        try {
+          verdict = await this.#tryTake(store, stampedAt);
+        } catch (error) {
+          this.#storeFailed(error);
+        }
       }
-      if (verdict.isAdmitted) return STAMPED_SLOT;
+      if (verdict === undefined) {
+        const local = await this.#fallback.acquire(options);
+        stampedAt = clock.now();
+        verdict = await this.#probe(store, stampedAt);
+        if (verdict === undefined) return this.#slot(store, clock.now(), local);
+        // The store decided in time: this instance is back on it, from this very call.
+        this.#isOnFallback = false;
+        if (verdict.isAdmitted) return this.#slot(store, stampedAt, local);
+        local.release();
+      } else if (verdict.isAdmitted) {
+        return this.#slot(store, stampedAt);
+      }
       const startAt = verdict.retryAt + Math.floor(this.#random() * BUCKET_MS);
       if (options.latestStartAt !== undefined && startAt > options.latestStartAt) {
         throw new RateLimitWaitTooLongError(startAt);
@@ -191,35 +228,53 @@ export class AccountBudget {
     }
   }
 
-  async #fromFallback(
-    store: StateStore,
-    options: { signal?: AbortSignal | undefined; latestStartAt?: number | undefined },
-  ): Promise<CallSlot> {
-    const slot = await this.#fallback.acquire(options);
-    this.#countInStore(store);
-    return slot;
+  /** A granted call's slot: counts the call again if its answer comes too late after its stamp. */
+  #slot(store: StateStore, stampedAt: number, local?: LimiterSlot): BudgetSlot {
+    return new BudgetSlot({
+      stampedAt,
+      clock: this.#options.clock,
+      allowanceMs: ARRIVAL_ALLOWANCE_MS,
+      countAgain: (at) => countBestEffort(store, [lateKey(Math.floor(at / BUCKET_MS))]),
+      local,
+    });
   }
 
   /**
-   * A call the local limit granted still tries to count itself in the store, so instances that
-   * can reach it see it: the store may have failed only this instance once, and then the others
-   * would find the poller idle and take every slot while it calls at its share. Best effort and
-   * not awaited: the store may really be down, and the call must not wait on it or fail with it.
+   * A fallback call, its local grant in hand, gives the store one try before it is sent: whether
+   * the store failed only this instance once or has come back, a decision made within the
+   * decision time reads the window like any other (so this call cannot overlap the calls others
+   * made meanwhile) and its verdict stands. Without one in time the local grant stands, and the
+   * call is counted in the store once the try is over (unless the try admitted it late, and so
+   * counts it already), so instances that can reach the store see it: the store may have failed
+   * only this instance, and then the others would otherwise find the poller idle and take every
+   * slot while it calls at its share. Bounded, because the store may hang until its own timeout.
    */
-  #countInStore(store: StateStore): void {
-    const { scope, clock } = this.#options;
-    const bucket = Math.floor(clock.now() / BUCKET_MS);
-    const names: CounterName[] = scope === 'poll' ? ['all', 'poll', 'poll-demand'] : ['all', 'http'];
-    for (const name of names) {
-      // Inside `then`, so a store that throws instead of rejecting is swallowed too.
-      Promise.resolve()
-        .then(() => store.increment(bucketKey(name, bucket), 1))
-        .catch(() => {});
-    }
+  async #probe(store: StateStore, stampedAt: number): Promise<Verdict | undefined> {
+    const giveUp = new AbortController();
+    const decision = this.#tryTake(store, stampedAt).catch(() => undefined);
+    const outOfTime = this.#options.clock.sleep(DECISION_MS, giveUp.signal).then(
+      () => undefined,
+      () => undefined,
+    );
+    const verdict = await Promise.race([decision, outOfTime]);
+    giveUp.abort();
+    if (verdict !== undefined) return verdict;
+    // Counted where the call starts, now.
+    const bucket = Math.floor(this.#options.clock.now() / BUCKET_MS);
+    void decision.then((late) => {
+      if (late?.isAdmitted) return;
+      const { scope } = this.#options;
+      const names: CounterName[] = scope === 'poll' ? ['all', 'poll', 'poll-demand'] : ['all', 'http'];
+      countBestEffort(
+        store,
+        names.map((name) => bucketKey(name, bucket)),
+      );
+    });
+    return undefined;
   }
 
   #storeFailed(error: unknown): void {
-    this.#storeDownUntil = this.#options.clock.now() + STORE_RETRY_MS;
+    this.#isOnFallback = true;
     if (this.#hasLoggedFallback) return;
     this.#hasLoggedFallback = true;
     this.#options.log?.({
@@ -285,10 +340,23 @@ export class AccountBudget {
     const prefix = bucketKey(name, 0).slice(0, -13);
     const oldest = window
       .filter((counter) => counter.value > 0)
-      .map((counter) => Number(counter.key.slice(prefix.length)))
+      // A late count's key carries a suffix after its bucket's.
+      .map((counter) => Number(counter.key.slice(prefix.length, prefix.length + 13)))
       .filter((candidate) => Number.isFinite(candidate) && candidate <= bucket)
       .sort((left, right) => left - right)[0];
     return oldest === undefined ? (bucket + 1) * BUCKET_MS : (oldest + SPAN_BUCKETS + 1) * BUCKET_MS;
+  }
+}
+
+/**
+ * Not awaited and never failing: the store may be down, and the call must not wait on it or fail
+ * with it. Inside `then`, so a store that throws instead of rejecting is swallowed too.
+ */
+function countBestEffort(store: StateStore, keys: readonly string[]): void {
+  for (const key of keys) {
+    Promise.resolve()
+      .then(() => store.increment(key, 1))
+      .catch(() => {});
   }
 }
 

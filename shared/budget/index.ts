@@ -6,6 +6,8 @@ export {
   type BudgetScope,
   bucketKey,
   CLOCK_SKEW_MS,
+  DECISION_MS,
   fallbackQpsOf,
+  lateKey,
 } from './account-budget';
 export { parseAccountQps, parsePollShare } from './config';

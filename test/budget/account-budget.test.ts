@@ -7,6 +7,7 @@ import { AccountBudget, type BudgetScope } from '../../shared/budget';
 import type { Clock } from '../../shared/clock';
 import { aroundStore, createStateStore, type StateStore } from '../../shared/state';
 import { VirtualClock } from '../support/virtual-clock';
+import { busiestWindow, tracked } from './support';
 
 const ROLE = {
   accessKeyId: 'STS.BudgetKey',
@@ -14,17 +15,8 @@ const ROLE = {
   securityToken: 'budget-token',
 };
 
-/** Counts store calls in flight, so virtual time stands still while real I/O runs. */
-function tracked(store: StateStore, pending: { count: number }): StateStore {
-  return aroundStore(store, async (call) => {
-    pending.count += 1;
-    try {
-      return await call();
-    } finally {
-      pending.count -= 1;
-    }
-  });
-}
+/** The store's methods as own properties, so `{ ...store, increment }` keeps the others. */
+const withOwnMethods = (store: StateStore): StateStore => aroundStore(store, (call) => call());
 
 /** An instance's clock, off the true one by a fixed skew. */
 const skewed = (clock: VirtualClock, skewMs: number): Clock => ({
@@ -32,29 +24,46 @@ const skewed = (clock: VirtualClock, skewMs: number): Clock => ({
   sleep: (ms, signal) => clock.sleep(ms, signal),
 });
 
-/** The most starts inside any rolling `windowMs` of true time. */
-function busiestWindow(starts: readonly number[], windowMs = 1000): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let best = 0;
-  for (let first = 0, last = 0; last < sorted.length; last += 1) {
-    while ((sorted[last] ?? 0) - (sorted[first] ?? 0) >= windowMs) first += 1;
-    best = Math.max(best, last - first + 1);
-  }
-  return best;
-}
-
 interface Caller {
   readonly scope: BudgetScope;
   readonly skewMs: number;
-  /** What this instance's store does differently (a fault only it meets). */
-  readonly storeWith?: ((store: StateStore) => StateStore) | undefined;
+  /** What this instance's store does differently (a fault only it meets), on the true clock. */
+  readonly storeWith?: ((store: StateStore, clock: Clock) => StateStore) | undefined;
   readonly startAfterMs?: number | undefined;
+}
+
+const HAMMER_START = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+/**
+ * A store that fails one try, the first made `afterMs` into the run or later right after a granted
+ * one: a try that follows another at the same instant (a refused try sleeps first).
+ */
+function failsRightAfterAGrant(afterMs: number, failed: { count: number }) {
+  return (store: StateStore, clock: Clock): StateStore => {
+    const own = withOwnMethods(store);
+    let lastReadAt = Number.NEGATIVE_INFINITY;
+    return {
+      ...own,
+      counters: (startKey, endKey) => {
+        lastReadAt = clock.now();
+        return own.counters(startKey, endKey);
+      },
+      increment: async (key, by) => {
+        const isAfterGrant = by > 0 && clock.now() === lastReadAt;
+        if (failed.count === 0 && isAfterGrant && clock.now() >= HAMMER_START + afterMs) {
+          failed.count += 1;
+          throw new Error('OTSServerUnavailable');
+        }
+        return own.increment(key, by);
+      },
+    };
+  };
 }
 
 /** Each caller is one instance hammering the budget until `durationMs` of virtual time has passed. */
 async function hammer(storeOf: () => Promise<StateStore>, callers: readonly Caller[], durationMs: number) {
   const pending = { count: 0 };
-  const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), { isBusy: () => pending.count > 0 });
+  const clock = new VirtualClock(HAMMER_START, { isBusy: () => pending.count > 0 });
   const startedAt = clock.now();
   const starts: Record<BudgetScope, number[]> = { poll: [], http: [] };
   await Promise.all(
@@ -68,7 +77,7 @@ async function hammer(storeOf: () => Promise<StateStore>, callers: readonly Call
         random: () => ((index * 7919) % 100) / 100,
       });
       const store = await storeOf();
-      const slot = budget.bind(tracked(caller.storeWith?.(store) ?? store, pending));
+      const slot = budget.bind(tracked(caller.storeWith?.(store, clock) ?? store, pending));
       if (caller.startAfterMs !== undefined) await clock.sleep(caller.startAfterMs);
       while (clock.now() - startedAt < durationMs) {
         (await slot.acquire()).settle();
@@ -115,12 +124,12 @@ describe('account budget on the file store', () => {
     expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
   });
 
-  it('keeps the account limit while the poller is on its local fallback and the HTTP instances on the store', async () => {
+  it('keeps the account limit while the poller meets a store failure once and the HTTP instances do not', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
     let isFirst = true;
-    // The store fails the poller once, so it limits itself locally for the next 10 s.
+    // The store fails the poller once: its local limit grants that call, the store decides the next.
     const failsOnce = (store: StateStore): StateStore => ({
-      ...store,
+      ...withOwnMethods(store),
       increment: async (key, delta) => {
         if (isFirst) {
           isFirst = false;
@@ -141,8 +150,27 @@ describe('account budget on the file store', () => {
     expect(isFirst).toBe(false);
     expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
     expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
-    // The poller keeps its local 2/s, the HTTP instances most of the rest.
-    expect(starts.poll.length).toBeGreaterThanOrEqual(16);
+    expect(busiestWindow(starts.poll)).toBeLessThanOrEqual(2);
+    // The poller keeps its 2 per 1.2 s, the HTTP instances most of the rest.
+    expect(starts.poll.length).toBeGreaterThanOrEqual(13);
+    expect(starts.http.length).toBeGreaterThanOrEqual(18);
+  });
+
+  it('reads the window before granting again when the poller meets a store failure mid-run, so its fresh local limit adds no burst', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'cfw-budget-'));
+    const failed = { count: 0 };
+    // The poller has just used its 2 calls through the store when the store fails it once; its
+    // local limiter knows nothing of them (nor of the HTTP calls).
+    const mixed: Caller[] = [
+      { scope: 'poll', skewMs: 0, storeWith: failsRightAfterAGrant(3000, failed) },
+      ...Array.from({ length: 4 }, (_, index) => ({ scope: 'http' as const, skewMs: (index * 31) % 101 })),
+    ];
+    const starts = await hammer(() => createStateStore(`file:${directory}`), mixed, 8000);
+    expect(failed.count).toBe(1);
+    expect(busiestWindow(starts.poll)).toBeLessThanOrEqual(2);
+    expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
+    // Back on the store at once: its 2 per 1.2 s, not 2 per second on its own for the next 10 s.
+    expect(starts.poll.length).toBeGreaterThanOrEqual(12);
     expect(starts.http.length).toBeGreaterThanOrEqual(18);
   });
 
@@ -157,7 +185,7 @@ describe('account budget on the file store', () => {
   /** A store whose counters cannot be incremented: every budget decision fails. */
   function unreachable(store: StateStore): StateStore {
     return {
-      ...store,
+      ...withOwnMethods(store),
       increment: async () => {
         throw new Error('OTSServerUnavailable');
       },
@@ -236,11 +264,15 @@ describe('account budget on the file store', () => {
   it('treats a store too slow to keep the guarantee as unreachable, instead of waiting on it forever', async () => {
     const store = await open();
     const clock = new VirtualClock();
+    const pending = { count: 0 };
     // Every store call takes 60 ms, so no try can decide within its 100 ms.
-    const slow = aroundStore(store, async (call) => {
-      clock.advance(60);
-      return call();
-    });
+    const slow = tracked(
+      aroundStore(store, async (call) => {
+        clock.advance(60);
+        return call();
+      }),
+      pending,
+    );
     const logs: unknown[] = [];
     const budget = new AccountBudget({
       accountQps: 5,
@@ -258,8 +290,11 @@ describe('account budget on the file store', () => {
         (sum, counter) => sum + counter.value,
         0,
       );
-    await vi.waitFor(async () => expect(await counted('all')).toBe(1));
-    expect(await counted('http')).toBe(1);
+    await vi.waitFor(async () => {
+      expect(pending.count).toBe(0);
+      expect(await counted('all')).toBe(1);
+      expect(await counted('http')).toBe(1);
+    });
   });
 
   it('stops waiting when the binding says the slot is no longer needed', async () => {
@@ -316,5 +351,38 @@ describe('account budget on Tablestore (official SDK, loopback wire protocol)', 
     expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
     expect(starts.poll.length).toBeGreaterThanOrEqual(8);
     expect(server.calls.filter((call) => call.operation === 'UpdateRow').length).toBeGreaterThan(20);
+  });
+
+  it('holds the account limit while the store fails some instances for a moment, and takes them back at once', async () => {
+    const open = () =>
+      createStateStore('tablestore://cfw-budget/budget_faults', {
+        credentials: ROLE,
+        env: { TABLESTORE_ENDPOINT: server.endpoint },
+      });
+    let isArmed = false;
+    // Two seconds in, the next few counter increments fail, whichever instances make them.
+    const outage = (store: StateStore, clock: Clock): StateStore =>
+      aroundStore(store, (call) => {
+        if (!isArmed && clock.now() >= HAMMER_START + 2000) {
+          isArmed = true;
+          server.failNext(4, { httpStatus: 503, code: 'OTSServerUnavailable' }, 'UpdateRow');
+        }
+        return call();
+      });
+    const withOutage = callers.map((caller) => ({ ...caller, storeWith: outage }));
+    try {
+      const starts = await hammer(open, withOutage, 8000);
+      const faults = server.calls.filter((call) => call.code === 'OTSServerUnavailable');
+      expect(faults).toHaveLength(4);
+      expect(busiestWindow([...starts.poll, ...starts.http])).toBeLessThanOrEqual(5);
+      expect(busiestWindow(starts.poll)).toBeLessThanOrEqual(2);
+      expect(busiestWindow(starts.http)).toBeLessThanOrEqual(3);
+      // The instances that fell back are back on the store: HTTP keeps its 3 per 1.2 s after the
+      // outage rather than 3 per 10 s on a local share.
+      const afterOutage = starts.http.filter((at) => at >= HAMMER_START + 3000);
+      expect(afterOutage.length).toBeGreaterThanOrEqual(10);
+    } finally {
+      server.clearFaults();
+    }
   });
 });

@@ -6,6 +6,8 @@ import { createPollerHandler } from '../../functions/poller/handler';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
 import { startTablestoreServer } from '../../local/tablestore-server';
+import { BUCKET_MS, bucketKey } from '../../shared/budget';
+import { systemClock } from '../../shared/clock';
 import { flowKey } from '../../shared/poller';
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
@@ -265,22 +267,93 @@ describe('HTTP read model', () => {
       );
 
       tablestore.failNext(1000, { httpStatus: 503, code: 'OTSServerUnavailable' });
-      const callsBefore = tablestore.calls.length;
       logs.length = 0;
       const answers = [];
       const storeCalls = [];
       for (const headers of [{ 'cache-control': 'no-cache' }, { 'cache-control': 'no-cache' }]) {
         const before = tablestore.calls.length;
         answers.push(await get(second, `/flows/${UNWATCHED.flowId}`, headers));
-        storeCalls.push(tablestore.calls.length - before);
+        storeCalls.push(tablestore.calls.slice(before));
       }
       expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200]);
-      // The first failures (the budget's parallel increments, one retry each) trip the guard; the
-      // second request does not ask again.
-      expect(tablestore.calls.length - callsBefore).toBeLessThanOrEqual(4);
-      expect(storeCalls[1]).toBe(0);
+      // The first failures (the budget's parallel increments, one retry each) trip the guard: the
+      // answer is not shared, and neither request reads or writes an item. The budget still asks
+      // the store before each call, so a store that is back sees the calls (next test).
+      expect(storeCalls.flat().filter((call) => call.operation !== 'UpdateRow')).toEqual([]);
+      expect(storeCalls[1]?.some((call) => call.operation === 'UpdateRow')).toBe(true);
       expect(logs.filter((line) => line.includes('limits itself to 2 calls/s'))).toHaveLength(1);
     } finally {
+      await tablestore.close();
+    }
+  });
+
+  it('counts its CAMS calls in the store’s budget as soon as the store answers, while reads still skip it', async () => {
+    const tablestore = await startTablestoreServer({ instance: 'cfw-counted', credentials: [credentials] });
+    const tablestoreEnv = { TABLESTORE_ENDPOINT: tablestore.endpoint };
+    const counters = await createStateStore('tablestore://cfw-counted/flow_state', {
+      credentials,
+      env: tablestoreEnv,
+    });
+    // Calls the account's budget counted from `fromMs` on, in every bucket: what other instances sum.
+    const countedSince = async (fromMs: number) =>
+      (
+        await counters.counters(
+          bucketKey('all', Math.floor(fromMs / BUCKET_MS)),
+          bucketKey('all', Number.MAX_SAFE_INTEGER),
+        )
+      ).reduce((sum, counter) => sum + counter.value, 0);
+    // Real time, moved on by hand between requests (within the guard's 10 s), so the calls before
+    // land in buckets apart from the call under test.
+    let shiftMs = 0;
+    const clock = {
+      now: () => Date.now() + shiftMs,
+      sleep: (ms: number, signal?: AbortSignal) => systemClock.sleep(ms, signal),
+    };
+    const handler = createHttpHandler({
+      env: {
+        ...env('tablestore://cfw-counted/flow_state', tablestoreEnv),
+        CAMS_ACCOUNT_QPS: '50',
+        POLL_QPS: '1',
+        HTTP_MAX_INSTANCES: '1',
+      },
+      clock,
+      log: () => {},
+    });
+    const read = async (headers: Record<string, string> = {}) => {
+      const answer = await invokeHandler(
+        handler,
+        { path: `/flows/${UNWATCHED.flowId}`, headers: { ...auth, ...headers } },
+        { credentials },
+      );
+      expect(answer.statusCode).toBe(200);
+    };
+    try {
+      await read();
+      expect(await countedSince(0)).toBeGreaterThanOrEqual(1);
+
+      // The store fails this instance's call: the guard skips the store for 10 s. (That call may
+      // still be counted, late, by a retry that lands once the store is back; in earlier buckets.)
+      tablestore.failNext(1000, { httpStatus: 503, code: 'OTSServerUnavailable' });
+      await read({ 'cache-control': 'no-cache' });
+      tablestore.clearFaults();
+
+      // The store answers again, 3 s later: within those 10 s.
+      shiftMs += 3000;
+      const from = clock.now();
+      const before = tablestore.calls.length;
+      await read();
+      // Reads still skip the store ...
+      expect(
+        tablestore.calls.slice(before).filter((call) => ['GetRow', 'PutRow'].includes(call.operation)),
+      ).toEqual([]);
+      // ... yet the call is counted where the poller and every other instance see it (at once if
+      // the store decided the slot, else once the budget's try is over: not awaited by the request).
+      await vi.waitFor(async () => expect(await countedSince(from)).toBeGreaterThanOrEqual(1), {
+        timeout: 10_000,
+        interval: 20,
+      });
+    } finally {
+      await counters.close();
       await tablestore.close();
     }
   });
