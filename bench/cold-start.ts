@@ -60,7 +60,7 @@ export interface ColdStartResult {
   readonly requireMs: number | null;
   /** Fresh process → first answer (HTTP) or first GetFlow at the simulator (poller). */
   readonly firstAnswerMs: number | null;
-  /** Round trips the first answer made, in the last run: Tablestore calls and CAMS calls. */
+  /** Calls the first answer made, in the last run, at the Tablestore and CAMS stand-ins (some run in parallel). */
   readonly storeCalls: number | null;
   readonly camsCalls: number | null;
   readonly runs: number;
