@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SIMULATOR_CREDENTIALS } from '../local/cams-simulator';
 import { discoveryKey, flowKey, newFlowRecord } from '../shared/poller/records';
-import { FileStateStore } from '../shared/state';
+import { FileStateStore } from '../shared/state/file-store';
 import { spawnSimulator } from './spawn-simulator';
 import { round } from './stats';
 

@@ -84,7 +84,7 @@ export function renderBenchmarks(results: BenchResults): string {
     parts.push(
       section(
         `**Cold start**${results.partsRanAt?.cold ? ` (run ${results.partsRanAt.cold.slice(0, 10)} on its own)` : ''} (median; "bundle" is the code that row's first answer loads; "above node" subtracts node's own start measured in the same rounds)`,
-        ['handler', 'bundle', 'require', 'first answer', 'above node'],
+        ['handler', 'bundle', 'require', 'first answer', 'above node', 'calls made'],
         results.coldStart.map((row) => [
           row.handler,
           `${fixed(row.bundleBytes / 1024)} KB`,
@@ -93,6 +93,7 @@ export function renderBenchmarks(results: BenchResults): string {
           row.firstAnswerMs === null || floor === null || row.handler === 'node only'
             ? '–'
             : `${fixed(row.firstAnswerMs - floor)} ms`,
+          callsMadeOf(row),
         ]),
       ),
     );
@@ -197,4 +198,13 @@ export function withBenchmarks(readme: string, results: BenchResults): string {
   const end = readme.indexOf(BENCH_END);
   if (start < 0 || end < start) throw new Error(`README.md lacks the ${BENCH_START} … ${BENCH_END} markers`);
   return `${readme.slice(0, start + BENCH_START.length)}\n\n${renderBenchmarks(results)}\n\n${readme.slice(end)}`;
+}
+
+/** `1 store`, `8 store + 1 CAMS`: the calls the first answer made (the budget's in two parallel waves). */
+function callsMadeOf(row: ColdStartResult): string {
+  const parts = [
+    row.storeCalls ? `${row.storeCalls} store` : undefined,
+    row.camsCalls ? `${row.camsCalls} CAMS` : undefined,
+  ].filter((part) => part !== undefined);
+  return parts.length > 0 ? parts.join(' + ') : '–';
 }

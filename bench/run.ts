@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   }
 
   if (runs('cold')) {
-    const cold = await benchColdStart(quick ? 3 : 7);
+    const cold = await benchColdStart(quick ? 3 : 11);
     results.coldStart = cold;
     console.log(
       'Cold start: fresh node process to first answer (HTTP) or first GetFlow (poller), STATE_URL on Tablestore',

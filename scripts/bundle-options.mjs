@@ -15,13 +15,16 @@ const common = {
   logLevel: 'error',
 };
 
-export const bundleOptions = { ...common, plugins: [sloppySdkBeside(), lazyPartsBeside()] };
+export const bundleOptions = {
+  ...common,
+  plugins: [sloppySdkBeside(), lazyPartsBeside(), dynamicBuiltinsRequired(), builtinsOnFirstUse()],
+};
 
 /**
  * Modules the first answer of a cold instance does not need, by the name they are imported
  * under, and the file each becomes beside index.js. Only a dynamic `import()` of one splits it
  * out (a static import bundles it into index.js as usual): esbuild cannot split CommonJS output,
- * so the import becomes `require('./<file>')`, run when the import runs.
+ * so the import becomes `require('./<file>')`, run when the import runs (see requiredOnImport).
  */
 const LAZY_PARTS = { 'undici-parts': 'undici.js' };
 
@@ -40,14 +43,89 @@ function lazyPartsBeside() {
         );
         if (!source) return undefined;
         wanted.set(file, source);
-        return { path: `./${file}`, external: true };
+        return requiredOnImport(`./${file}`);
       });
       context.onEnd(async (result) => {
         if (result.errors.length > 0 || !outdir) return;
         for (const [file, source] of wanted) {
+          await build({
+            entryPoints: [source],
+            outfile: `${outdir}/${file}`,
+            ...common,
+            plugins: [fallbacksBeside(outdir)],
+          });
+        }
+      });
+    },
+  };
+}
+
+/**
+ * Files a lazy part requires only on a fallback path, by importer and the path it requires: they
+ * go beside it instead of into it. undici compiles its HTTP parser from llhttp's SIMD build and
+ * falls back to the plain build (72 KB more, the same again) only where WebAssembly SIMD is
+ * unavailable or turned off (UNDICI_NO_WASM_SIMD=1).
+ */
+const FALLBACKS = [
+  {
+    importer: /[/\\]undici[/\\]lib[/\\]dispatcher[/\\]client-h1\.js$/,
+    path: '../llhttp/llhttp-wasm.js',
+    file: 'llhttp-wasm.js',
+  },
+];
+
+function fallbacksBeside(outdir) {
+  return {
+    name: 'fallbacks-beside',
+    setup(context) {
+      const wanted = new Map();
+      context.onResolve({ filter: /.*/ }, (args) => {
+        const fallback = FALLBACKS.find(
+          ({ importer, path }) => importer.test(args.importer) && args.path === path,
+        );
+        if (!fallback) return undefined;
+        wanted.set(fallback.file, join(args.resolveDir, args.path));
+        return { path: `./${fallback.file}`, external: true };
+      });
+      context.onEnd(async (result) => {
+        if (result.errors.length > 0) return;
+        for (const [file, source] of wanted) {
           await build({ entryPoints: [source], outfile: `${outdir}/${file}`, ...common });
         }
       });
+    },
+  };
+}
+
+/**
+ * Left as it is, esbuild keeps a dynamic `import()` of anything outside the bundle (a lazy part,
+ * a node module) as node's own `import()`, whose first use starts node's ES module loader and,
+ * for a CommonJS file, lexes the whole file for its exports: ~30 ms more than `require` for
+ * undici.js on a cold instance. So such an import resolves to a small module inside the bundle
+ * that only requires the file. esbuild runs a dynamically imported module when the import runs,
+ * so the file still loads then, not at cold start.
+ */
+const REQUIRED_ON_IMPORT = 'required-on-import';
+
+function requiredOnImport(path) {
+  return { path, namespace: REQUIRED_ON_IMPORT };
+}
+
+function dynamicBuiltinsRequired() {
+  return {
+    name: 'dynamic-builtins-required',
+    setup(context) {
+      context.onResolve({ filter: /^node:/ }, (args) =>
+        args.kind === 'dynamic-import' ? requiredOnImport(args.path) : undefined,
+      );
+      context.onResolve({ filter: /.*/, namespace: REQUIRED_ON_IMPORT }, (args) => ({
+        path: args.path,
+        external: true,
+      }));
+      context.onLoad({ filter: /.*/, namespace: REQUIRED_ON_IMPORT }, (args) => ({
+        loader: 'js',
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      }));
     },
   };
 }
@@ -89,6 +167,49 @@ function sloppySdkBeside() {
             ...common,
           });
         }
+      });
+    },
+  };
+}
+
+/**
+ * Node modules a dependency imports at its top for a path FC never takes, by importer: middy's
+ * core imports node's streams (web streams included) for AWS Lambda's response streaming, which
+ * our handlers do not use; loading them costs a cold start ~1–2 ms. Each such import becomes a
+ * module whose exports are getters that load the real one on first use, so behaviour is the
+ * same if the path is ever taken.
+ */
+const BUILTINS_ON_FIRST_USE = [
+  {
+    importer: /[/\\]node_modules[/\\]@middy[/\\]core[/\\]/,
+    modules: ['node:stream', 'node:stream/promises', 'node:stream/web'],
+  },
+];
+
+function builtinsOnFirstUse() {
+  const namespace = 'builtin-on-first-use';
+  return {
+    name: namespace,
+    setup(context) {
+      context.onResolve({ filter: /^node:/ }, (args) => {
+        const wanted = BUILTINS_ON_FIRST_USE.some(
+          ({ importer, modules }) => importer.test(args.importer) && modules.includes(args.path),
+        );
+        return wanted ? { path: args.path, namespace } : undefined;
+      });
+      context.onLoad({ filter: /.*/, namespace }, async (args) => {
+        const names = Object.keys(await import(args.path)).filter((name) => name !== 'default');
+        const id = JSON.stringify(args.path);
+        return {
+          loader: 'js',
+          contents: [
+            'let loaded;',
+            `const load = () => (loaded ??= require(${id}));`,
+            `for (const name of ${JSON.stringify(names)}) {`,
+            '  Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });',
+            '}',
+          ].join('\n'),
+        };
       });
     },
   };

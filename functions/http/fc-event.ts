@@ -14,15 +14,12 @@ const fcHttpEventSchema = z.object({
   isBase64Encoded: z.nullish(z.boolean()),
   headers: valuesByName,
   queryParameters: valuesByName,
+  // Every key optional already: no z.partial, which would build each object schema twice.
   requestContext: z.nullish(
-    z.partial(
-      z.object({
-        requestId: z.optional(z.string()),
-        http: z.optional(
-          z.partial(z.object({ method: z.optional(z.string()), path: z.optional(z.string()) })),
-        ),
-      }),
-    ),
+    z.object({
+      requestId: z.optional(z.string()),
+      http: z.optional(z.object({ method: z.optional(z.string()), path: z.optional(z.string()) })),
+    }),
   ),
 });
 

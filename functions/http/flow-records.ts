@@ -21,7 +21,7 @@ export interface FlowListing {
  * keys and key order included, so a record written back (redelivery) keeps its exact bytes.
  */
 function parseFlowRecord(value: unknown): FlowRecord | undefined {
-  const parsed = parseStored<FlowRecord>(flowRecordSchema, value);
+  const parsed = parseStored<FlowRecord>(flowRecordSchema(), value);
   return parsed.ok ? parsed.record : undefined;
 }
 

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { onFirstUse } from '../../shared/on-first-use';
 import { HttpError } from './http-error';
 
 /** Far above any cursor this API issues; a longer one is rejected before decoding. */
@@ -7,11 +8,15 @@ const MAX_CURSOR_LENGTH = 512;
 /** A keyset position: the sort key of the last item served, so inserts never shift a page. */
 export type Position = readonly (string | number)[];
 
-const cursorSchema = z.strictObject({
-  v: z.literal(1),
-  s: z.string().check(z.maxLength(300)),
-  p: z.array(z.union([z.string().check(z.maxLength(300)), z.number()])).check(z.minLength(1), z.maxLength(4)),
-});
+const cursorSchema = onFirstUse(() =>
+  z.strictObject({
+    v: z.literal(1),
+    s: z.string().check(z.maxLength(300)),
+    p: z
+      .array(z.union([z.string().check(z.maxLength(300)), z.number()]))
+      .check(z.minLength(1), z.maxLength(4)),
+  }),
+);
 
 /**
  * Opaque to clients (base64url JSON), but bound to the listing it came from (`scope`: route and
@@ -40,7 +45,7 @@ export function decodeCursor(raw: string | undefined, scope: string): Position |
   } catch {
     throw invalidCursor('is not one this API issued');
   }
-  const parsed = cursorSchema.safeParse(json);
+  const parsed = cursorSchema().safeParse(json);
   if (!parsed.success) throw invalidCursor('is not one this API issued');
   if (parsed.data.s !== scope) throw invalidCursor('belongs to another listing or filter');
   return parsed.data.p;

@@ -195,7 +195,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     } catch {
       json = undefined;
     }
-    const envelope = envelopeSchema.safeParse(json);
+    const envelope = envelopeSchema().safeParse(json);
     const requestId =
       safeRequestId(envelope.success ? envelope.data.RequestId : undefined) ?? safeRequestId(headerRequestId);
     const code = envelope.success ? envelope.data.Code : undefined;
@@ -319,7 +319,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
       fields.push(['FlowId', flowId]);
       const answer = await call(
         { action: 'GetFlow', target: flowId, fields },
-        getFlowResponseSchema,
+        getFlowResponseSchema(),
         callOptions,
       );
       const data = answer.Data;
@@ -346,7 +346,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
       fields.push(['Page', JSON.stringify({ Index: input.pageIndex, Size: input.pageSize })]);
       const target = input.custSpaceId ? `cust space ${input.custSpaceId}` : 'flows';
       const attempt: Attempt = { action: 'ListFlow', target, fields };
-      const answer = await call(attempt, listFlowResponseSchema, callOptions);
+      const answer = await call(attempt, listFlowResponseSchema(), callOptions);
       if (!answer.Data) {
         throw fail(attempt, 'InvalidResponse', {
           requestId: safeRequestId(answer.RequestId),

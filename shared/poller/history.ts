@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import '../zod-english';
+import { onFirstUse } from '../on-first-use';
 import type { FlowEvent } from '../webhook';
 import type { FlowRecord } from './records';
 
@@ -10,19 +11,23 @@ export const MAX_HISTORY = 50;
 export const REMOVED_STATUS = 'REMOVED';
 
 /** `rerouted`: the endpoint left WEBHOOK_URL while owed the event, which went to the configured ones. */
-export const deliveryStateSchema = z.enum(['pending', 'delivered', 'gone', 'dead', 'rerouted']);
-export type DeliveryState = z.infer<typeof deliveryStateSchema>;
+export const deliveryStateSchema = onFirstUse(() =>
+  z.enum(['pending', 'delivered', 'gone', 'dead', 'rerouted']),
+);
+export type DeliveryState = z.infer<ReturnType<typeof deliveryStateSchema>>;
 
-export const endpointDeliverySchema = z.looseObject({
-  endpointId: z.string().check(z.maxLength(200)),
-  state: deliveryStateSchema,
-  /** Attempts made to this endpoint, successful or not. */
-  attempts: z.int().check(z.gte(0)),
-  lastReason: z.optional(z.string().check(z.maxLength(2000))),
-  /** When `state` last changed (ISO 8601). */
-  updatedAt: z.optional(z.string().check(z.maxLength(64))),
-});
-export type EndpointDelivery = z.infer<typeof endpointDeliverySchema>;
+export const endpointDeliverySchema = onFirstUse(() =>
+  z.looseObject({
+    endpointId: z.string().check(z.maxLength(200)),
+    state: deliveryStateSchema(),
+    /** Attempts made to this endpoint, successful or not. */
+    attempts: z.int().check(z.gte(0)),
+    lastReason: z.optional(z.string().check(z.maxLength(2000))),
+    /** When `state` last changed (ISO 8601). */
+    updatedAt: z.optional(z.string().check(z.maxLength(64))),
+  }),
+);
+export type EndpointDelivery = z.infer<ReturnType<typeof endpointDeliverySchema>>;
 
 /**
  * One status transition as the poller saw it. With `flowName` and `previousObservedAt` the
@@ -30,19 +35,21 @@ export type EndpointDelivery = z.infer<typeof endpointDeliverySchema>;
  * Statuses and the flow name come from CAMS answers, unbounded, and deliveries number the
  * configured endpoints: bounding them would make the poller quarantine a record it wrote itself.
  */
-export const historyEntrySchema = z.looseObject({
-  eventId: z.string().check(z.maxLength(200)),
-  type: z.enum(['flow.status_changed', 'flow.removed']),
-  from: z.optional(z.string()),
-  to: z.string(),
-  observedAt: z.string().check(z.maxLength(64)),
-  previousObservedAt: z.optional(z.string().check(z.maxLength(64))),
-  flowName: z.string(),
-  deliveries: z.array(endpointDeliverySchema),
-  /** Set when an operator asked for the event to be sent again (ISO 8601). */
-  redeliveredAt: z.optional(z.string().check(z.maxLength(64))),
-});
-export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+export const historyEntrySchema = onFirstUse(() =>
+  z.looseObject({
+    eventId: z.string().check(z.maxLength(200)),
+    type: z.enum(['flow.status_changed', 'flow.removed']),
+    from: z.optional(z.string()),
+    to: z.string(),
+    observedAt: z.string().check(z.maxLength(64)),
+    previousObservedAt: z.optional(z.string().check(z.maxLength(64))),
+    flowName: z.string(),
+    deliveries: z.array(endpointDeliverySchema()),
+    /** Set when an operator asked for the event to be sent again (ISO 8601). */
+    redeliveredAt: z.optional(z.string().check(z.maxLength(64))),
+  }),
+);
+export type HistoryEntry = z.infer<ReturnType<typeof historyEntrySchema>>;
 
 /** What one delivery pass learnt about one (event, endpoint) pair; re-applied after a write conflict. */
 export interface DeliveryNote {

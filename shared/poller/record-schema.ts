@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import '../zod-english';
+import { onFirstUse } from '../on-first-use';
 import { historyEntrySchema } from './history';
 import type { DiscoveryRecord, EndpointRecord, FlowRecord } from './records';
 
@@ -15,55 +16,63 @@ import type { DiscoveryRecord, EndpointRecord, FlowRecord } from './records';
 export const MAX_EPOCH_MS = 8.64e15;
 
 // zod 4 numbers refuse Infinity and NaN already; a time no Date can show is no time we wrote.
-const epochMs = z.number().check(z.gte(0), z.lte(MAX_EPOCH_MS));
+const epochMs = () => z.number().check(z.gte(0), z.lte(MAX_EPOCH_MS));
 
-const eventSchema = z.looseObject({
-  id: z.string().check(z.minLength(1), z.maxLength(200)),
-  type: z.enum(['flow.status_changed', 'flow.removed']),
-  timestamp: z.string(),
-  data: z.looseObject({
+const eventSchema = () =>
+  z.looseObject({
+    id: z.string().check(z.minLength(1), z.maxLength(200)),
+    type: z.enum(['flow.status_changed', 'flow.removed']),
+    timestamp: z.string(),
+    data: z.looseObject({
+      flowId: z.string().check(z.minLength(1)),
+      flowName: z.string(),
+      observedAt: z.string(),
+    }),
+  });
+
+const outboxEntrySchema = () =>
+  z.looseObject({
+    event: eventSchema(),
+    pendingEndpoints: z.array(z.string()),
+    attempts: z.int().check(z.gte(0)),
+    nextAttemptAt: epochMs(),
+    createdAt: epochMs(),
+    lastReason: z.optional(z.string()),
+  });
+
+export const flowRecordSchema = onFirstUse(() =>
+  z.looseObject({
     flowId: z.string().check(z.minLength(1)),
+    custSpaceId: z.optional(z.string().check(z.minLength(1))),
     flowName: z.string(),
-    observedAt: z.string(),
+    status: z.optional(z.string().check(z.minLength(1))),
+    statusSince: z.optional(z.string()),
+    observedAt: z.optional(epochMs()),
+    lastCheckedAt: z.optional(epochMs()),
+    failures: z.int().check(z.gte(0)),
+    lastError: z.optional(z.string()),
+    retryAt: z.optional(epochMs()),
+    removed: z.optional(z.boolean()),
+    outbox: z.array(outboxEntrySchema()),
+    deadLetters: z.array(outboxEntrySchema()),
+    history: z.optional(z.array(historyEntrySchema())),
   }),
-});
+);
 
-const outboxEntrySchema = z.looseObject({
-  event: eventSchema,
-  pendingEndpoints: z.array(z.string()),
-  attempts: z.int().check(z.gte(0)),
-  nextAttemptAt: epochMs,
-  createdAt: epochMs,
-  lastReason: z.optional(z.string()),
-});
+export const discoveryRecordSchema = onFirstUse(() =>
+  z.looseObject({
+    lastRunAt: epochMs(),
+    flowIds: z.array(z.string()),
+  }),
+);
 
-export const flowRecordSchema = z.looseObject({
-  flowId: z.string().check(z.minLength(1)),
-  custSpaceId: z.optional(z.string().check(z.minLength(1))),
-  flowName: z.string(),
-  status: z.optional(z.string().check(z.minLength(1))),
-  statusSince: z.optional(z.string()),
-  observedAt: z.optional(epochMs),
-  lastCheckedAt: z.optional(epochMs),
-  failures: z.int().check(z.gte(0)),
-  lastError: z.optional(z.string()),
-  retryAt: z.optional(epochMs),
-  removed: z.optional(z.boolean()),
-  outbox: z.array(outboxEntrySchema),
-  deadLetters: z.array(outboxEntrySchema),
-  history: z.optional(z.array(historyEntrySchema)),
-});
-
-export const discoveryRecordSchema = z.looseObject({
-  lastRunAt: epochMs,
-  flowIds: z.array(z.string()),
-});
-
-export const endpointRecordSchema = z.looseObject({
-  gone: z.boolean(),
-  goneAt: z.string(),
-  httpStatus: z.number(),
-});
+export const endpointRecordSchema = onFirstUse(() =>
+  z.looseObject({
+    gone: z.boolean(),
+    goneAt: z.string(),
+    httpStatus: z.number(),
+  }),
+);
 
 /** The record, or a one-line reason it cannot be used (the first few schema issues). */
 export function parseStored<T>(

@@ -133,7 +133,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   const configured = new Set(dependencies.endpoints.map((endpoint) => endpoint.id));
   const endpoints = new Map(dependencies.endpoints.map((endpoint) => [endpoint.id, endpoint]));
   for (const item of await store.list<EndpointRecord>(ENDPOINT_PREFIX)) {
-    const parsed = parseStored<EndpointRecord>(endpointRecordSchema, item.value);
+    const parsed = parseStored<EndpointRecord>(endpointRecordSchema(), item.value);
     if (item.unreadable || !parsed.ok) {
       log({ level: 'error', msg: 'stored endpoint record is unusable; ignored', key: item.key });
       continue;
@@ -146,7 +146,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       quarantine(item.key, item.unreadable);
       continue;
     }
-    const parsed = parseStored<FlowRecord>(flowRecordSchema, item.value);
+    const parsed = parseStored<FlowRecord>(flowRecordSchema(), item.value);
     if (!parsed.ok) quarantine(item.key, parsed.problem);
     else if (flowKey(parsed.record.flowId, parsed.record.custSpaceId) !== item.key)
       quarantine(item.key, 'its flowId/custSpaceId do not match its key');
@@ -177,7 +177,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         held.delete(key);
         continue;
       }
-      const parsed = parseStored<FlowRecord>(flowRecordSchema, fresh.value);
+      const parsed = parseStored<FlowRecord>(flowRecordSchema(), fresh.value);
       if (!parsed.ok) {
         quarantine(key, parsed.problem);
         return undefined;
@@ -255,7 +255,9 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       });
       return undefined;
     });
-    const parsedList = stored ? parseStored<DiscoveryRecord>(discoveryRecordSchema, stored.value) : undefined;
+    const parsedList = stored
+      ? parseStored<DiscoveryRecord>(discoveryRecordSchema(), stored.value)
+      : undefined;
     if (parsedList && !parsedList.ok) {
       log({
         level: 'error',

@@ -2,13 +2,11 @@ import { resolve } from 'node:path';
 import type { Credentials } from '../cams/types';
 import type { Clock } from '../clock';
 import { StateStoreError } from './errors';
-import { FileStateStore } from './file-store';
 import { parseStateUrl } from './location';
 import type { StateStore } from './types';
 
 export { aroundStore } from './around';
 export { StateStoreError } from './errors';
-export { FileStateStore } from './file-store';
 export { parseStateUrl, type StateLocation } from './location';
 export { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
 export { unavailableStore } from './unavailable-store';
@@ -28,7 +26,11 @@ export const DEFAULT_STATE_URL = 'file:.local/state';
 /** Opens the store STATE_URL names. */
 export async function createStateStore(url: string, options: StateStoreOptions = {}): Promise<StateStore> {
   const parsed = parseStateUrl(url, options.env ?? process.env);
-  if (parsed.kind === 'file') return new FileStateStore(resolve(parsed.path));
+  if (parsed.kind === 'file') {
+    // Loaded on demand, as the deployed functions (on Tablestore) never need node's fs/promises.
+    const { FileStateStore } = await import('./file-store');
+    return new FileStateStore(resolve(parsed.path));
+  }
   const { kind: _kind, ...location } = parsed;
   // Our own client, not the official SDK: see README, "Tablestore client". Loaded on demand,
   // as local runs on a file store never need it.

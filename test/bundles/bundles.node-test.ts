@@ -57,10 +57,12 @@ function coldStart(name: 'poller', env: Record<string, string>) {
 }
 
 /** The HTTP bundle on an FC instance (a worker thread with only its variables) behind a trigger. */
-async function httpTrigger(options: { credentials?: typeof SIMULATOR_CREDENTIALS } = {}) {
+async function httpTrigger(
+  options: { credentials?: typeof SIMULATOR_CREDENTIALS; env?: Record<string, string> } = {},
+) {
   const fn = new FcFunction({
     bundle: join(DIST, 'http', 'index.js'),
-    env: functionEnv({}),
+    env: functionEnv(options.env ?? {}),
     credentials: options.credentials,
     log: () => undefined,
   });
@@ -94,8 +96,15 @@ describe(`built bundles on Node ${process.version}`, () => {
     }
   });
 
-  it('http: serves a flow from CAMS GetFlow (signed request over undici)', async () => {
-    const trigger = await httpTrigger({ credentials: SIMULATOR_CREDENTIALS });
+  for (const simd of ['on', 'off'] as const) {
+    it(`http: serves a flow from CAMS GetFlow (signed request over undici, WebAssembly SIMD ${simd})`, async () => {
+      // Without SIMD undici's parser comes from llhttp-wasm.js, the file beside undici.js.
+      const env = simd === 'off' ? { UNDICI_NO_WASM_SIMD: '1' } : {};
+      await servesAFlow(await httpTrigger({ credentials: SIMULATOR_CREDENTIALS, env }));
+    });
+  }
+
+  async function servesAFlow(trigger: Awaited<ReturnType<typeof httpTrigger>>) {
     try {
       const answer = await fetch(`${trigger.url}/flows/${FLOW_ID}`, {
         headers: { authorization: `Bearer ${TOKEN}` },
@@ -107,7 +116,7 @@ describe(`built bundles on Node ${process.version}`, () => {
     } finally {
       await trigger.close();
     }
-  });
+  }
 
   it('poller: announces a status change to a webhook that verifies its signature', async () => {
     // One-second runs that re-check a flow due again within them, so the second run sees the change.
@@ -153,9 +162,9 @@ describe(`built bundles on Node ${process.version}`, () => {
         [`flow/-/${FLOW_ID}`],
       );
       // The official SDK (a devDependency) would be bundled into a file beside index.js; only
-      // undici, loaded on the first CAMS call or webhook delivery, is meant to be there.
+      // undici, loaded on the first CAMS call or webhook delivery, and its parser's fallback are.
       for (const name of ['http', 'poller']) {
-        assert.deepEqual(readdirSync(join(DIST, name)).sort(), ['index.js', 'undici.js']);
+        assert.deepEqual(readdirSync(join(DIST, name)).sort(), ['index.js', 'llhttp-wasm.js', 'undici.js']);
       }
     } finally {
       await tablestore.close();

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import packageJson from '../../package.json';
 import { bundleOptions } from '../../scripts/bundle-options.mjs';
@@ -28,5 +29,38 @@ describe('Node 20.10 support', () => {
   it('engines and the esbuild target both name Node 20.10, the Node 20 FC documents', () => {
     expect(packageJson.engines.node).toBe('>=20.10');
     expect(bundleOptions.target).toBe('node20.10');
+  });
+});
+
+// A cold instance pays for every module it loads before its first answer; these guard what the
+// cold-start bench measured (README, "Cold start"), without timing anything.
+describe('what a cold instance loads', () => {
+  const bundle = (name: string) => join(repoRoot, 'dist', name, 'index.js');
+
+  it("leaves no native import() in a bundle: lazy parts and node's modules load by require", () => {
+    // node's import() of a CommonJS file starts the ES module loader and lexes the whole file.
+    for (const name of ['http', 'poller']) {
+      expect(readFileSync(bundle(name), 'utf8'), name).not.toMatch(/\bimport\(/);
+    }
+  });
+
+  it("loads none of node's modules the first answer does not use when the HTTP bundle loads", () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const before = new Set(process.moduleLoadList);
+        require(process.argv[1]);
+        console.log(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name))));`,
+        bundle('http'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const loaded: string[] = JSON.parse(run.stdout);
+    // The file store, middy's response streaming, TLS for an https Tablestore endpoint.
+    for (const unused of ['fs/promises', 'os', 'stream/web', 'https', 'tls']) {
+      expect(loaded).not.toContain(`NativeModule ${unused}`);
+    }
   });
 });

@@ -8,7 +8,7 @@ import { flowRecordSchema, parseStored } from '../../shared/poller/record-schema
 // build used before, which operators may already search logs for.
 describe('validation messages', () => {
   it('explain a rejected CAMS answer field by field, as zod words them', () => {
-    const result = getFlowResponseSchema.safeParse({
+    const result = getFlowResponseSchema().safeParse({
       Code: 'OK',
       // A malformed PreviewUrlExpires is no error: it reads as "no expiry known".
       Data: { FlowId: '', Status: 7, PreviewUrlExpires: 'soon' },
@@ -34,7 +34,7 @@ describe('validation messages', () => {
 
   it('say why a stored record is unusable, as the poller logs it', () => {
     const stored = { flowId: '', flowName: 'x', failures: 1.5, outbox: [], deadLetters: {} };
-    expect(parseStored(flowRecordSchema, stored)).toEqual({
+    expect(parseStored(flowRecordSchema(), stored)).toEqual({
       ok: false,
       problem:
         'flowId: Too small: expected string to have >=1 characters; failures: Invalid input: expected int, received number; deadLetters: Invalid input: expected array, received object',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import { SIMULATOR_CREDENTIALS } from '../../local/cams-simulator';
 import { fcContext, fcTimerEvent, loadBundle } from '../../local/fc-emulator';
-import { FileStateStore } from '../../shared/state';
+import { FileStateStore } from '../../shared/state/file-store';
 
 export const POLLER_BUNDLE = join(__dirname, '../../dist/poller/index.js');
 export const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;

@@ -59,10 +59,13 @@ describe('tablestore store (our own client)', () => {
   });
 });
 
+/** `cutAfter`: the connection drops after this many bytes of the body, though more were announced. */
+type HostileAnswer = { status: number; body: Uint8Array; md5?: string; cutAfter?: number };
+
 describe('tablestore store (our own client) against hostile answers', () => {
   let hostile: Server;
   let endpoint = '';
-  let reply: (operation: string) => { status: number; body: Uint8Array; md5?: string } = () => ({
+  let reply: (operation: string) => HostileAnswer = () => ({
     status: 200,
     body: new Uint8Array(),
   });
@@ -76,8 +79,13 @@ describe('tablestore store (our own client) against hostile answers', () => {
           operation === 'DescribeTable' ? { status: 200, body: new Uint8Array() } : reply(operation);
         response.writeHead(answer.status, {
           'x-ots-contentmd5': answer.md5 ?? createHash('md5').update(answer.body).digest('base64'),
+          'content-length': String(answer.body.length),
         });
-        response.end(Buffer.from(answer.body));
+        if (answer.cutAfter === undefined) {
+          response.end(Buffer.from(answer.body));
+          return;
+        }
+        response.write(Buffer.from(answer.body.subarray(0, answer.cutAfter)), () => response.destroy());
       });
     });
     await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
@@ -102,7 +110,7 @@ describe('tablestore store (our own client) against hostile answers', () => {
     messages.GetRowResponse?.encode({ consumed: { capacityUnit: { read: 1 } }, row: rowBytes }).finish() ??
     new Uint8Array();
 
-  const cases: Array<[string, () => { status: number; body: Uint8Array; md5?: string }, string]> = [
+  const cases: Array<[string, () => HostileAnswer, string]> = [
     [
       'a field running past the end of the message',
       () => ({ status: 200, body: Uint8Array.from([0x12, 0x7f, 1]) }),
@@ -116,6 +124,11 @@ describe('tablestore store (our own client) against hostile answers', () => {
         return { status: 200, body: getRowAnswer(bytes) };
       },
       'InvalidResponse',
+    ],
+    [
+      'an answer cut off mid-body',
+      () => ({ status: 200, body: getRowAnswer(row('k', '"v"', 1n)), cutAfter: 10 }),
+      'NetworkingError',
     ],
     [
       'a body that does not match its MD5',

@@ -11,7 +11,6 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Credentials } from '../../cams/types';
 import { type Clock, systemClock } from '../../clock';
 import { StateStoreError } from '../errors';
@@ -68,16 +67,24 @@ const NOT_APPLIED = new Set([
   'OTSTableNotReady',
   'OTSPartitionUnavailable',
 ]);
-/** One keep-alive pool per protocol and warm instance, shared by every run's store. */
-let sharedHttpAgent: HttpAgent | undefined;
-let sharedHttpsAgent: HttpsAgent | undefined;
-function httpAgent(): HttpAgent {
-  sharedHttpAgent ??= new HttpAgent({ keepAlive: true, timeout: 30_000 });
-  return sharedHttpAgent;
+interface Transport {
+  readonly request: typeof httpRequest;
+  readonly agent: HttpAgent;
 }
-function httpsAgent(): HttpsAgent {
-  sharedHttpsAgent ??= new HttpsAgent({ keepAlive: true, timeout: 30_000 });
-  return sharedHttpsAgent;
+/** One keep-alive pool per protocol and warm instance, shared by every run's store. */
+let httpTransport: Transport | undefined;
+let httpsTransport: Promise<Transport> | undefined;
+/** node:https (and TLS with it) loads only for an https endpoint, not on every cold start. */
+function transportFor(protocol: string): Transport | Promise<Transport> {
+  if (protocol !== 'https:') {
+    httpTransport ??= { request: httpRequest, agent: new HttpAgent({ keepAlive: true, timeout: 30_000 }) };
+    return httpTransport;
+  }
+  httpsTransport ??= import('node:https').then(({ Agent, request }) => ({
+    request,
+    agent: new Agent({ keepAlive: true, timeout: 30_000 }),
+  }));
+  return httpsTransport;
 }
 
 function keyCell(key: string) {
@@ -110,12 +117,11 @@ export class TablestoreWireStore implements StateStore {
   }
 
   /** One POST; resolves once the whole answer is read (at most MAX_ANSWER_BYTES). */
-  #post(operation: string, headers: Record<string, string>, body: Buffer) {
-    const isHttps = this.#endpoint.protocol === 'https:';
-    const agent = isHttps ? httpsAgent() : httpAgent();
+  async #post(operation: string, headers: Record<string, string>, body: Buffer) {
+    const { request, agent } = await transportFor(this.#endpoint.protocol);
     const timeoutMs = this.#options.timeoutMs ?? 5000;
     return new Promise<{ statusCode: number; answerMd5: unknown; answer: Buffer }>((resolve, reject) => {
-      const outgoing = (isHttps ? httpsRequest : httpRequest)(
+      const outgoing = request(
         {
           protocol: this.#endpoint.protocol,
           hostname: this.#endpoint.hostname,
@@ -462,16 +468,25 @@ function md5Base64(bytes: Buffer): string {
   return createHash('md5').update(bytes).digest('base64');
 }
 
-async function readLimited(body: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_ANSWER_BYTES) {
-      body.destroy();
-      throw new StateStoreError('InvalidResponse', 'Tablestore answered more than 16 MB');
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** Plain events, not `for await`: the async-iterator machinery showed in the cold-start profile. */
+function readLimited(body: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ANSWER_BYTES) {
+        body.destroy();
+        reject(new StateStoreError('InvalidResponse', 'Tablestore answered more than 16 MB'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.on('end', () => resolve(Buffer.concat(chunks)));
+    body.on('error', reject);
+    // An answer cut off mid-body closes without 'end': a network failure, never a short answer.
+    body.on('close', () => {
+      if (!body.complete) reject(new Error('the answer was cut off'));
+    });
+  });
 }
