@@ -9,6 +9,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
@@ -40,6 +41,12 @@ export interface TablestoreServerOptions {
    * (and a function without vpcConfig): every request gets the service's OTSAuthFailed.
    */
   readonly deniedByAcl?: boolean;
+  /**
+   * Serve https with this PEM key and certificate, as both of the service's endpoints do (public
+   * and VPC). Without it the stand-in speaks plain http on loopback. The certificate is only as
+   * trusted as the client makes it: nothing here relaxes verification.
+   */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
 }
 
 export type TablestoreFault = { readonly httpStatus: number; readonly code: string } | 'reset';
@@ -310,9 +317,13 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     }
   }
 
-  const server = createServer((request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse) => {
     void handle(request, response);
-  });
+  };
+  const server = options.tls
+    ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
+    : createServer(listener);
+  // For https, 'connection' gives the TCP socket under TLS: destroying it on close ends both.
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -321,7 +332,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
   const { port } = server.address() as AddressInfo;
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     calls,
     failNext(count, fault, operation) {
       faults.push({ fault, operation, remaining: count });

@@ -45,6 +45,35 @@ function aclRefusal(operation: string, instance: string, cause: unknown): StateS
 }
 
 /**
+ * Node's codes for a server certificate it refuses: OpenSSL's verify results (self-signed,
+ * unknown issuer, expired, …) and Node's own host-name check.
+ */
+const UNTRUSTED_CERTIFICATE =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+)$/;
+
+/**
+ * A connection refused over the endpoint's certificate, or undefined for any other failure. The
+ * service's own endpoints present certificates Node trusts, so this is a wrong TABLESTORE_ENDPOINT
+ * or something between the function and Tablestore: said as such, not as "unavailable". Still
+ * retryable, as any failure to connect: the HTTP function then serves from CAMS meanwhile.
+ */
+export function untrustedCertificate(
+  operation: string,
+  location: { readonly table: string },
+  cause: unknown,
+): StateStoreError | undefined {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !UNTRUSTED_CERTIFICATE.test(code)) return undefined;
+  return new StateStoreError(
+    'TlsCertificateUntrusted',
+    `Tablestore ${operation} on table ${location.table} failed: the endpoint's TLS certificate is not trusted (${code}) — ` +
+      "check that TABLESTORE_ENDPOINT is the instance's own https endpoint (https://<instance>.<region>.ots.aliyuncs.com, " +
+      'or https://<instance>.<region>.vpc.tablestore.aliyuncs.com from the VPC) and that nothing in between presents another certificate',
+    { retryable: true, cause },
+  );
+}
+
+/**
  * `operation` as the API names it (GetRow, PutRow, …), for the message and the RAM action;
  * `message` is Tablestore's own, used only to recognise the ACL refusal.
  */

@@ -2,7 +2,8 @@
 // oldest Node 20 FC may give the functions), `bundles.test.ts` under the Node of `npm test`.
 // node:test, not vitest: vitest 4 itself needs Node 20.19+, the bundles must not.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +14,9 @@ import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-
 import packageJson from '../../package.json';
 
 const DIST = join(__dirname, '../../dist');
+/** Self-signed for 127.0.0.1, loopback tests only (test/fixtures/README.md). */
+const TLS_CERT = join(__dirname, '../fixtures/loopback-tls.crt');
+const TLS_KEY = join(__dirname, '../fixtures/loopback-tls.key');
 const FLOW_ID = '630000000000001';
 const TOKEN = 'bundle-test-token';
 const secret = 'whsec_YnVuZGxlLXRlc3Qtc2lnbmluZy1zZWNyZXQ=';
@@ -74,6 +78,46 @@ async function httpTrigger(
       await fn.close();
     },
   };
+}
+
+/**
+ * One timer invocation of the poller bundle in a Node process of its own (timer-invocation.ts),
+ * started with `processEnv` on top of the function's variables: for what Node reads only at
+ * startup, such as NODE_EXTRA_CA_CERTS. Asynchronous, so the loopback servers of this process
+ * keep answering meanwhile.
+ */
+function pollerInOwnNode(env: Record<string, string>, processEnv: Record<string, string> = {}) {
+  const child = execFile(process.execPath, ['--import', 'tsx', join(__dirname, 'timer-invocation.ts')], {
+    env: { ...savedEnv, NODE_EXTRA_CA_CERTS: '', ...functionEnv(env), ...processEnv },
+    timeout: 60_000,
+  });
+  child.stdin?.end(
+    JSON.stringify({
+      bundle: join(DIST, 'poller', 'index.js'),
+      credentials: SIMULATOR_CREDENTIALS,
+      timeoutSeconds: 10,
+    }),
+  );
+  return new Promise<{ exitCode: number | null; result: unknown; log: string }>((resolve, reject) => {
+    let stdout = '';
+    let log = '';
+    child.stdout?.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr?.on('data', (chunk) => {
+      log += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (exitCode) => {
+      let result: unknown;
+      try {
+        result = JSON.parse(stdout);
+      } catch {
+        result = stdout;
+      }
+      resolve({ exitCode, result, log });
+    });
+  });
 }
 
 const pollerContext = (timeoutSeconds = 10) =>
@@ -166,6 +210,54 @@ describe(`built bundles on Node ${process.version}`, () => {
       for (const name of ['http', 'poller']) {
         assert.deepEqual(readdirSync(join(DIST, name)).sort(), ['index.js', 'llhttp-wasm.js', 'undici.js']);
       }
+    } finally {
+      await tablestore.close();
+    }
+  });
+
+  it('poller: keeps state in Tablestore over https, trusting the endpoint only through Node', async () => {
+    // Both Tablestore endpoints (public and VPC) are https: the client's https path, loaded by the
+    // bundle as built, must carry every call. The child Node trusts the test certificate through
+    // NODE_EXTRA_CA_CERTS, as Node trusts the service's through its own CA list: no code of ours
+    // takes a CA.
+    const tablestore = await startTablestoreServer({
+      instance: 'cfw-bundle',
+      credentials: [SIMULATOR_CREDENTIALS],
+      tls: { key: readFileSync(TLS_KEY), cert: readFileSync(TLS_CERT) },
+    });
+    const env = { STATE_URL: 'tablestore://cfw-bundle/flow_state', TABLESTORE_ENDPOINT: tablestore.endpoint };
+    try {
+      assert.match(tablestore.endpoint, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const trusted = await pollerInOwnNode(env, { NODE_EXTRA_CA_CERTS: TLS_CERT });
+      assert.equal(trusted.exitCode, 0, trusted.log);
+      assert.deepEqual(
+        pick(trusted.result, ['flowsChecked', 'failed']),
+        { flowsChecked: 1, failed: 0 },
+        trusted.log,
+      );
+      assert.deepEqual(
+        tablestore.rows('flow_state').map((row) => row.primaryKey),
+        [`flow/-/${FLOW_ID}`],
+      );
+      assert.ok(tablestore.calls.some((call) => call.operation === 'UpdateRow' && call.code === 'OK'));
+
+      // Without the test CA the same run meets a certificate Node does not trust: a store error
+      // the operator can act on, as the run's answer and in its log, never a crash or a secret.
+      const before = tablestore.calls.length;
+      const untrusted = await pollerInOwnNode(env);
+      assert.equal(untrusted.exitCode, 0, untrusted.log);
+      const { error } = untrusted.result as { error?: { code: string; message: string } };
+      assert.equal(error?.code, 'TlsCertificateUntrusted', JSON.stringify(untrusted.result));
+      assert.match(error.message, /certificate/);
+      assert.match(error.message, /TABLESTORE_ENDPOINT/);
+      assert.match(untrusted.log, /"msg":"poller run failed".*"code":"TlsCertificateUntrusted"/);
+      for (const credential of [SIMULATOR_CREDENTIALS.accessKeySecret, SIMULATOR_CREDENTIALS.securityToken]) {
+        if (!credential) continue;
+        assert.ok(!JSON.stringify(untrusted.result).includes(credential));
+        assert.ok(!untrusted.log.includes(credential));
+      }
+      // No request got through the handshake.
+      assert.equal(tablestore.calls.length, before);
     } finally {
       await tablestore.close();
     }

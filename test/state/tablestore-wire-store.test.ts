@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
 import { encodeRows, messages } from '../../local/tablestore-server/wire';
@@ -61,6 +63,35 @@ describe('tablestore store (our own client)', () => {
 
 /** `cutAfter`: the connection drops after this many bytes of the body, though more were announced. */
 type HostileAnswer = { status: number; body: Uint8Array; md5?: string; cutAfter?: number };
+
+describe('tablestore store (our own client) over https', () => {
+  it('refuses an endpoint whose certificate Node does not trust, saying so, never sending the request', async () => {
+    // This Node was not started with NODE_EXTRA_CA_CERTS naming the test certificate
+    // (test/bundles/bundles.node-test.ts runs the built poller in one that was).
+    const fixtures = join(__dirname, '../fixtures');
+    const untrusted = await startTablestoreServer({
+      instance: INSTANCE,
+      credentials: [ROLE],
+      tls: {
+        key: readFileSync(join(fixtures, 'loopback-tls.key')),
+        cert: readFileSync(join(fixtures, 'loopback-tls.crt')),
+      },
+    });
+    try {
+      const store = new TablestoreWireStore({ ...location(untrusted.endpoint, 'wire_tls'), maxRetries: 0 });
+      const failure = await store.get('k').catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(StateStoreError);
+      expect(failure).toMatchObject({ code: 'TlsCertificateUntrusted', retryable: true });
+      expect((failure as Error).message).toMatch(
+        /^Tablestore GetRow on table wire_tls failed: the endpoint's TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\) — check that TABLESTORE_ENDPOINT/,
+      );
+      expect((failure as Error).message).not.toContain(ROLE.accessKeySecret);
+      expect(untrusted.calls).toEqual([]);
+    } finally {
+      await untrusted.close();
+    }
+  });
+});
 
 describe('tablestore store (our own client) against hostile answers', () => {
   let hostile: Server;

@@ -14,7 +14,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import type { Credentials } from '../../cams/types';
 import { type Clock, systemClock } from '../../clock';
 import { StateStoreError } from '../errors';
-import { appliedUnlessConditionFails, otsError } from '../tablestore-errors';
+import { appliedUnlessConditionFails, otsError, untrustedCertificate } from '../tablestore-errors';
 import type { TablestoreLocation } from '../tablestore-location';
 import type { Counter, StateStore, VersionedItem } from '../types';
 import {
@@ -182,7 +182,10 @@ export class TablestoreWireStore implements StateStore {
       ({ statusCode, answerMd5, answer } = await this.#post(operation, headers, body));
     } catch (error) {
       if (error instanceof StateStoreError) throw error;
-      throw otsError('NetworkingError', operation, this.#options, { cause: error });
+      throw (
+        untrustedCertificate(operation, this.#options, error) ??
+        otsError('NetworkingError', operation, this.#options, { cause: error })
+      );
     }
     if (typeof answerMd5 === 'string' && answerMd5 !== md5Base64(answer)) {
       throw otsError('InvalidResponse', operation, this.#options);
