@@ -3,12 +3,12 @@ import type { Clock } from '../clock';
 
 /**
  * A granted call's slot in the account's budget. The budget counts a call in the bucket of its
- * stamp, and its reach allows for a call to reach CAMS up to `allowanceMs` after that stamp (the
- * decision time the reach leaves room for); CAMS counts a call when it arrives, which may be
- * anywhere between its send and its answer. A call whose answer comes later than that may have
- * arrived where decisions that no longer reach its stamp look, so settling it counts it once
- * more, where it ended: decisions made from then on see it wherever CAMS may have counted it.
- * Normal calls cost nothing more; a slot released because its call was never sent counts nothing.
+ * stamp; CAMS counts a call when it arrives, which may be anywhere between its send and its
+ * answer. A call whose answer comes more than `allowanceMs` after its stamp (abnormally late: the
+ * budget takes a window) may have arrived where decisions that no longer reach its stamp look, so
+ * settling it counts it once more, where it ended: decisions made from then on see it wherever
+ * CAMS may have counted it. Normal calls cost nothing more; a slot released because its call was
+ * never sent counts nothing.
  */
 export class BudgetSlot implements LimiterSlot {
   readonly #stampedAt: number;
