@@ -149,8 +149,9 @@ interface Verdict {
  * CAMS_ACCOUNT_QPS − POLL_QPS, so read-token holders (no-cache, many unwatched flows) cannot hold
  * every slot while status checks wait.
  *
- * CAMS counts a call when it arrives, not when it was stamped: a call answered later than the
- * reach allows for is counted again where its answer came (see BudgetSlot).
+ * CAMS counts a call when it arrives, not when it was stamped: a call still in flight a window
+ * after its stamp is counted again every window, and once more where its answer came (see
+ * BudgetSlot and ARRIVAL_ALLOWANCE_MS).
  *
  * A store that fails (or is too slow) puts this instance on its local share: each call then
  * waits for the local limit and gives the store one short try before it is sent (see #probe), so
@@ -241,6 +242,9 @@ export class AccountBudget {
       stampedAt,
       clock: this.#options.clock,
       allowanceMs: ARRIVAL_ALLOWANCE_MS,
+      // A count reaches decisions up to the reach after it, so counting every window leaves the
+      // in-flight call in every window read, with the reach's margin for the count to land.
+      recountEveryMs: WINDOW_MS,
       countAgain: (at) => countBestEffort(store, [lateKey(Math.floor(at / BUCKET_MS))]),
       local,
     });

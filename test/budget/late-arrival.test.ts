@@ -163,6 +163,28 @@ describe('account budget: a call that reaches CAMS late', () => {
     );
   });
 
+  it('counts a call still in flight again every window, and stops once it is answered', async () => {
+    const store = await openStore();
+    const pending = { count: 0 };
+    const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), { isBusy: () => pending.count > 0 });
+    const budget = httpBudget(clock).bind(tracked(store, pending));
+    const stampBucket = Math.floor(clock.now() / 100);
+
+    const stuck = await budget.acquire();
+    await clock.sleep(2500);
+    stuck.settle();
+    await clock.sleep(5000);
+
+    await vi.waitFor(async () =>
+      expect(await countersOf(store)).toEqual({
+        [bucketKey('all', stampBucket)]: 1,
+        [lateKey(stampBucket + 10)]: 1,
+        [lateKey(stampBucket + 20)]: 1,
+        [lateKey(stampBucket + 25)]: 1,
+      }),
+    );
+  });
+
   it('costs a normal call nothing more, and a slot whose call was never sent nothing at all', async () => {
     const store = await openStore();
     const pending = { count: 0 };
@@ -208,6 +230,23 @@ describe('account budget: a call that reaches CAMS late', () => {
     // Not starved: about 5 calls per 1.2 s.
     expect(world.arrivals.length).toBeGreaterThanOrEqual(14);
   });
+
+  it.each([1500, 3000])(
+    'keeps a call %i ms in transit visible to every decision while it is in flight: at most 5 arrivals per rolling second',
+    async (transitMs) => {
+      // CAMS's own limit off, so an over-count would show as a 6th arrival instead of a refusal.
+      const world = await runCallers({
+        callers: 4,
+        durationMs: 5000,
+        slowTransitMs: transitMs,
+        rateLimit: false,
+      });
+
+      expect(world.slowArrivals).toEqual([world.startedAt + transitMs]);
+      expect(busiestWindow(world.arrivals)).toBeLessThanOrEqual(5);
+      expect(world.arrivals.length).toBeGreaterThanOrEqual(16);
+    },
+  );
 
   it('counts nothing again and keeps the throughput when CAMS takes 300 ms to answer', async () => {
     const quick = await runCallers({ callers: 3, durationMs: 10_000 });
