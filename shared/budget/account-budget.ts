@@ -133,6 +133,8 @@ export function lateKey(bucket: number): string {
 interface Verdict {
   readonly isAdmitted: boolean;
   readonly retryAt: number;
+  /** The try's increments stand: it admitted the call, or the call was sent without waiting for it. */
+  readonly isCounted: boolean;
 }
 
 /**
@@ -255,14 +257,17 @@ export class AccountBudget {
    * the store failed only this instance once or has come back, a decision made within the
    * decision time reads the window like any other (so this call cannot overlap the calls others
    * made meanwhile) and its verdict stands. Without one in time the local grant stands, and the
-   * call is counted in the store once the try is over (unless the try admitted it late, and so
-   * counts it already), so instances that can reach the store see it: the store may have failed
+   * call is counted in the store once the try is over, unless the try's increments landed: a try
+   * that finishes after the call was sent keeps them (granted or not) as the call's count instead
+   * of taking them back, so no moment passes in which others cannot see the call. So instances
+   * that can reach the store see it: the store may have failed
    * only this instance, and then the others would otherwise find the poller idle and take every
    * slot while it calls at its share. Bounded, because the store may hang until its own timeout.
    */
   async #probe(store: StateStore, stampedAt: number): Promise<Verdict | undefined> {
     const giveUp = new AbortController();
-    const decision = this.#tryTake(store, stampedAt).catch(() => undefined);
+    let isSent = false;
+    const decision = this.#tryTake(store, stampedAt, () => isSent).catch(() => undefined);
     const outOfTime = this.#options.clock.sleep(DECISION_MS, giveUp.signal).then(
       () => undefined,
       () => undefined,
@@ -270,10 +275,11 @@ export class AccountBudget {
     const verdict = await Promise.race([decision, outOfTime]);
     giveUp.abort();
     if (verdict !== undefined) return verdict;
-    // Counted where the call starts, now.
+    isSent = true;
+    // Counted where the call starts, now, unless the try's own increments stand for it.
     const bucket = Math.floor(this.#options.clock.now() / BUCKET_MS);
     void decision.then((late) => {
-      if (late?.isAdmitted) return;
+      if (late?.isCounted) return;
       const { scope } = this.#options;
       const names: CounterName[] = scope === 'poll' ? ['all', 'poll', 'poll-demand'] : ['all', 'http'];
       countBestEffort(
@@ -295,7 +301,8 @@ export class AccountBudget {
     });
   }
 
-  async #tryTake(store: StateStore, stampedAt: number): Promise<Verdict> {
+  /** `isSent`: whether the call was sent meanwhile without this try's verdict (see #probe). */
+  async #tryTake(store: StateStore, stampedAt: number, isSent = () => false): Promise<Verdict> {
     const { scope, accountQps, pollQps, clock } = this.#options;
     const bucket = Math.floor(stampedAt / BUCKET_MS);
     const pollShare = Math.min(pollQps, accountQps);
@@ -336,14 +343,17 @@ export class AccountBudget {
       isAdmitted = false;
       retryAt = Math.max(retryAt, this.#whenRoomMayOpen(window, name, bucket));
     });
-    if (!isAdmitted) {
+    // A call sent meanwhile is counted by these increments: taking them back would hide it.
+    const isCounted = isAdmitted || isSent();
+    if (!isCounted) {
       await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), -1)));
     }
-    if (this.#slowDecisions >= MAX_SLOW_DECISIONS) {
+    // A verdict nobody waits for any more reports nothing (its increments were kept above).
+    if (this.#slowDecisions >= MAX_SLOW_DECISIONS && !isSent()) {
       this.#slowDecisions = 0;
       throw new SlowStoreError(decisionMs);
     }
-    return { isAdmitted, retryAt };
+    return { isAdmitted, retryAt, isCounted };
   }
 
   /** When the oldest busy bucket in reach leaves the reach of a try made then. */
