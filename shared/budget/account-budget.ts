@@ -98,6 +98,11 @@ const DEMAND_SPAN_BUCKETS = 2 * SPAN_BUCKETS + 2;
  * which is retryable and retried with backoff.
  */
 const ARRIVAL_ALLOWANCE_MS = WINDOW_MS;
+/**
+ * How long a handler waits for the counts still pending when it is about to answer: a store that
+ * answers in time decides a slot within this, so a count lands within it too.
+ */
+export const MAX_COUNT_WAIT_MS = DECISION_MS;
 /** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
 const MAX_SLOW_DECISIONS = 10;
 
@@ -168,6 +173,8 @@ export class AccountBudget {
   readonly #fallback: RateLimiter;
   readonly #fallbackQps: number;
   #hasLoggedFallback = false;
+  /** Counts started without being awaited (late, in-flight and fallback counts) and not yet over. */
+  readonly #pendingCounts = new Set<Promise<unknown>>();
   /** The store failed (or was too slow) at this instance's last try: calls wait for the local limit first. */
   #isOnFallback = false;
   #slowDecisions = 0;
@@ -192,6 +199,26 @@ export class AccountBudget {
     this.#options = options;
     this.#random = options.random ?? Math.random;
     this.#fallback = localLimiter(this.#fallbackQps, options.clock);
+  }
+
+  /**
+   * Waits, at most `maxWaitMs`, for the counts this instance started without awaiting them. FC
+   * freezes an instance once it has answered, so a count still pending then lands at the next
+   * invocation or never: the handler waits for them before it answers, bounded, because the
+   * store may be down and the caller must not pay its timeout.
+   */
+  async settled(maxWaitMs = MAX_COUNT_WAIT_MS): Promise<void> {
+    if (this.#pendingCounts.size === 0) return;
+    const giveUp = new AbortController();
+    const outOfTime = this.#options.clock.sleep(maxWaitMs, giveUp.signal).catch(() => undefined);
+    await Promise.race([Promise.allSettled([...this.#pendingCounts]), outOfTime]);
+    giveUp.abort();
+  }
+
+  /** Not awaited by the call: tracked, so `settled` can wait for it before the answer. */
+  #pending(count: Promise<unknown>): void {
+    this.#pendingCounts.add(count);
+    void count.finally(() => this.#pendingCounts.delete(count));
   }
 
   bind(store: StateStore, binding: BudgetBinding = {}): CallBudget {
@@ -247,7 +274,7 @@ export class AccountBudget {
       // A count reaches decisions up to the reach after it, so counting every window leaves the
       // in-flight call in every window read, with the reach's margin for the count to land.
       recountEveryMs: WINDOW_MS,
-      countAgain: (at) => countBestEffort(store, [lateKey(Math.floor(at / BUCKET_MS))]),
+      countAgain: (at) => this.#pending(countBestEffort(store, [lateKey(Math.floor(at / BUCKET_MS))])),
       local,
     });
   }
@@ -278,15 +305,17 @@ export class AccountBudget {
     isSent = true;
     // Counted where the call starts, now, unless the try's own increments stand for it.
     const bucket = Math.floor(this.#options.clock.now() / BUCKET_MS);
-    void decision.then((late) => {
-      if (late?.isCounted) return;
-      const { scope } = this.#options;
-      const names: CounterName[] = scope === 'poll' ? ['all', 'poll', 'poll-demand'] : ['all', 'http'];
-      countBestEffort(
-        store,
-        names.map((name) => bucketKey(name, bucket)),
-      );
-    });
+    this.#pending(
+      decision.then(async (late) => {
+        if (late?.isCounted) return;
+        const { scope } = this.#options;
+        const names: CounterName[] = scope === 'poll' ? ['all', 'poll', 'poll-demand'] : ['all', 'http'];
+        await countBestEffort(
+          store,
+          names.map((name) => bucketKey(name, bucket)),
+        );
+      }),
+    );
     return undefined;
   }
 
@@ -370,15 +399,17 @@ export class AccountBudget {
 }
 
 /**
- * Not awaited and never failing: the store may be down, and the call must not wait on it or fail
- * with it. Inside `then`, so a store that throws instead of rejecting is swallowed too.
+ * Never failing, and not awaited by the call: the store may be down, and the call must not wait on
+ * it or fail with it. Inside `then`, so a store that throws instead of rejecting is swallowed too.
  */
-function countBestEffort(store: StateStore, keys: readonly string[]): void {
-  for (const key of keys) {
-    Promise.resolve()
-      .then(() => store.increment(key, 1))
-      .catch(() => {});
-  }
+function countBestEffort(store: StateStore, keys: readonly string[]): Promise<unknown> {
+  return Promise.all(
+    keys.map((key) =>
+      Promise.resolve()
+        .then(() => store.increment(key, 1))
+        .catch(() => {}),
+    ),
+  );
 }
 
 function formatQps(qps: number): string {

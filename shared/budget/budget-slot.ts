@@ -27,7 +27,7 @@ export class BudgetSlot implements LimiterSlot {
     readonly allowanceMs: number;
     /** While the call is in flight, it is counted again this long after its stamp, and every this long after. */
     readonly recountEveryMs: number;
-    /** Counts the call again at `at`; must not throw or reject (it is not awaited). */
+    /** Counts the call again at `at`; must not throw (it is not awaited; the budget tracks it). */
     readonly countAgain: (at: number) => void;
     /** The local limiter's token the call also holds (the fallback's), settled or released with it. */
     readonly local?: LimiterSlot | undefined;

@@ -9,5 +9,6 @@ export {
   DECISION_MS,
   fallbackQpsOf,
   lateKey,
+  MAX_COUNT_WAIT_MS,
 } from './account-budget';
 export { parseAccountQps, parsePollShare } from './config';

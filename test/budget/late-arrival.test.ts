@@ -185,6 +185,37 @@ describe('account budget: a call that reaches CAMS late', () => {
     );
   });
 
+  it('waits, at most 100 ms, for the counts it started without awaiting them, so they land before the handler answers', async () => {
+    const pending = { count: 0 };
+    const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), { isBusy: () => pending.count > 0 });
+    const inner = tracked(await openStore(), pending);
+    let lateCountMs = 50;
+    // A store stand-in slow (on the virtual clock) to take a late count: 50 ms, then forever.
+    const store: StateStore = {
+      ...aroundStore(inner, (call) => call()),
+      increment: async (key, by) => {
+        if (key.endsWith('/late')) await clock.sleep(lateCountMs);
+        return inner.increment(key, by);
+      },
+    };
+    const budget = httpBudget(clock);
+    const bound = budget.bind(store);
+
+    const slow = await bound.acquire();
+    clock.advance(1100);
+    slow.settle();
+    await budget.settled();
+    expect(Object.keys(await countersOf(inner)).filter((key) => key.endsWith('/late'))).toHaveLength(1);
+
+    lateCountMs = Number.POSITIVE_INFINITY;
+    const stuck = await bound.acquire();
+    clock.advance(1100);
+    stuck.settle();
+    const waitedFrom = clock.now();
+    await budget.settled();
+    expect(clock.now() - waitedFrom).toBe(100);
+  });
+
   it('costs a normal call nothing more, and a slot whose call was never sent nothing at all', async () => {
     const store = await openStore();
     const pending = { count: 0 };
