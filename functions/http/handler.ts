@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import middy from '@middy/core';
-import { AccountBudget } from '../../shared/budget';
+import { AccountBudget, fallbackQpsOf } from '../../shared/budget';
 import {
   type CamsClient,
   type CamsClientOptions,
@@ -118,7 +118,18 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
         cacheTtlMs: parsed.cacheTtlMs,
         log: logEntry,
       });
-      openStateStore = createStateStoreOpener({ stateUrl: parsed.stateUrl, env, clock, log: logEntry });
+      openStateStore = createStateStoreOpener({
+        stateUrl: parsed.stateUrl,
+        env,
+        clock,
+        log: logEntry,
+        fallbackQps: fallbackQpsOf({
+          accountQps: parsed.accountQps,
+          scope: 'http',
+          pollQps: parsed.pollQps,
+          instances: parsed.maxInstances,
+        }),
+      });
       config = parsed;
     } catch (error) {
       configError = error;

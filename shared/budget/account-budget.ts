@@ -412,6 +412,7 @@ function countBestEffort(store: StateStore, keys: readonly string[]): Promise<un
   );
 }
 
-function formatQps(qps: number): string {
+/** Calls per second as logs show them: at most three decimals (0.1, 0.333). */
+export function formatQps(qps: number): string {
   return String(Math.round(qps * 1000) / 1000);
 }

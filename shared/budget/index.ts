@@ -8,6 +8,7 @@ export {
   CLOCK_SKEW_MS,
   DECISION_MS,
   fallbackQpsOf,
+  formatQps,
   lateKey,
   MAX_COUNT_WAIT_MS,
 } from './account-budget';
