@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import middy from '@middy/core';
-import { AccountBudget } from '../../shared/budget';
+import { AccountBudget, fallbackQpsOf } from '../../shared/budget';
 import {
   type CamsClient,
   type CamsClientOptions,
@@ -87,6 +87,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
   let cams = dependencies.cams;
   let cache: FlowCache | undefined;
   let readFlow: ReturnType<typeof createFlowReader> | undefined;
+  let budget: AccountBudget | undefined;
   let openStateStore: ReturnType<typeof createStateStoreOpener> | undefined;
   let warnedNoTokens = false;
   const operator = createOperatorRoutes({ clock, log });
@@ -101,7 +102,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       const parsed = parseHttpConfig(env);
       cams ??= camsClientFromEnv(env, dependencies.camsOptions);
       cache = new FlowCache({ ttlMs: parsed.cacheTtlMs, clock });
-      const budget = new AccountBudget({
+      budget = new AccountBudget({
         accountQps: parsed.accountQps,
         scope: 'http',
         pollQps: parsed.pollQps,
@@ -117,7 +118,18 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
         cacheTtlMs: parsed.cacheTtlMs,
         log: logEntry,
       });
-      openStateStore = createStateStoreOpener({ stateUrl: parsed.stateUrl, env, clock, log: logEntry });
+      openStateStore = createStateStoreOpener({
+        stateUrl: parsed.stateUrl,
+        env,
+        clock,
+        log: logEntry,
+        fallbackQps: fallbackQpsOf({
+          accountQps: parsed.accountQps,
+          scope: 'http',
+          pollQps: parsed.pollQps,
+          instances: parsed.maxInstances,
+        }),
+      });
       config = parsed;
     } catch (error) {
       configError = error;
@@ -342,11 +354,15 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
         startedAt: clock.now(),
       } satisfies RequestState;
     },
-    after: function requestLogAfter(request: HttpRequestContext) {
+    // FC freezes the instance once it has answered: the budget's counts still in flight (a slow
+    // call's late count) land first, within a bound.
+    after: async function requestLogAfter(request: HttpRequestContext) {
       finishResponse(request);
+      await budget?.settled();
     },
-    onError: function requestLogOnError(request: HttpRequestContext) {
+    onError: async function requestLogOnError(request: HttpRequestContext) {
       finishResponse(request);
+      await budget?.settled();
     },
   };
 

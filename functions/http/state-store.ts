@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DECISION_MS } from '../../shared/budget';
+import { DECISION_MS, formatQps } from '../../shared/budget';
 import { type Credentials, MissingCredentialsError, resolveCredentials } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 import {
@@ -79,6 +79,8 @@ export function createStateStoreOpener(options: {
   readonly env: NodeJS.ProcessEnv;
   readonly clock: Clock;
   readonly log: (entry: Record<string, unknown>) => void;
+  /** The calls per second the account budget's fallback allows this instance (fallbackQpsOf). */
+  readonly fallbackQps: number;
 }) {
   let opened: { fingerprint: string; store: StateStore } | undefined;
   let hasLoggedFailure = false;
@@ -108,7 +110,7 @@ export function createStateStoreOpener(options: {
         hasLoggedFailure = true;
         options.log({
           level: 'error',
-          msg: 'the state store cannot be opened: watched flows and the shared cache are not used, and CAMS calls are limited to 1/s per instance (logged once per instance)',
+          msg: `the state store cannot be opened: watched flows and the shared cache are not used, and CAMS calls are limited to ${formatQps(options.fallbackQps)}/s per instance (logged once per instance)`,
           error: error instanceof Error ? error.message : String(error),
         });
       }

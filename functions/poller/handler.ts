@@ -139,6 +139,8 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
         log({ level: 'info', msg: 'poller run', requestId: context?.requestId ?? null, ...summary });
         return summary;
       } finally {
+        // FC freezes the instance once the run returns: counts still in flight land first, bounded.
+        await budget.settled();
         await store.close();
       }
     } catch (error) {

@@ -3,12 +3,14 @@ import type { Clock } from '../clock';
 
 /**
  * A granted call's slot in the account's budget. The budget counts a call in the bucket of its
- * stamp, and its reach allows for a call to reach CAMS up to `allowanceMs` after that stamp (the
- * decision time the reach leaves room for); CAMS counts a call when it arrives, which may be
- * anywhere between its send and its answer. A call whose answer comes later than that may have
- * arrived where decisions that no longer reach its stamp look, so settling it counts it once
- * more, where it ended: decisions made from then on see it wherever CAMS may have counted it.
- * Normal calls cost nothing more; a slot released because its call was never sent counts nothing.
+ * stamp; CAMS counts a call when it arrives, which may be anywhere between its send and its
+ * answer. A call whose answer comes more than `allowanceMs` after its stamp (abnormally late: the
+ * budget takes a window) may have arrived where decisions that no longer reach its stamp look, so
+ * settling it counts it once more, where it ended: decisions made from then on see it wherever
+ * CAMS may have counted it. While it is in flight it is also counted again every `recountEveryMs`
+ * (a window, within the reach of the count before): a call stuck in transit may arrive at any
+ * moment, and so stays in every window a decision reads until its answer. Normal calls cost
+ * nothing more; a slot released because its call was never sent counts nothing.
  */
 export class BudgetSlot implements LimiterSlot {
   readonly #stampedAt: number;
@@ -16,13 +18,16 @@ export class BudgetSlot implements LimiterSlot {
   readonly #allowanceMs: number;
   readonly #countAgain: (at: number) => void;
   readonly #local: LimiterSlot | undefined;
-  #isOver = false;
+  /** Ends the in-flight counts once the slot is settled or released. */
+  readonly #over = new AbortController();
 
   constructor(options: {
     readonly stampedAt: number;
     readonly clock: Clock;
     readonly allowanceMs: number;
-    /** Counts the call again at `at`; must not throw or reject (it is not awaited). */
+    /** While the call is in flight, it is counted again this long after its stamp, and every this long after. */
+    readonly recountEveryMs: number;
+    /** Counts the call again at `at`; must not throw (it is not awaited; the budget tracks it). */
     readonly countAgain: (at: number) => void;
     /** The local limiter's token the call also holds (the fallback's), settled or released with it. */
     readonly local?: LimiterSlot | undefined;
@@ -32,12 +37,25 @@ export class BudgetSlot implements LimiterSlot {
     this.#allowanceMs = options.allowanceMs;
     this.#countAgain = options.countAgain;
     this.#local = options.local;
+    void this.#countWhileInFlight(options.recountEveryMs);
+  }
+
+  async #countWhileInFlight(everyMs: number): Promise<void> {
+    for (let at = this.#stampedAt + everyMs; ; at += everyMs) {
+      try {
+        await this.#clock.sleep(Math.max(0, at - this.#clock.now()), this.#over.signal);
+      } catch {
+        return;
+      }
+      if (this.#over.signal.aborted) return;
+      this.#countAgain(this.#clock.now());
+    }
   }
 
   /** The answer (or failure, timeout, abort of a sent call) is in. Only the first of settle/release counts. */
   settle(): void {
-    if (this.#isOver) return;
-    this.#isOver = true;
+    if (this.#over.signal.aborted) return;
+    this.#over.abort();
     this.#local?.settle();
     const settledAt = this.#clock.now();
     if (settledAt - this.#stampedAt > this.#allowanceMs) this.#countAgain(settledAt);
@@ -45,8 +63,8 @@ export class BudgetSlot implements LimiterSlot {
 
   /** The call was never sent: nothing more to count, and the local token costs nothing. */
   release(): void {
-    if (this.#isOver) return;
-    this.#isOver = true;
+    if (this.#over.signal.aborted) return;
+    this.#over.abort();
     this.#local?.release();
   }
 }

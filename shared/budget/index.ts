@@ -8,6 +8,8 @@ export {
   CLOCK_SKEW_MS,
   DECISION_MS,
   fallbackQpsOf,
+  formatQps,
   lateKey,
+  MAX_COUNT_WAIT_MS,
 } from './account-budget';
 export { parseAccountQps, parsePollShare } from './config';

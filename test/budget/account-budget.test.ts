@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
-import { AccountBudget, type BudgetScope } from '../../shared/budget';
+import { AccountBudget, BUCKET_MS, type BudgetScope, bucketKey } from '../../shared/budget';
 import type { Clock } from '../../shared/clock';
 import { aroundStore, createStateStore, type StateStore } from '../../shared/state';
 import { VirtualClock } from '../support/virtual-clock';
@@ -215,6 +215,63 @@ describe('account budget on the file store', () => {
     expect(starts).toEqual([0, 10_025, 20_050]);
     expect(logs).toHaveLength(1);
     expect(JSON.stringify(logs[0])).toMatch(/0\.1 calls\/s.*10 instance\(s\).*once per instance/);
+  });
+
+  it("keeps a fallback try's increments as the sent call's count when the try lost its 100 ms race, and counts again only a try whose increments never landed", async () => {
+    const pending = { count: 0 };
+    const clock = new VirtualClock(HAMMER_START, { isBusy: () => pending.count > 0 });
+    const inner = tracked(await open(), pending);
+    let mode: 'down' | 'slow' | 'slow-then-failing' = 'down';
+    const takenBack: string[] = [];
+    // Slow on the virtual clock, outside `tracked`, so time moves while the store makes a try wait.
+    const store: StateStore = {
+      ...withOwnMethods(inner),
+      increment: async (key, by) => {
+        if (mode === 'down') throw new Error('OTSServerUnavailable');
+        if (mode === 'slow-then-failing') {
+          mode = 'slow';
+          await clock.sleep(300);
+          throw new Error('OTSTimeout');
+        }
+        if (by < 0) takenBack.push(key);
+        return inner.increment(key, by);
+      },
+      counters: async (startKey, endKey) => {
+        await clock.sleep(300);
+        return inner.counters(startKey, endKey);
+      },
+    };
+    const budget = new AccountBudget({ accountQps: 5, scope: 'http', pollQps: 1, instances: 1, clock }).bind(
+      store,
+    );
+    const countsAt = async (bucket: number) =>
+      Object.fromEntries(
+        await Promise.all(
+          (['all', 'http'] as const).map(async (name) => {
+            const [counter] = await inner.counters(bucketKey(name, bucket), bucketKey(name, bucket + 1));
+            return [name, counter?.value];
+          }),
+        ),
+      );
+
+    // The store fails: this instance goes on its fallback.
+    (await budget.acquire()).settle();
+    // The store answers, but too slowly: the call is sent after 100 ms, the try ends at 300 ms.
+    mode = 'slow';
+    const sent = await budget.acquire();
+    const sentBucket = Math.floor(clock.now() / BUCKET_MS);
+    sent.settle();
+    await clock.sleep(1000);
+    expect(takenBack).toEqual([]);
+    expect(await countsAt(sentBucket - 1)).toEqual({ all: 1, http: 1 });
+    // The try's first increment waits, then fails: nothing landed, so the call is counted where it started.
+    mode = 'slow-then-failing';
+    const uncounted = await budget.acquire();
+    const uncountedBucket = Math.floor(clock.now() / BUCKET_MS);
+    uncounted.settle();
+    await clock.sleep(1000);
+    await vi.waitFor(async () => expect(await countsAt(uncountedBucket)).toEqual({ all: 1, http: 1 }));
+    expect(takenBack).toEqual([]);
   });
 
   it('keeps every instance of both functions together within the account limit, averaged over 10 s, while the store is down', async () => {
