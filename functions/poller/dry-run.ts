@@ -136,6 +136,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   } catch (error) {
     checks.push(failed('cams', error));
   } finally {
+    // As a run does: FC freezes the instance once it returns, so the call's counts land first.
+    await setup.budget?.settled();
     await store?.close().catch(() => undefined);
   }
   return report();
