@@ -98,6 +98,8 @@ const DEMAND_SPAN_BUCKETS = 2 * SPAN_BUCKETS + 2;
  * which is retryable and retried with backoff.
  */
 const ARRIVAL_ALLOWANCE_MS = WINDOW_MS;
+/** Past this a slot never settled stops counting its call again (see BudgetSlot). */
+const MAX_IN_FLIGHT_MS = 15 * 60 * 1000;
 /**
  * How long a handler waits for the counts still pending when it is about to answer: a store that
  * answers in time decides a slot within this, so a count lands within it too.
@@ -271,9 +273,13 @@ export class AccountBudget {
       stampedAt,
       clock: this.#options.clock,
       allowanceMs: ARRIVAL_ALLOWANCE_MS,
-      // A count reaches decisions up to the reach after it, so counting every window leaves the
-      // in-flight call in every window read, with the reach's margin for the count to land.
-      recountEveryMs: WINDOW_MS,
+      // A count reaches decisions up to the reach (1.2 s) after it: counting again every window
+      // less the decision time leaves each count 300 ms to land before the one before leaves
+      // the reach, so the in-flight call stays in every window read.
+      recountEveryMs: WINDOW_MS - DECISION_MS,
+      // No call is in flight longer than its function may run (FC's longest timeout is 24 h for
+      // asynchronous invocations; ours are 10–60 s): a slot someone forgot ends its counts then.
+      maxInFlightMs: MAX_IN_FLIGHT_MS,
       countAgain: (at) => this.#pending(countBestEffort(store, [lateKey(Math.floor(at / BUCKET_MS))])),
       local,
     });
@@ -375,7 +381,14 @@ export class AccountBudget {
     // A call sent meanwhile is counted by these increments: taking them back would hide it.
     const isCounted = isAdmitted || isSent();
     if (!isCounted) {
-      await Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), -1)));
+      // Not awaited: the verdict stands as soon as it is known, so a fallback call's probe sees a
+      // refusal made in time instead of sending the call while the take-back is on its way. Until
+      // it lands the try only counts one call too many (the safe side); tracked for settled().
+      this.#pending(
+        Promise.all(limits.map(([name]) => store.increment(bucketKey(name, bucket), -1))).catch(
+          () => undefined,
+        ),
+      );
     }
     // A verdict nobody waits for any more reports nothing (its increments were kept above).
     if (this.#slowDecisions >= MAX_SLOW_DECISIONS && !isSent()) {

@@ -8,7 +8,7 @@ import type { Clock } from '../clock';
  * budget takes a window) may have arrived where decisions that no longer reach its stamp look, so
  * settling it counts it once more, where it ended: decisions made from then on see it wherever
  * CAMS may have counted it. While it is in flight it is also counted again every `recountEveryMs`
- * (a window, within the reach of the count before): a call stuck in transit may arrive at any
+ * (less than the reach, so each count lands before the one before leaves it): a call stuck in transit may arrive at any
  * moment, and so stays in every window a decision reads until its answer. Normal calls cost
  * nothing more; a slot released because its call was never sent counts nothing.
  */
@@ -27,6 +27,8 @@ export class BudgetSlot implements LimiterSlot {
     readonly allowanceMs: number;
     /** While the call is in flight, it is counted again this long after its stamp, and every this long after. */
     readonly recountEveryMs: number;
+    /** The in-flight counts end this long after the stamp even if the slot is never settled. */
+    readonly maxInFlightMs: number;
     /** Counts the call again at `at`; must not throw (it is not awaited; the budget tracks it). */
     readonly countAgain: (at: number) => void;
     /** The local limiter's token the call also holds (the fallback's), settled or released with it. */
@@ -37,11 +39,11 @@ export class BudgetSlot implements LimiterSlot {
     this.#allowanceMs = options.allowanceMs;
     this.#countAgain = options.countAgain;
     this.#local = options.local;
-    void this.#countWhileInFlight(options.recountEveryMs);
+    void this.#countWhileInFlight(options.recountEveryMs, options.maxInFlightMs);
   }
 
-  async #countWhileInFlight(everyMs: number): Promise<void> {
-    for (let at = this.#stampedAt + everyMs; ; at += everyMs) {
+  async #countWhileInFlight(everyMs: number, maxInFlightMs: number): Promise<void> {
+    for (let at = this.#stampedAt + everyMs; at <= this.#stampedAt + maxInFlightMs; at += everyMs) {
       try {
         await this.#clock.sleep(Math.max(0, at - this.#clock.now()), this.#over.signal);
       } catch {

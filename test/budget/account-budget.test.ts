@@ -274,6 +274,40 @@ describe('account budget on the file store', () => {
     expect(takenBack).toEqual([]);
   });
 
+  it('honours a refusal its fallback try decided in time, even while taking its ticket back is still on its way', async () => {
+    const pending = { count: 0 };
+    const clock = new VirtualClock(HAMMER_START, { isBusy: () => pending.count > 0 });
+    const inner = tracked(await open(), pending);
+    let isDown = true;
+    // Slow on the virtual clock, outside `tracked`: the window is read in 90 ms, a ticket goes
+    // back in 30 ms more, so the refusal is known before the try's 100 ms are up, its take-back after.
+    const store: StateStore = {
+      ...withOwnMethods(inner),
+      increment: async (key, by) => {
+        if (isDown) throw new Error('OTSServerUnavailable');
+        if (by < 0) await clock.sleep(30);
+        return inner.increment(key, by);
+      },
+      counters: async (startKey, endKey) => {
+        await clock.sleep(90);
+        return inner.counters(startKey, endKey);
+      },
+    };
+    const budget = new AccountBudget({ accountQps: 5, scope: 'http', pollQps: 1, instances: 1, clock }).bind(
+      store,
+    );
+    // The store fails: this instance goes on its fallback.
+    (await budget.acquire()).settle();
+    await clock.sleep(1000);
+    // Back, with the account's second already full (other instances' calls in this bucket).
+    isDown = false;
+    await inner.increment(bucketKey('all', Math.floor(clock.now() / BUCKET_MS)), 5);
+    // Before, the refusal waited for its take-back, lost the race, and the call went out.
+    await expect(budget.acquire({ latestStartAt: clock.now() + 500 })).rejects.toMatchObject({
+      name: 'RateLimitWaitTooLongError',
+    });
+  });
+
   it('keeps every instance of both functions together within the account limit, averaged over 10 s, while the store is down', async () => {
     const clock = new VirtualClock();
     const broken = unreachable(await open());
@@ -383,8 +417,11 @@ describe('account budget on the file store', () => {
     await expect(budget.bind(store).acquire({ latestStartAt: clock.now() + 200 })).rejects.toMatchObject({
       name: 'RateLimitWaitTooLongError',
     });
-    const counts = await store.counters('budget/all/', 'budget/all0');
-    expect(counts.reduce((sum, counter) => sum + counter.value, 0)).toBe(1);
+    // The refused try's take-back is not awaited by the verdict: it lands just after.
+    await vi.waitFor(async () => {
+      const counts = await store.counters('budget/all/', 'budget/all0');
+      expect(counts.reduce((sum, counter) => sum + counter.value, 0)).toBe(1);
+    });
   });
 });
 

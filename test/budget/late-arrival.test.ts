@@ -163,7 +163,7 @@ describe('account budget: a call that reaches CAMS late', () => {
     );
   });
 
-  it('counts a call still in flight again every window, and stops once it is answered', async () => {
+  it('counts a call still in flight again every 0.9 s (a window less the decision time), and stops once it is answered', async () => {
     const store = await openStore();
     const pending = { count: 0 };
     const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), { isBusy: () => pending.count > 0 });
@@ -178,8 +178,8 @@ describe('account budget: a call that reaches CAMS late', () => {
     await vi.waitFor(async () =>
       expect(await countersOf(store)).toEqual({
         [bucketKey('all', stampBucket)]: 1,
-        [lateKey(stampBucket + 10)]: 1,
-        [lateKey(stampBucket + 20)]: 1,
+        [lateKey(stampBucket + 9)]: 1,
+        [lateKey(stampBucket + 18)]: 1,
         [lateKey(stampBucket + 25)]: 1,
       }),
     );
