@@ -355,14 +355,14 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       } satisfies RequestState;
     },
     // FC freezes the instance once it has answered: the budget's counts still in flight (a slow
-    // call's late count) land first, within a bound.
+    // call's late count) land first, within a bound, and the logged duration includes that wait.
     after: async function requestLogAfter(request: HttpRequestContext) {
-      finishResponse(request);
       await budget?.settled();
+      finishResponse(request);
     },
     onError: async function requestLogOnError(request: HttpRequestContext) {
-      finishResponse(request);
       await budget?.settled();
+      finishResponse(request);
     },
   };
 

@@ -49,7 +49,14 @@ export interface TablestoreServerOptions {
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
 }
 
-export type TablestoreFault = { readonly httpStatus: number; readonly code: string } | 'reset';
+/**
+ * An error answer, a reset connection, or (`delayMs`) a request applied and answered normally but
+ * only that long after it arrived: a slow partition, as the service has them.
+ */
+export type TablestoreFault =
+  | { readonly httpStatus: number; readonly code: string }
+  | { readonly delayMs: number }
+  | 'reset';
 
 export interface TablestoreCall {
   readonly operation: string;
@@ -292,7 +299,11 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
         request.socket.destroy();
         return;
       }
-      if (fault) throw new WireError(fault.httpStatus, fault.code, `Injected ${fault.code}.`);
+      if (fault && 'delayMs' in fault) {
+        await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      } else if (fault) {
+        throw new WireError(fault.httpStatus, fault.code, `Injected ${fault.code}.`);
+      }
       let decoded: Record<string, unknown>;
       try {
         decoded = type.decode(body);

@@ -358,6 +358,55 @@ describe('HTTP read model', () => {
     }
   });
 
+  it('answers a call CAMS took over a second to answer only once its counts reached the store, as FC freezes an instance that has answered', async () => {
+    const tablestore = await startTablestoreServer({ instance: 'cfw-settled', credentials: [credentials] });
+    const tablestoreEnv = { TABLESTORE_ENDPOINT: tablestore.endpoint };
+    const handler = createHttpHandler({
+      env: {
+        ...env('tablestore://cfw-settled/flow_state', tablestoreEnv),
+        CAMS_ACCOUNT_QPS: '50',
+        POLL_QPS: '1',
+        HTTP_MAX_INSTANCES: '1',
+      },
+      log: () => {},
+    });
+    /** What the budget counted again for a call answered late, as the store holds it now. */
+    const lateCounts = () =>
+      tablestore
+        .rows('flow_state_counters')
+        .filter((row) => row.primaryKey.endsWith('/late'))
+        .reduce((sum, row) => sum + Number(row.columns.get('count') ?? 0), 0);
+    let arrived = () => {};
+    const hasArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    simulator.injectFault(
+      {
+        kind: 'late-answer',
+        release: new Promise((resolve) => setTimeout(resolve, 1100)),
+        onArrived: () => arrived(),
+      },
+      { action: 'GetFlow', times: 1 },
+    );
+    try {
+      const answering = invokeHandler(
+        handler,
+        { path: `/flows/${UNWATCHED.flowId}`, headers: { ...auth, 'cache-control': 'no-cache' } },
+        { credentials },
+      );
+      // Once the call is with CAMS: its count while in flight (at 0.9 s) and its count at the
+      // answer (past 1 s) each reach the store 20 ms late.
+      await hasArrived;
+      tablestore.failNext(2, { delayMs: 20 }, 'UpdateRow');
+      const answer = await answering;
+      expect(answer.statusCode).toBe(200);
+      expect(lateCounts()).toBe(2);
+    } finally {
+      simulator.clearFaults();
+      await tablestore.close();
+    }
+  });
+
   it('warns once per store outage, not on every request, and says when the store answers again', async () => {
     const tablestore = await startTablestoreServer({ instance: 'cfw-outage', credentials: [credentials] });
     // Real time, shifted by hand: the fail-fast guard skips the store for 10 s after a failure.
