@@ -92,10 +92,11 @@ const DEMAND_SPAN_BUCKETS = 2 * SPAN_BUCKETS + 2;
  * see when CAMS received a call, only when the answer came, and most answers come more than 100 ms
  * after the stamp (store decision plus round trip): counting those twice cost about 30 % of the
  * account's calls (CAMS answering in 150 ms: 2.95 instead of 4.15 calls/s). So only answers later
- * than a window, which no normal call takes, are counted again; the trade-off is that a call
- * arriving between ~200 ms (the reach's margin) and 1 s after its stamp, and answered within 1 s,
- * can still meet other calls in one second of CAMS's count. CAMS then answers System.LimitControl,
- * which is retryable and retried with backoff.
+ * than a window, which no normal call takes, are counted again. A call whose connection is set
+ * up late (a cold one) is counted again when it is up (BudgetSlot.connected); the trade-off is
+ * that a call whose written request takes more than the reach's margin (~200 ms) to arrive, and
+ * is answered within 1 s, can still meet other calls in one second of CAMS's count. CAMS then
+ * answers System.LimitControl, which is retryable and retried with backoff.
  */
 const ARRIVAL_ALLOWANCE_MS = WINDOW_MS;
 /** Past this a slot never settled stops counting its call again (see BudgetSlot). */
@@ -273,6 +274,9 @@ export class AccountBudget {
       stampedAt,
       clock: this.#options.clock,
       allowanceMs: ARRIVAL_ALLOWANCE_MS,
+      // A call stamped now and arriving within the decision time is inside the reach's margin;
+      // a connection set up later than that sends the request past it.
+      connectAllowanceMs: DECISION_MS,
       // A count reaches decisions up to the reach (1.2 s) after it: counting again every window
       // less the decision time leaves each count 300 ms to land before the one before leaves
       // the reach, so the in-flight call stays in every window read.

@@ -10,12 +10,17 @@ import type { Clock } from '../clock';
  * CAMS may have counted it. While it is in flight it is also counted again every `recountEveryMs`
  * (less than the reach, so each count lands before the one before leaves it): a call stuck in transit may arrive at any
  * moment, and so stays in every window a decision reads until its answer. Normal calls cost
- * nothing more; a slot released because its call was never sent counts nothing.
+ * nothing more; a slot released because its call was never sent counts nothing. A call whose
+ * connection to CAMS was set up more than `connectAllowanceMs` after its stamp (a cold
+ * connection: DNS, TCP and TLS) is counted again once, when the connection is up: its request is
+ * written right then, so its arrival falls within that count's reach.
  */
 export class BudgetSlot implements LimiterSlot {
   readonly #stampedAt: number;
   readonly #clock: Clock;
   readonly #allowanceMs: number;
+  readonly #connectAllowanceMs: number;
+  #isCountedAtConnect = false;
   readonly #countAgain: (at: number) => void;
   readonly #local: LimiterSlot | undefined;
   /** Ends the in-flight counts once the slot is settled or released. */
@@ -25,6 +30,8 @@ export class BudgetSlot implements LimiterSlot {
     readonly stampedAt: number;
     readonly clock: Clock;
     readonly allowanceMs: number;
+    /** A connection set up later than this after the stamp counts the call again (once). */
+    readonly connectAllowanceMs: number;
     /** While the call is in flight, it is counted again this long after its stamp, and every this long after. */
     readonly recountEveryMs: number;
     /** The in-flight counts end this long after the stamp even if the slot is never settled. */
@@ -37,6 +44,7 @@ export class BudgetSlot implements LimiterSlot {
     this.#stampedAt = options.stampedAt;
     this.#clock = options.clock;
     this.#allowanceMs = options.allowanceMs;
+    this.#connectAllowanceMs = options.connectAllowanceMs;
     this.#countAgain = options.countAgain;
     this.#local = options.local;
     void this.#countWhileInFlight(options.recountEveryMs, options.maxInFlightMs);
@@ -52,6 +60,14 @@ export class BudgetSlot implements LimiterSlot {
       if (this.#over.signal.aborted) return;
       this.#countAgain(this.#clock.now());
     }
+  }
+
+  /** A new connection to CAMS is up at `atMs`, while the call is in flight; the request follows it at once. */
+  connected(atMs: number): void {
+    if (this.#over.signal.aborted || this.#isCountedAtConnect) return;
+    if (atMs - this.#stampedAt <= this.#connectAllowanceMs) return;
+    this.#isCountedAtConnect = true;
+    this.#countAgain(this.#clock.now());
   }
 
   /** The answer (or failure, timeout, abort of a sent call) is in. Only the first of settle/release counts. */

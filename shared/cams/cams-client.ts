@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher } from 'undici';
 import type * as z from 'zod/mini';
 import { type Clock, systemClock } from '../clock';
 import { loadUndici, type UndiciParts } from '../load-undici';
@@ -40,6 +40,11 @@ export interface CamsClientOptions {
   readonly random?: (() => number) | undefined;
   readonly nonce?: (() => string) | undefined;
   readonly dispatcher?: Dispatcher | undefined;
+  /**
+   * For tests (a connection slow to set up): the connector the client's own Agent wraps to see
+   * new connections. Default: undici's, with `timeouts.connectMs`. Unused when `dispatcher` is given.
+   */
+  readonly connector?: buildConnector.connector | undefined;
   readonly timeouts?: CamsTimeouts | undefined;
   /** Share one limiter between clients that share a budget. */
   readonly limiter?: RateLimiter | undefined;
@@ -84,6 +89,8 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts ?? {}) };
   const limiter = options.limiter ?? new RateLimiter({ limit: options.qps ?? 5, clock });
   let transport: { readonly request: UndiciParts['request']; readonly dispatcher: Dispatcher } | undefined;
+  /** The budget slots of this client's attempts in flight, told of every new connection. */
+  const inFlight = new Set<CallSlot>();
 
   /**
    * undici loads on the first call (see load-undici.ts), before that call takes its rate-limit
@@ -92,19 +99,37 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
    */
   async function loadTransport() {
     if (transport) return transport;
-    const { Agent, request } = await loadUndici();
+    const { Agent, buildConnector, request } = await loadUndici();
     transport = {
       request,
       dispatcher:
         options.dispatcher ??
         new Agent({
-          connect: { timeout: timeouts.connectMs },
+          connect: watchConnections(options.connector ?? buildConnector({ timeout: timeouts.connectMs })),
           headersTimeout: timeouts.headersMs,
           bodyTimeout: timeouts.bodyMs,
           keepAliveTimeout: 30_000,
         }),
     };
     return transport;
+  }
+
+  /**
+   * The budget stamps a call when its slot is decided, and its reach covers an arrival only up to
+   * the decision time after that; a cold connection (DNS, TCP, TLS to CAMS's endpoint: 200–500 ms
+   * from a distant region) puts the arrival later. The request is written as soon as its
+   * connection is up, so each slot in flight hears of it then (which attempt the connection is for
+   * is not known: telling them all can only over-count). Reused connections cost nothing.
+   */
+  function watchConnections(connector: buildConnector.connector): buildConnector.connector {
+    return (connectOptions, callback) =>
+      connector(connectOptions, (...result) => {
+        if (result[0] === null) {
+          const connectedAt = clock.now();
+          for (const slot of inFlight) slot.connected?.(connectedAt);
+        }
+        callback(...result);
+      });
   }
 
   function fail(
@@ -266,6 +291,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         }
         throw error;
       }
+      if (budgetSlot) inFlight.add(budgetSlot);
       const startedAt = clock.now();
       const budgetMs =
         deadlineMs === undefined ? timeouts.callMs : Math.min(timeouts.callMs, deadlineMs - startedAt);
@@ -275,6 +301,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
           abort.dispose();
           // The answer (or the failure) is in: CAMS has counted this call by now, if at all.
           limiterSlot.settle();
+          if (budgetSlot) inFlight.delete(budgetSlot);
           budgetSlot?.settle();
         });
         callOptions.onAttempt?.({

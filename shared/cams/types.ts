@@ -62,6 +62,12 @@ export interface CamsAttempt {
 export interface CallSlot {
   /** The attempt's answer, failure, timeout or abort has arrived. Calls after the first do nothing. */
   settle(): void;
+  /**
+   * A new connection to CAMS finished being set up at `atMs` while the attempt was in flight, so a
+   * request may reach CAMS only now (the client tells every attempt in flight: it cannot tell
+   * which one the connection is for). Optional: a slot that counts nothing by arrival ignores it.
+   */
+  connected?(atMs: number): void;
 }
 
 /** Something every attempt takes a slot from before it starts (a local limiter, the account's shared budget). */

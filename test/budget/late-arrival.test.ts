@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildConnector } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 import { SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { AccountBudget, bucketKey, lateKey } from '../../shared/budget';
@@ -24,7 +25,8 @@ function httpBudget(clock: Clock, accountQps = 5): AccountBudget {
 /**
  * `callers` FC instances of the HTTP function (each its own budget, CAMS client and store client)
  * calling the CAMS simulator in a loop for `durationMs`, plus, when `slowTransitMs` is set, as many
- * single calls whose request spends that long in transit before CAMS sees (and counts) it.
+ * single calls whose request spends that long in transit before CAMS sees (and counts) it, or,
+ * when `slowConnectMs` is set, whose client takes that long to set its connection up.
  * Everything runs on one virtual clock: the budgets, the CAMS clients and the simulator, whose
  * transit fault sleeps on it. Time moves only while no store call and no CAMS request runs, except
  * requests parked in transit. `answerDelayMs` models CAMS's latency: each answer reaches its caller
@@ -35,6 +37,9 @@ async function runCallers(options: {
   readonly durationMs: number;
   readonly slowCallers?: number;
   readonly slowTransitMs?: number;
+  readonly slowConnectMs?: number;
+  /** Calls each slow caller makes, one after the other. */
+  readonly slowCalls?: number;
   readonly answerDelayMs?: number;
   readonly rateLimit?: number | false;
 }): Promise<{
@@ -42,8 +47,11 @@ async function runCallers(options: {
   codes: string[];
   slowArrivals: number[];
   lateKeys: string[];
+  /** Connections the slow callers' clients set up. */
+  slowConnections: number;
   startedAt: number;
 }> {
+  const slowConnections = { count: 0 };
   const storeCalls = { count: 0 };
   const busy = { requests: 0, parked: 0 };
   const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), {
@@ -80,7 +88,7 @@ async function runCallers(options: {
   try {
     const directory = mkdtempSync(join(tmpdir(), 'cfw-late-'));
     const startedAt = clock.now();
-    const instance = async () => {
+    const instance = async (slowConnectMs?: number) => {
       const store = tracked(await createStateStore(`file:${directory}`), storeCalls);
       const bound = httpBudget(clock).bind(store);
       let answered: Promise<void> = Promise.resolve();
@@ -90,6 +98,7 @@ async function runCallers(options: {
           busy.requests += 1;
           let isOver = false;
           return {
+            connected: (atMs) => slot.connected?.(atMs),
             settle: () => {
               if (isOver) return;
               isOver = true;
@@ -104,6 +113,9 @@ async function runCallers(options: {
         clock,
         random: () => 0,
         maxAttempts: 1,
+        ...(slowConnectMs === undefined
+          ? {}
+          : { connector: slowConnector(slowConnectMs, simulatorClock, slowConnections) }),
       });
       return async (flowId: string) => {
         await client.getFlow({ flowId }, { credentials: SIMULATOR_CREDENTIALS, budget });
@@ -116,10 +128,15 @@ async function runCallers(options: {
       }
     }
     const slowCallers =
-      options.slowTransitMs === undefined ? [] : await Promise.all(slowFlows.map(() => instance()));
+      options.slowTransitMs === undefined && options.slowConnectMs === undefined
+        ? []
+        : await Promise.all(slowFlows.map(() => instance(options.slowConnectMs)));
     const callers = await Promise.all(flows.map(() => instance()));
     await Promise.all([
-      ...slowCallers.map((call, index) => call(slowFlows[index] ?? '')),
+      ...slowCallers.map(async (call, index) => {
+        for (let number = 0; number < (options.slowCalls ?? 1); number += 1)
+          await call(slowFlows[index] ?? '');
+      }),
       ...callers.map(async (call, index) => {
         while (clock.now() - startedAt < options.durationMs) await call(flows[index] ?? '');
       }),
@@ -135,11 +152,27 @@ async function runCallers(options: {
         .filter((call) => slowFlows.includes(call.flowId ?? ''))
         .map((call) => call.at),
       lateKeys,
+      slowConnections: slowConnections.count,
       startedAt,
     };
   } finally {
     await simulator.close();
   }
+}
+
+/** undici's own connector, whose connections take `delayMs` (on `clock`) to be set up. */
+function slowConnector(
+  delayMs: number,
+  clock: Clock,
+  connections: { count: number },
+): buildConnector.connector {
+  const connect = buildConnector({});
+  return (connectOptions, callback) =>
+    connect(connectOptions, (...result) => {
+      connections.count += 1;
+      if (delayMs === 0) callback(...result);
+      else void clock.sleep(delayMs).then(() => callback(...result));
+    });
 }
 
 describe('account budget: a call that reaches CAMS late', () => {
@@ -181,6 +214,34 @@ describe('account budget: a call that reaches CAMS late', () => {
         [lateKey(stampBucket + 9)]: 1,
         [lateKey(stampBucket + 18)]: 1,
         [lateKey(stampBucket + 25)]: 1,
+      }),
+    );
+  });
+
+  it('counts a call once more when its connection is set up more than the decision time after its stamp, once, and only while in flight', async () => {
+    const store = await openStore();
+    const pending = { count: 0 };
+    const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0));
+    const budget = httpBudget(clock).bind(tracked(store, pending));
+    const stampBucket = Math.floor(clock.now() / 100);
+
+    const warm = await budget.acquire();
+    clock.advance(100);
+    warm.connected?.(clock.now());
+    warm.settle();
+    const cold = await budget.acquire();
+    clock.advance(500);
+    cold.connected?.(clock.now());
+    cold.connected?.(clock.now());
+    cold.settle();
+    clock.advance(100);
+    cold.connected?.(clock.now());
+
+    await vi.waitFor(async () =>
+      expect(await countersOf(store)).toEqual({
+        [bucketKey('all', stampBucket)]: 1,
+        [bucketKey('all', stampBucket + 1)]: 1,
+        [lateKey(stampBucket + 6)]: 1,
       }),
     );
   });
@@ -278,6 +339,25 @@ describe('account budget: a call that reaches CAMS late', () => {
       expect(world.arrivals.length).toBeGreaterThanOrEqual(16);
     },
   );
+
+  it('keeps calls within 5 per rolling second, by arrival, when one instance takes 500 ms to connect to CAMS', async () => {
+    // CAMS's own limit off, so an over-count would show as a 6th arrival instead of a refusal.
+    const world = await runCallers({ callers: 4, durationMs: 4000, slowConnectMs: 500, rateLimit: false });
+
+    expect(world.slowArrivals).toEqual([world.startedAt + 500]);
+    expect(busiestWindow(world.arrivals)).toBeLessThanOrEqual(5);
+    // Counted again once, when its connection was up; the others' instant connections cost nothing.
+    expect(world.lateKeys).toEqual([lateKey(Math.floor((world.startedAt + 500) / 100))]);
+    expect(world.arrivals.length).toBeGreaterThanOrEqual(14);
+  });
+
+  it('counts a call on a warm connection nothing more', async () => {
+    const world = await runCallers({ callers: 0, durationMs: 0, slowConnectMs: 500, slowCalls: 3 });
+
+    expect(world.slowConnections).toBe(1);
+    expect(world.slowArrivals).toEqual([world.startedAt + 500, world.startedAt + 500, world.startedAt + 500]);
+    expect(world.lateKeys).toEqual([lateKey(Math.floor((world.startedAt + 500) / 100))]);
+  });
 
   it('counts nothing again and keeps the throughput when CAMS takes 300 ms to answer', async () => {
     const quick = await runCallers({ callers: 3, durationMs: 10_000 });
