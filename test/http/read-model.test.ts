@@ -407,6 +407,27 @@ describe('HTTP read model', () => {
     }
   });
 
+  it('says once, with its real rate, that it calls CAMS on its own share when the state store cannot be opened', async () => {
+    const lines: string[] = [];
+    const handler = createHttpHandler({
+      // No role attached: a Tablestore store cannot be opened without credentials.
+      env: {
+        ...env('tablestore://cfw-none/flow_state', { TABLESTORE_ENDPOINT: 'http://127.0.0.1:9' }),
+        CAMS_ACCOUNT_QPS: '5',
+        POLL_QPS: '4',
+        HTTP_MAX_INSTANCES: '10',
+      },
+      log: (line) => lines.push(line),
+    });
+    for (let request = 0; request < 2; request += 1) {
+      await invokeHandler(handler, { path: '/overview', headers: auth }, {});
+    }
+    const said = lines.filter((line) => line.includes('the state store cannot be opened'));
+    // (CAMS_ACCOUNT_QPS − POLL_QPS) ÷ HTTP_MAX_INSTANCES, the budget's fallback for each instance.
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain('CAMS calls are limited to 0.1/s per instance');
+  });
+
   it('warns once per store outage, not on every request, and says when the store answers again', async () => {
     const tablestore = await startTablestoreServer({ instance: 'cfw-outage', credentials: [credentials] });
     // Real time, shifted by hand: the fail-fast guard skips the store for 10 s after a failure.
