@@ -17,3 +17,20 @@ export const systemClock: Clock = {
     await delay(Math.max(0, ms), undefined, signal ? { signal } : undefined);
   },
 };
+
+/**
+ * `work`'s result, or undefined once `ms` have passed on `clock` first; `work` itself goes on
+ * (a store call that lands late still counts). Its rejection, if it comes first, is passed on.
+ */
+export async function within<T>(clock: Clock, ms: number, work: Promise<T>): Promise<T | undefined> {
+  const giveUp = new AbortController();
+  const outOfTime = clock.sleep(ms, giveUp.signal).then(
+    () => undefined,
+    () => undefined,
+  );
+  try {
+    return await Promise.race([work, outOfTime]);
+  } finally {
+    giveUp.abort();
+  }
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import middy from '@middy/core';
-import { AccountBudget, fallbackQpsOf } from '../../shared/budget';
+import { AccountBudget } from '../../shared/budget';
 import {
   type CamsClient,
   type CamsClientOptions,
@@ -123,12 +123,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
         env,
         clock,
         log: logEntry,
-        fallbackQps: fallbackQpsOf({
-          accountQps: parsed.accountQps,
-          scope: 'http',
-          pollQps: parsed.pollQps,
-          instances: parsed.maxInstances,
-        }),
+        fallbackQps: budget.fallbackQps,
       });
       config = parsed;
     } catch (error) {

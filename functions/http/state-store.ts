@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DECISION_MS, formatQps } from '../../shared/budget';
 import { type Credentials, MissingCredentialsError, resolveCredentials } from '../../shared/cams';
-import type { Clock } from '../../shared/clock';
+import { type Clock, within } from '../../shared/clock';
 import {
   aroundStore,
   createStateStore,
@@ -41,17 +41,13 @@ function failingFast(store: StateStore, clock: Clock): StateStore {
       throw error;
     }
   };
-  const budgetTry = async <R>(call: () => Promise<R>): Promise<R> => {
+  const budgetTry = async <R extends {}>(call: () => Promise<R>): Promise<R> => {
     if (!isDown()) return noted(call);
-    const giveUp = new AbortController();
-    const outOfTime = clock.sleep(DECISION_MS, giveUp.signal).then(() => {
+    const result = await within(clock, DECISION_MS, noted(call));
+    if (result === undefined) {
       throw unavailable(`the state store failed moments ago and did not answer within ${DECISION_MS} ms`);
-    });
-    try {
-      return await Promise.race([noted(call), outOfTime]);
-    } finally {
-      giveUp.abort();
     }
+    return result;
   };
   return {
     ...aroundStore(store, async (call) => {

@@ -5,7 +5,7 @@ import {
   RateLimiter,
   RateLimitWaitTooLongError,
 } from '../cams';
-import type { Clock } from '../clock';
+import { type Clock, within } from '../clock';
 import type { Counter, StateStore } from '../state';
 import { BudgetSlot } from './budget-slot';
 
@@ -204,6 +204,11 @@ export class AccountBudget {
     this.#fallback = localLimiter(this.#fallbackQps, options.clock);
   }
 
+  /** The calls per second this instance allows itself while the store cannot decide (fallbackQpsOf). */
+  get fallbackQps(): number {
+    return this.#fallbackQps;
+  }
+
   /**
    * Waits, at most `maxWaitMs`, for the counts this instance started without awaiting them. FC
    * freezes an instance once it has answered, so a count still pending then lands at the next
@@ -212,10 +217,7 @@ export class AccountBudget {
    */
   async settled(maxWaitMs = MAX_COUNT_WAIT_MS): Promise<void> {
     if (this.#pendingCounts.size === 0) return;
-    const giveUp = new AbortController();
-    const outOfTime = this.#options.clock.sleep(maxWaitMs, giveUp.signal).catch(() => undefined);
-    await Promise.race([Promise.allSettled([...this.#pendingCounts]), outOfTime]);
-    giveUp.abort();
+    await within(this.#options.clock, maxWaitMs, Promise.allSettled([...this.#pendingCounts]));
   }
 
   /** Not awaited by the call: tracked, so `settled` can wait for it before the answer. */
@@ -302,15 +304,9 @@ export class AccountBudget {
    * slot while it calls at its share. Bounded, because the store may hang until its own timeout.
    */
   async #probe(store: StateStore, stampedAt: number): Promise<Verdict | undefined> {
-    const giveUp = new AbortController();
     let isSent = false;
     const decision = this.#tryTake(store, stampedAt, () => isSent).catch(() => undefined);
-    const outOfTime = this.#options.clock.sleep(DECISION_MS, giveUp.signal).then(
-      () => undefined,
-      () => undefined,
-    );
-    const verdict = await Promise.race([decision, outOfTime]);
-    giveUp.abort();
+    const verdict = await within(this.#options.clock, DECISION_MS, decision);
     if (verdict !== undefined) return verdict;
     isSent = true;
     // Counted where the call starts, now, unless the try's own increments stand for it.
