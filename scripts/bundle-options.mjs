@@ -52,7 +52,7 @@ function lazyPartsBeside() {
             entryPoints: [source],
             outfile: `${outdir}/${file}`,
             ...common,
-            plugins: [fallbacksBeside(outdir)],
+            plugins: [fallbacksBeside(outdir), modulesOnFirstCall()],
           });
         }
       });
@@ -211,6 +211,43 @@ function builtinsOnFirstUse() {
           ].join('\n'),
         };
       });
+    },
+  };
+}
+
+/**
+ * Modules a dependency requires at its top but calls only on a path we never take, by importer
+ * and the path it requires: the module is still bundled, but runs (and loads what it requires)
+ * on its first call instead of when the importer loads. undici's Client requires its HTTP/2
+ * half, which loads node's http2 and tls (~5 ms of undici.js's ~16 ms), and calls it only for a
+ * connection that negotiated h2; our Agents never allow h2 (`allowH2` is off by default).
+ */
+const MODULES_ON_FIRST_CALL = [
+  { importer: /[/\\]undici[/\\]lib[/\\]dispatcher[/\\]client\.js$/, path: './client-h2.js' },
+];
+
+function modulesOnFirstCall() {
+  const namespace = 'module-on-first-call';
+  return {
+    name: namespace,
+    setup(context) {
+      context.onResolve({ filter: /.*/ }, (args) => {
+        const wanted = MODULES_ON_FIRST_CALL.some(
+          ({ importer, path }) => importer.test(args.importer) && args.path === path,
+        );
+        return wanted
+          ? { path: args.path, namespace, pluginData: { resolveDir: args.resolveDir } }
+          : undefined;
+      });
+      context.onLoad({ filter: /.*/, namespace }, (args) => ({
+        loader: 'js',
+        resolveDir: args.pluginData.resolveDir,
+        contents: [
+          `module.exports = function (...args) {`,
+          `  return require(${JSON.stringify(args.path)}).apply(this, args);`,
+          '};',
+        ].join('\n'),
+      }));
     },
   };
 }

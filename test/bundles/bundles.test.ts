@@ -44,7 +44,8 @@ describe('what a cold instance loads', () => {
     }
   });
 
-  it("loads none of node's modules the first answer does not use when the HTTP bundle loads", () => {
+  /** node's modules that loading `file` loads. */
+  const modulesLoadedBy = (file: string): string[] => {
     const run = spawnSync(
       process.execPath,
       [
@@ -52,15 +53,28 @@ describe('what a cold instance loads', () => {
         `const before = new Set(process.moduleLoadList);
         require(process.argv[1]);
         console.log(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name))));`,
-        bundle('http'),
+        file,
       ],
       { encoding: 'utf8' },
     );
     expect(run.status, run.stderr).toBe(0);
-    const loaded: string[] = JSON.parse(run.stdout);
+    return JSON.parse(run.stdout);
+  };
+
+  it("loads none of node's modules the first answer does not use when the HTTP bundle loads", () => {
+    const loaded = modulesLoadedBy(bundle('http'));
     // The file store, middy's response streaming, TLS for an https Tablestore endpoint.
     for (const unused of ['fs/promises', 'os', 'stream/web', 'https', 'tls']) {
       expect(loaded).not.toContain(`NativeModule ${unused}`);
+    }
+  });
+
+  it("loads neither http2 nor tls with undici.js: undici's HTTP/2 half runs on its first call", () => {
+    for (const name of ['http', 'poller']) {
+      const loaded = modulesLoadedBy(join(repoRoot, 'dist', name, 'undici.js'));
+      expect(loaded, name).toContain('NativeModule http');
+      expect(loaded, name).not.toContain('NativeModule http2');
+      expect(loaded, name).not.toContain('NativeModule tls');
     }
   });
 });
