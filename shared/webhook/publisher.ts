@@ -1,3 +1,4 @@
+import { addAbortSignal } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { type Clock, systemClock } from '../clock';
 import { loadUndici } from '../load-undici';
@@ -7,7 +8,14 @@ import { metaFormat } from './formats/meta';
 import { slackFormat } from './formats/slack';
 import { standardFormat } from './formats/standard';
 import { parseRetryAfter } from './retry-after';
-import type { DeliveryOutcome, FlowEvent, FormatAdapter, WebhookEndpoint, WebhookFormat } from './types';
+import type {
+  DeliveryOutcome,
+  FlowEvent,
+  FormatAdapter,
+  WebhookEndpoint,
+  WebhookFormat,
+  WebhookRequest,
+} from './types';
 
 const FORMATS: Record<WebhookFormat, FormatAdapter> = {
   standard: standardFormat,
@@ -22,13 +30,18 @@ const MAX_BODY_BYTES = 64 * 1024;
 export interface WebhookPublisherOptions {
   /** Whole-attempt timeout; default 10 s. */
   timeoutMs?: number;
+  /**
+   * How long an answer's body is read when the verdict does not depend on it (every status
+   * but a robot's 2xx); default 1 s. Reading it only lets the connection be reused.
+   */
+  drainMs?: number;
   clock?: Clock;
   /** Defaults to one keep-alive Agent per publisher. */
   dispatcher?: Dispatcher;
 }
 
 export interface WebhookPublisher {
-  /** Never throws for delivery failures: every failure is an outcome. */
+  /** Never throws: every failure, including an event that cannot be built, is an outcome. */
   deliver(
     event: FlowEvent,
     endpoint: WebhookEndpoint,
@@ -38,6 +51,7 @@ export interface WebhookPublisher {
 
 export function createWebhookPublisher(options: WebhookPublisherOptions = {}): WebhookPublisher {
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const drainMs = options.drainMs ?? 1_000;
   const clock = options.clock ?? systemClock;
   let dispatcher = options.dispatcher;
 
@@ -47,9 +61,15 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
     deliverOptions: { signal?: AbortSignal } = {},
   ): Promise<DeliveryOutcome> {
     const format = FORMATS[endpoint.format];
-    const outgoing = format.build(event, endpoint, clock.now());
+    let outgoing: WebhookRequest;
+    try {
+      outgoing = format.build(event, endpoint, clock.now());
+    } catch (error) {
+      return { kind: 'retry', reason: describeBuildFailure(endpoint.format, error) };
+    }
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = deliverOptions.signal ? AbortSignal.any([deliverOptions.signal, timeout]) : timeout;
+    let response: Dispatcher.ResponseData;
     try {
       // undici's request never follows redirects: a 3xx is judged below as a failure.
       const url = new URL(outgoing.url);
@@ -59,7 +79,7 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const response = await request(dispatcher, {
+      response = await request(dispatcher, {
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: 'POST',
@@ -69,24 +89,52 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const bodyText = await readBounded(response.body);
-      return judge(format, response.statusCode, response.headers['retry-after'], bodyText, clock.now());
     } catch (error) {
       return { kind: 'retry', reason: describeFailure(error, timeout, deliverOptions.signal) };
     }
+    const { statusCode, headers, body } = response;
+    if (!isSuccess(statusCode) || !format.judgeSuccess) {
+      // The status decides: a receiver that said 2xx has the event, however slowly its body comes.
+      await readBounded(body, AbortSignal.timeout(drainMs)).catch(() => '');
+      return judge(format, statusCode, headers['retry-after'], '', clock.now());
+    }
+    let bodyText: string;
+    try {
+      bodyText = await readBounded(body);
+    } catch (error) {
+      // A robot's 2xx carries its verdict in the body: without it we cannot tell a posted message
+      // from a refused one. Sending again may post it twice; not sending may lose it (see docs).
+      return {
+        kind: 'retry',
+        httpStatus: statusCode,
+        reason: `HTTP ${statusCode} but its body did not arrive (${describeFailure(error, timeout, deliverOptions.signal)}); the robot may have posted the message, sent again with the same id`,
+      };
+    }
+    return judge(format, statusCode, headers['retry-after'], bodyText, clock.now());
   }
 
   return { deliver };
 }
 
-async function readBounded(body: Dispatcher.ResponseData['body']): Promise<string> {
+/**
+ * At most MAX_BODY_BYTES of an answer: past that it says nothing a verdict needs, and leaving the
+ * loop destroys the stream (and its connection) instead of reading a huge body to its end.
+ * Rejects when `signal` (or the request's own) aborts first.
+ */
+async function readBounded(body: Dispatcher.ResponseData['body'], signal?: AbortSignal): Promise<string> {
+  if (signal) addAbortSignal(signal, body);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
-    if (size < MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+    chunks.push(chunk as Buffer);
     size += (chunk as Buffer).length;
+    if (size >= MAX_BODY_BYTES) break;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
+}
+
+function isSuccess(httpStatus: number): boolean {
+  return httpStatus >= 200 && httpStatus < 300;
 }
 
 function judge(
@@ -96,7 +144,7 @@ function judge(
   bodyText: string,
   nowMs: number,
 ): DeliveryOutcome {
-  if (httpStatus >= 200 && httpStatus < 300) {
+  if (isSuccess(httpStatus)) {
     return format.judgeSuccess
       ? format.judgeSuccess(httpStatus, bodyText)
       : { kind: 'delivered', httpStatus };
@@ -131,4 +179,14 @@ function describeFailure(
   if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
     return 'timeout';
   return typeof code === 'string' ? `connection failed: ${code}` : 'connection failed';
+}
+
+/**
+ * A schema-valid stored event always builds, so a throw here is a defect of ours: kept owed and
+ * retried (a fixed deployment then sends it, in order, under its id) rather than dead-lettered.
+ * Only the error's name: a message may quote the url.
+ */
+function describeBuildFailure(format: WebhookFormat, error: unknown): string {
+  const name = error instanceof Error ? error.name : typeof error;
+  return `the ${format} request for this event cannot be built (${name}); kept and retried, please report it`;
 }

@@ -317,3 +317,121 @@ describe('parseWebhookEndpoints', () => {
     ).toHaveLength(1);
   });
 });
+
+/** A receiver that answers `status` at once, then its body one byte at a time until the connection closes. */
+async function tricklingServer(status: number, first: string): Promise<{ url: string; hits: () => number }> {
+  let hits = 0;
+  const server = createServer(async (req, res) => {
+    for await (const _ of req);
+    hits += 1;
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.write(first);
+    const drip = setInterval(() => res.write(' '), 100);
+    res.on('close', () => clearInterval(drip));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, hits: () => hits };
+}
+
+describe('answer bodies', () => {
+  it.each(['standard', 'meta', 'slack'] as const)(
+    '%s: a 2xx whose body trickles past every timeout is delivered, sent once',
+    async (format) => {
+      const server = await tricklingServer(200, 'ok');
+      const publisher = createWebhookPublisher({ timeoutMs: 300, drainMs: 50 });
+      expect(await publisher.deliver(event, endpoint(server.url, format))).toEqual({
+        kind: 'delivered',
+        httpStatus: 200,
+      });
+      expect(server.hits()).toBe(1);
+    },
+  );
+
+  it('a non-2xx whose body trickles is judged by its status', async () => {
+    const server = await tricklingServer(503, 'busy');
+    const outcome = await createWebhookPublisher({ timeoutMs: 300, drainMs: 50 }).deliver(
+      event,
+      endpoint(server.url),
+    );
+    expect(outcome).toEqual({ kind: 'retry', httpStatus: 503, reason: 'HTTP 503' });
+  });
+
+  it('a body that never ends is cut after 64 KB, not read to its end', async () => {
+    let closed = false;
+    const server = createServer(async (req, res) => {
+      for await (const _ of req);
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 97);
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      res.on('close', () => {
+        closed = true;
+      });
+      pump();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    // Budgets far beyond the test's own timeout: only the 64 KB cut can end this read.
+    const publisher = createWebhookPublisher({ timeoutMs: 600_000, drainMs: 600_000 });
+    expect(await publisher.deliver(event, endpoint(url))).toEqual({ kind: 'delivered', httpStatus: 200 });
+    await expect.poll(() => closed).toBe(true);
+  });
+
+  it('dingtalk: a 2xx whose verdict never arrives is retried, saying the message may have been posted', async () => {
+    const server = await tricklingServer(200, '{"errcode":0');
+    const outcome = await createWebhookPublisher({ timeoutMs: 300 }).deliver(
+      event,
+      endpoint(server.url, 'dingtalk', 'SECdemo'),
+    );
+    expect(outcome).toMatchObject({ kind: 'retry', httpStatus: 200 });
+    if (outcome.kind === 'retry') {
+      expect(outcome.reason).toMatch(/body did not arrive \(timeout\).*may have posted/);
+      expect(outcome.reason).not.toMatch(/SECdemo|127\.0\.0\.1/);
+    }
+    expect(server.hits()).toBe(1);
+  });
+
+  it('feishu: a verdict that arrives slowly but within the attempt is judged', async () => {
+    const server = createServer(async (req, res) => {
+      for await (const _ of req);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"code":');
+      setTimeout(() => res.end('0}'), 200);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const outcome = await createWebhookPublisher({ timeoutMs: 30_000, drainMs: 10 }).deliver(
+      event,
+      endpoint(url, 'feishu', 'fs'),
+    );
+    expect(outcome).toEqual({ kind: 'delivered', httpStatus: 200 });
+  });
+});
+
+describe('events that cannot be built', () => {
+  it.each(['standard', 'meta', 'dingtalk', 'feishu', 'slack'] as const)(
+    '%s: a hostile field is a retry outcome, never a throw, and nothing is sent',
+    async (format) => {
+      const server = await rawServer(() => ({ status: 200, body: '{"errcode":0,"code":0}' }));
+      // No string form for the chat and meta texts; no JSON form (a BigInt) for the standard body.
+      const hostile = {
+        ...event,
+        data: { ...event.data, previousStatus: { toString: null }, size: 10n },
+      } as unknown as FlowEvent;
+      const outcome = await createWebhookPublisher().deliver(
+        hostile,
+        endpoint(server.url, format, 'SECdemo'),
+      );
+      expect(outcome).toEqual({
+        kind: 'retry',
+        reason: expect.stringMatching(/cannot be built \(TypeError\)/),
+      });
+      expect(server.bodies).toHaveLength(0);
+    },
+  );
+});
