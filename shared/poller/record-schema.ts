@@ -23,17 +23,28 @@ const eventSchema = () =>
     id: z.string().check(z.minLength(1), z.maxLength(200)),
     type: z.enum(['flow.status_changed', 'flow.removed']),
     timestamp: z.string(),
+    // Every field a format puts into a request: one of another type would make the build fail.
     data: z.looseObject({
       flowId: z.string().check(z.minLength(1)),
+      custSpaceId: z.optional(z.string()),
       flowName: z.string(),
+      previousStatus: z.optional(z.string()),
+      status: z.optional(z.string()),
       observedAt: z.string(),
+      previousObservedAt: z.optional(z.string()),
     }),
   });
+
+// The delivery pass walks a copy of this list: an id listed twice would be sent the event twice.
+const endpointIdsSchema = () =>
+  z
+    .array(z.string())
+    .check(z.refine((ids) => new Set(ids).size === ids.length, 'lists an endpoint more than once'));
 
 const outboxEntrySchema = () =>
   z.looseObject({
     event: eventSchema(),
-    pendingEndpoints: z.array(z.string()),
+    pendingEndpoints: endpointIdsSchema(),
     attempts: z.int().check(z.gte(0)),
     nextAttemptAt: epochMs(),
     createdAt: epochMs(),
