@@ -4,6 +4,7 @@ import { startTablestoreServer, type TablestoreServer } from '../../local/tables
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
 import { type Answer, coldStart, freshStateUrl, observed } from './harness';
+import { undocumented } from './openapi-check';
 
 const TOKEN = 'cache-status-token';
 const UNWATCHED = { flowId: '820000000000001', flowName: 'unwatched', status: 'DRAFT' };
@@ -129,5 +130,12 @@ describe('Cache-Status `stored`', () => {
       const won = await read(coldStart(tablestoreEnv), noCache);
       expect(won.answer.headers['cache-status']).toBe('cams-flow-watch; fwd=request; fwd-status=200; stored');
     });
+  });
+});
+
+describe('OpenAPI description', () => {
+  it('documents every route, method and status the tests above saw', () => {
+    expect(observed.size).toBeGreaterThan(0);
+    expect(undocumented(observed)).toEqual([]);
   });
 });
