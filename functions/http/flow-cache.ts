@@ -13,6 +13,8 @@ export interface CachedFlow {
   readonly hit: boolean;
   /** Shared another request's load in this instance. */
   readonly collapsed: boolean;
+  /** The answer is kept in this instance's memory (a TTL of 0 or an expiring preview keeps nothing). */
+  readonly isStored: boolean;
   readonly expiresAt: number;
 }
 
@@ -44,7 +46,13 @@ export class FlowCache {
     const now = this.#clock.now();
     const cached = this.#entries.get(key);
     if (cached && cached.expiresAt > now && accept(cached.answer)) {
-      return { answer: cached.answer, hit: true, collapsed: false, expiresAt: cached.expiresAt };
+      return {
+        answer: cached.answer,
+        hit: true,
+        collapsed: false,
+        isStored: true,
+        expiresAt: cached.expiresAt,
+      };
     }
     let pending = this.#inFlight.get(key);
     const joined = pending !== undefined;
@@ -64,7 +72,8 @@ export class FlowCache {
         this.#entries.delete(this.#entries.keys().next().value ?? '');
       this.#entries.set(key, { answer, expiresAt });
     }
-    return { answer, hit: false, collapsed: joined, expiresAt };
+    const isStored = this.#entries.get(key)?.answer === answer;
+    return { answer, hit: false, collapsed: joined, isStored, expiresAt };
   }
 
   /** Drops a key, so the next request loads it again (Cache-Control: no-cache). */

@@ -190,29 +190,35 @@ export function createFlowReader(options: FlowReaderOptions) {
       throw error;
     }
     const readAt = clock.now();
-    if (cacheTtlMs > 0) await share(store, cacheKey, { flow, readAt }, sharedVersion);
+    const isShared = cacheTtlMs > 0 && (await share(store, cacheKey, { flow, readAt }, sharedVersion));
     return {
       flow,
       readAt,
       freshUntil: readAt + cacheTtlMs,
       source: 'cams',
       forwardReason: request.isNoCache ? 'request' : hasStaleCopy ? 'stale' : 'miss',
+      isShared,
     };
   };
 
-  /** Best effort: a lost race or an unreachable store only means the next instance asks CAMS too. */
+  /**
+   * Best effort: a lost race or an unreachable store only means the next instance asks CAMS too.
+   * Whether the answer was written, so Cache-Status says `stored` only when it was.
+   */
   async function share(
     store: StateStore,
     key: string,
     answer: StoredAnswer,
     knownVersion: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     try {
       const version = knownVersion >= 0 ? knownVersion : ((await store.get(key))?.version ?? 0);
-      await store.put(key, answer, version);
+      const written = await store.put(key, answer, version);
       storeAnswered();
+      return written !== undefined;
     } catch (error) {
       warn('could not share the answer in the store', key, error);
+      return false;
     }
   }
 }

@@ -226,7 +226,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const key = `${custSpaceId ?? ''}\u0000${flowId}`;
     if (isNoCache) cache.forget(key);
     const cached = isNoCache
-      ? { answer: await load(), hit: false, collapsed: false }
+      ? { answer: await load(), hit: false, collapsed: false, isStored: false }
       : await cache.get(key, load, (answer) =>
           hasUsablePreview(usablePreview(answer.flow), clock.now(), minPreviewValidityMs),
         );
@@ -238,7 +238,10 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const freshUntil = Math.min(answer.freshUntil, previewExpiryOf(preview, now));
     const provenance = {
       age: String(ageSeconds(answer, now)),
-      'cache-status': cacheStatus(state.source, { ...answer, freshUntil }, now, cached.collapsed),
+      'cache-status': cacheStatus(state.source, { ...answer, freshUntil }, now, {
+        isCollapsed: cached.collapsed,
+        isStored: cached.isStored || answer.isShared === true,
+      }),
     };
 
     if (match.name === 'preview') {

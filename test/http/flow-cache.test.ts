@@ -94,6 +94,7 @@ describe('FlowCache', () => {
     expect(loads).toBe(1);
     expect(settled.filter((answer) => !answer.collapsed)).toHaveLength(1);
     expect(settled.every((answer) => !answer.hit)).toBe(true);
+    expect(settled.every((answer) => answer.isStored)).toBe(true);
 
     const failing = async (): Promise<SourcedFlow> => {
       loads += 1;
@@ -121,6 +122,17 @@ describe('FlowCache', () => {
         )
       ).hit,
     ).toBe(false);
+  });
+
+  it('says an answer is stored only when it keeps one (a TTL of 0, an expired preview URL keep none)', async () => {
+    const clock = new VirtualClock();
+    const load = async () => answerExpiringAt(clock.now() + 3_600_000);
+    expect((await new FlowCache({ ttlMs: 5000, clock }).get('k', load)).isStored).toBe(true);
+    const none = new FlowCache({ ttlMs: 0, clock });
+    expect((await none.get('k', load)).isStored).toBe(false);
+    expect((await none.get('k', load)).hit).toBe(false);
+    const expired = async () => answerExpiringAt(clock.now() - 1);
+    expect((await new FlowCache({ ttlMs: 5000, clock }).get('k', expired)).isStored).toBe(false);
   });
 
   it('keeps separate entries per key', async () => {

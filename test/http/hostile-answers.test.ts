@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { type Answer, coldStart, observed } from './harness';
+import { undocumented } from './openapi-check';
 
 const TOKEN = 'hostile-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -180,5 +181,12 @@ describe('configuration errors', () => {
       expect(errorOf(answer)).toMatchObject({ code: 'InvalidConfiguration' });
       expect(errorOf(answer).message).toContain('CAMS_ENDPOINT');
     }
+  });
+});
+
+describe('OpenAPI description', () => {
+  it('documents every route, method and status the tests above saw', () => {
+    expect(observed.size).toBeGreaterThan(0);
+    expect(undocumented(observed)).toEqual([]);
   });
 });

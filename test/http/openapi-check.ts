@@ -18,3 +18,19 @@ export function undocumented(entries: Iterable<string>): string[] {
     return !(status === '405' && path?.get?.responses['405']);
   });
 }
+
+/**
+ * Statuses one of a path's GET and HEAD documents and the other does not: HEAD runs the GET route
+ * and only drops the body, so it answers every status GET does (405 is documented on GET alone).
+ */
+export function headGaps(): string[] {
+  const gaps: string[] = [];
+  for (const [template, path] of Object.entries(openApiDocument.paths)) {
+    if (!path.get || !path.head) continue;
+    const get = Object.keys(path.get.responses).filter((status) => status !== '405');
+    const head = Object.keys(path.head.responses);
+    for (const status of get) if (!head.includes(status)) gaps.push(`${template} HEAD ${status}`);
+    for (const status of head) if (!get.includes(status)) gaps.push(`${template} GET ${status}`);
+  }
+  return gaps;
+}

@@ -12,6 +12,7 @@ import { flowKey } from '../../shared/poller';
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
 import { type Answer, coldStart, freshStateUrl, invokeHandler, observed } from './harness';
+import { undocumented } from './openapi-check';
 
 const TOKEN = 'read-model-token';
 const WATCHED = { flowId: '810000000000001', flowName: 'watched', status: 'PUBLISHED' };
@@ -484,5 +485,12 @@ describe('HTTP read model', () => {
     } finally {
       await tablestore.close();
     }
+  });
+});
+
+describe('OpenAPI description', () => {
+  it('documents every route, method and status the tests above saw', () => {
+    expect(observed.size).toBeGreaterThan(0);
+    expect(undocumented(observed)).toEqual([]);
   });
 });

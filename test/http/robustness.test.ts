@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ROUTES } from '../../functions/http/routes';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { fcContext } from '../../local/fc-emulator';
 import { coldStart } from './harness';
-import { openApiDocument, undocumented } from './openapi-check';
+import { headGaps, openApiDocument, undocumented } from './openapi-check';
 
 let simulator: CamsSimulator;
 beforeAll(async () => {
@@ -124,6 +125,47 @@ describe('OpenAPI description', () => {
       )) as { statusCode: number };
       seen.add(`${template} ${method} ${answer.statusCode}`);
     }
+    expect(undocumented(seen)).toEqual([]);
+  });
+
+  it('documents for HEAD every status GET documents: HEAD runs the same route and drops the body', () => {
+    expect(headGaps()).toEqual([]);
+  });
+
+  it('documents what every route and method answers with a bad configuration, without a token or credentials, and served', async () => {
+    const concrete = (template: string) =>
+      template.replace('{flowId}', '1').replace('{eventId}', `evt_${'0'.repeat(32)}`);
+    const callers: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer token-1', accept: 'text/html' },
+      { authorization: 'Bearer admin-1' },
+    ];
+    const seen = new Set<string>();
+    // HTTP_CACHE_TTL_SECONDS=abc: every route that reads the configuration answers 500 InvalidConfiguration.
+    for (const cacheTtl of ['abc', '5']) {
+      const fn = coldStart({
+        CAMS_ENDPOINT: simulator.endpoint,
+        HTTP_API_TOKENS: 'token-1',
+        HTTP_ADMIN_TOKENS: 'admin-1',
+        HTTP_AUTH: undefined,
+        HTTP_CACHE_TTL_SECONDS: cacheTtl,
+      });
+      for (const route of ROUTES) {
+        for (const method of [...route.methods, 'DELETE']) {
+          for (const headers of callers) {
+            for (const credentials of [SIMULATOR_CREDENTIALS, undefined]) {
+              const answer = await fn.invoke(
+                { method, path: concrete(route.template), headers },
+                { credentials },
+              );
+              seen.add(`${route.template} ${method} ${answer.statusCode}`);
+            }
+          }
+        }
+      }
+    }
+    expect(seen).toContain('/flows/{flowId}/preview GET 500');
+    expect(seen).toContain('/flows/{flowId}/preview HEAD 503');
     expect(undocumented(seen)).toEqual([]);
   });
 });
