@@ -20,8 +20,9 @@ const FORMATS: Record<WebhookFormat, FormatAdapter> = {
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface WebhookPublisherOptions {
-  /** Whole-attempt timeout; default 10 s. */
+  /** Whole-attempt timeout, measured on `clock`; default 10 s. */
   timeoutMs?: number;
+  /** Stamps signatures and times the attempt, so a run in virtual time sees a hang cost what it costs. */
   clock?: Clock;
   /** Defaults to one keep-alive Agent per publisher. */
   dispatcher?: Dispatcher;
@@ -48,8 +49,15 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
   ): Promise<DeliveryOutcome> {
     const format = FORMATS[endpoint.format];
     const outgoing = format.build(event, endpoint, clock.now());
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = deliverOptions.signal ? AbortSignal.any([deliverOptions.signal, timeout]) : timeout;
+    const timeout = new AbortController();
+    const timer = new AbortController();
+    clock.sleep(timeoutMs, timer.signal).then(
+      () => timeout.abort(),
+      () => undefined,
+    );
+    const signal = deliverOptions.signal
+      ? AbortSignal.any([deliverOptions.signal, timeout.signal])
+      : timeout.signal;
     try {
       // undici's request never follows redirects: a 3xx is judged below as a failure.
       const url = new URL(outgoing.url);
@@ -72,7 +80,9 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
       const bodyText = await readBounded(response.body);
       return judge(format, response.statusCode, response.headers['retry-after'], bodyText, clock.now());
     } catch (error) {
-      return { kind: 'retry', reason: describeFailure(error, timeout, deliverOptions.signal) };
+      return { kind: 'retry', reason: describeFailure(error, timeout.signal, deliverOptions.signal) };
+    } finally {
+      timer.abort();
     }
   }
 
