@@ -109,8 +109,8 @@ async function benchOne(
           clock,
           random,
           log: () => undefined,
-          deliver: async (event, endpoint) => {
-            const outcome = await publisher.deliver(event, endpoint);
+          deliver: async (event, endpoint, deliverOptions) => {
+            const outcome = await publisher.deliver(event, endpoint, deliverOptions);
             if (outcome.kind === 'delivered' && event.data.status) {
               const scripted = (changes.get(event.data.flowId) ?? []).filter(
                 (change) => change.at <= clock.now() && change.status === event.data.status,

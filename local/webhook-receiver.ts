@@ -23,6 +23,8 @@ export type ReceiverResponder = (delivery: ReceivedDelivery) => ReceiverAnswer |
 export interface WebhookReceiver {
   readonly url: string;
   readonly received: ReceivedDelivery[];
+  /** Requests held unanswered right now (a responder returned 'hang' and the client is still there). */
+  readonly hanging: number;
   setResponse(response: number | ReceiverAnswer | ReceiverResponder): void;
   close(): Promise<void>;
 }
@@ -100,6 +102,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     const answer = responder(delivery);
     if (answer === 'hang') {
       hanging.add(res);
+      res.on('close', () => hanging.delete(res));
       return;
     }
     res.writeHead(answer.status, answer.headers ?? {});
@@ -118,6 +121,9 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   return {
     url: `http://127.0.0.1:${port}/webhook`,
     received,
+    get hanging() {
+      return hanging.size;
+    },
     setResponse(response) {
       responder = toResponder(response);
     },

@@ -15,8 +15,6 @@ import { createWebhookPublisher, parseWebhookEndpoints, type WebhookEndpoint } f
 import { type DryRunReport, dryRun, isDryRunRequest } from './dry-run';
 import { parseTimerEvent } from './timer-event';
 
-const DELIVERY_CUTOFF_MS = 300;
-
 export interface FcTimerContext {
   readonly requestId?: string;
   readonly credentials?: unknown;
@@ -119,8 +117,6 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
       const store = await createStateStore(config.stateUrl, { credentials, env, clock });
       const timeoutS = typeof context?.function?.timeout === 'number' ? context.function.timeout : 60;
       const deadlineMs = startedAt + timeoutS * 1000;
-      // A webhook still in flight when the run must return is abandoned; the event stays owed.
-      const deliverySignal = AbortSignal.timeout(Math.max(1, deadlineMs - clock.now() - DELIVERY_CUTOFF_MS));
       try {
         const summary = await runPoller(
           {
@@ -131,8 +127,8 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
             random: dependencies.random,
             log,
             budget: budget.bind(store),
-            deliver: (flowEvent, endpoint) =>
-              publisher.deliver(flowEvent, endpoint, { signal: deliverySignal }),
+            // The run aborts a webhook still in flight at its save margin; the event stays owed.
+            deliver: (flowEvent, endpoint, options) => publisher.deliver(flowEvent, endpoint, options),
           },
           { config, credentials, deadlineMs },
         );

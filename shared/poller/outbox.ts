@@ -54,18 +54,31 @@ export interface DeliveryReport {
   failed: Array<{ eventId: string; endpointId: string; reason: string }>;
   /** Every outcome of this pass, for the flow's history; re-applied after a write conflict. */
   notes: DeliveryNote[];
+  /** Entries this pass charged a failed attempt, as they stand after it; re-applied after a write conflict. */
+  charged: Array<Pick<OutboxEntry, 'attempts' | 'nextAttemptAt' | 'lastReason'> & { eventId: string }>;
 }
 
-export type Deliver = (event: FlowEvent, endpoint: WebhookEndpoint) => Promise<DeliveryOutcome>;
+/** One attempt; `signal` aborts it (the run's end), which is then a `retry` like a timeout. */
+export type Deliver = (
+  event: FlowEvent,
+  endpoint: WebhookEndpoint,
+  options?: { signal?: AbortSignal },
+) => Promise<DeliveryOutcome>;
+
+/** An attempt that may be declined ('skipped': not tried, so not charged). */
+export type TryDeliver = (
+  event: FlowEvent,
+  endpoint: WebhookEndpoint,
+) => Promise<DeliveryOutcome | 'skipped'>;
 
 /**
  * Delivers what is due of one flow's outbox, oldest first. For each endpoint it stops at the
- * first event that fails, so that endpoint receives this flow's events in order.
+ * first event that fails or is skipped, so that endpoint receives this flow's events in order.
  */
 export async function deliverOutbox(options: {
   record: FlowRecord;
   endpoints: ReadonlyMap<string, WebhookEndpoint>;
-  deliver: Deliver;
+  deliver: TryDeliver;
   now: () => number;
   random: () => number;
   maxAgeMs: number;
@@ -79,6 +92,7 @@ export async function deliverOutbox(options: {
     acknowledged: [],
     failed: [],
     notes: [],
+    charged: [],
   };
   const at = () => new Date(options.now()).toISOString();
   const blocked = new Set<string>();
@@ -95,6 +109,10 @@ export async function deliverOutbox(options: {
       const endpoint = endpoints.get(endpointId);
       if (!endpoint || blocked.has(endpointId) || options.shouldStop()) continue;
       const outcome = await options.deliver(entry.event, endpoint);
+      if (outcome === 'skipped') {
+        blocked.add(endpointId);
+        continue;
+      }
       if (outcome.kind === 'delivered' || outcome.kind === 'gone') {
         entry.pendingEndpoints = entry.pendingEndpoints.filter((id) => id !== endpointId);
         report.acknowledged.push(`${entry.event.id} ${endpointId}`);
@@ -126,6 +144,12 @@ export async function deliverOutbox(options: {
       entry.attempts += 1;
       entry.lastReason = failedReason;
       entry.nextAttemptAt = options.now() + retryDelayMs(entry.attempts, options.random, retryAfterMs);
+      report.charged.push({
+        eventId: entry.event.id,
+        attempts: entry.attempts,
+        nextAttemptAt: entry.nextAttemptAt,
+        lastReason: failedReason,
+      });
     }
   }
   const now = options.now();
@@ -151,6 +175,17 @@ export async function deliverOutbox(options: {
     (entry) => entry.pendingEndpoints.length > 0 && !expired.includes(entry),
   );
   return report;
+}
+
+/** Re-applies failed attempts' charges (attempts, backoff) to a record written meanwhile. */
+export function applyCharges(record: FlowRecord, charged: DeliveryReport['charged']): void {
+  for (const charge of charged) {
+    const entry = record.outbox.find((candidate) => candidate.event.id === charge.eventId);
+    if (!entry) continue;
+    entry.attempts = Math.max(entry.attempts, charge.attempts);
+    entry.nextAttemptAt = Math.max(entry.nextAttemptAt, charge.nextAttemptAt);
+    entry.lastReason = charge.lastReason;
+  }
 }
 
 /** Re-applies acknowledgements to a record another run wrote meanwhile. */

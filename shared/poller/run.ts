@@ -6,13 +6,22 @@ import {
   type Flow,
   isThrottlingCode,
 } from '../cams';
-import type { Clock } from '../clock';
+import { type Clock, within } from '../clock';
 import type { StateStore } from '../state/types';
-import type { FlowEvent, WebhookEndpoint } from '../webhook';
+import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../webhook';
 import type { PollerConfig } from './config';
+import { DeliveryLane } from './delivery-lane';
+import { EndpointHealth } from './endpoint-health';
 import { removedEvent, statusChangedEvent } from './events';
 import { applyDeliveryNotes, recordTransition } from './history';
-import { applyAcknowledgements, type Deliver, deliverOutbox, enqueue } from './outbox';
+import {
+  applyAcknowledgements,
+  applyCharges,
+  type Deliver,
+  deliverOutbox,
+  enqueue,
+  type TryDeliver,
+} from './outbox';
 import { discoveryRecordSchema, endpointRecordSchema, flowRecordSchema, parseStored } from './record-schema';
 import {
   type DiscoveryRecord,
@@ -62,6 +71,8 @@ export interface RunOptions {
 }
 
 const MAX_COMMIT_ATTEMPTS = 5;
+/** Flows delivering at once beside the checks; one attempt per endpoint until it has answered. */
+const DELIVERY_CONCURRENCY = 4;
 /** Discovery may spend at most this share of a run's CAMS calls; the rest is for status checks. */
 const DISCOVERY_SHARE = 0.25;
 
@@ -83,8 +94,10 @@ interface Held {
 const clone = (record: FlowRecord): FlowRecord => structuredClone(record);
 
 /**
- * One poller run: discover, deliver what is owed, then check the most overdue flows at the
- * poller's share of the budget until nothing is due or the deadline margin is reached.
+ * One poller run: discover, then check the most overdue flows at the poller's share of the
+ * budget until nothing is due or the deadline margin is reached. Webhook deliveries (owed from
+ * earlier runs, and each change as it is found) run beside discovery and the checks and are
+ * cut off at the same margin, so they never hold a check back nor eat the time to save.
  */
 export async function runPoller(dependencies: PollerDependencies, options: RunOptions): Promise<RunSummary> {
   const { cams, store, clock, config } = { ...dependencies, config: options.config };
@@ -113,6 +126,25 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   };
   const held = new Map<string, Held>();
   const repeated = new RepeatedLog();
+  const health = new EndpointHealth();
+  /**
+   * One attempt, abandoned at the save margin if still in flight (its event stays owed), so the
+   * last writes fit before the deadline whatever the receiver does. The race is timed here as
+   * well as signalled, so a deliver that ignores its signal cannot hold the run either.
+   */
+  async function attemptBeforeStop(event: FlowEvent, endpoint: WebhookEndpoint): Promise<DeliveryOutcome> {
+    const giveUp = new AbortController();
+    const outcome = await within(
+      clock,
+      stopAt - clock.now(),
+      dependencies.deliver(event, endpoint, { signal: giveUp.signal }),
+    );
+    if (outcome) return outcome;
+    giveUp.abort();
+    return { kind: 'retry', reason: 'abandoned at the end of the run' };
+  }
+  const tryDeliver: TryDeliver = (event, endpoint) =>
+    health.attempt(endpoint.id, () => attemptBeforeStop(event, endpoint));
   /** Keys whose stored record cannot be used: logged, left in place, never overwritten. */
   const quarantined = new Set<string>();
   /** Backoffs held in memory, so a flow whose backoff could not be saved is not retried hot. */
@@ -341,6 +373,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     const current = held.get(key);
     if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
     const snapshot = clone(current.record);
+    const before = JSON.stringify(snapshot);
     const moved = reroute(snapshot);
     if (moved > 0) {
       repeated.note('rerouted', {
@@ -353,7 +386,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     const report = await deliverOutbox({
       record: snapshot,
       endpoints,
-      deliver: dependencies.deliver,
+      deliver: tryDeliver,
       now: () => clock.now(),
       random,
       maxAgeMs: config.webhookMaxAgeMs,
@@ -391,18 +424,42 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         lastReason: dead.lastReason ?? null,
       });
     }
+    // Nothing tried, nothing moved (every endpoint it owes is unreachable this run): no write.
+    if (JSON.stringify(snapshot) === before) return;
     const version = await store.put(key, snapshot, current.version);
     if (version !== undefined) {
       held.set(key, { record: snapshot, version });
       return;
     }
+    // A check of this flow (or another run) wrote meanwhile: this pass's results go on top.
     await commit(key, (record) => {
       reroute(record);
       applyAcknowledgements(record, report.acknowledged);
+      applyCharges(record, report.charged);
       applyDeliveryNotes(record, report.notes);
       return undefined;
     });
   }
+
+  const lane = new DeliveryLane({
+    concurrency: DELIVERY_CONCURRENCY,
+    shouldStop: () => clock.now() >= stopAt,
+    deliver: async (key) => {
+      try {
+        await deliverFor(key);
+      } catch (error) {
+        summary.failed += 1;
+        repeated.note(`deliver ${describe(error)}`, {
+          level: 'error',
+          msg: 'delivering owed events failed; retried later',
+          key,
+          error: describe(error),
+        });
+      }
+    },
+  });
+  // What earlier runs still owe starts now, beside the checks, at the head of the lane.
+  for (const [key, { record }] of held) if (record.outbox.length > 0) lane.add(key);
 
   function holdBackoff(key: string, failures: number, now: number): number {
     const retryAt = now + failureBackoffMs(Math.max(1, failures), random);
@@ -435,7 +492,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         });
         if (stale) noteStale(key);
         if (saved && event) announce(event);
-        await deliverFor(key);
+        lane.add(key);
         return 'continue';
       }
       summary.failed += 1;
@@ -502,24 +559,8 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     });
     if (stale) noteStale(key);
     if (saved && event) announce(event);
-    await deliverFor(key);
+    lane.add(key);
     return 'continue';
-  }
-
-  // Deliveries owed from earlier runs go first: they cost no CAMS budget.
-  for (const key of [...held.keys()]) {
-    if (clock.now() >= stopAt) break;
-    try {
-      await deliverFor(key);
-    } catch (error) {
-      summary.failed += 1;
-      repeated.note(`owed ${describe(error)}`, {
-        level: 'error',
-        msg: 'delivering owed events failed; retried next run',
-        key,
-        error: describe(error),
-      });
-    }
   }
 
   const inProgress = new Set<string>();
@@ -537,7 +578,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   const nextDue = (): string | undefined => dueOrder(candidates(), clock.now(), config.intervalsS)[0]?.key;
   const earliestDueAt = (): number =>
     Math.min(...candidates().map(({ record }) => nextDueAt(record, config.intervalsS)));
-  // Enough workers to keep the limiter's slots filled while some wait on CAMS or a webhook.
+  // Enough workers to keep the limiter's slots filled while some wait on CAMS or the store.
   const workers = Math.min(32, Math.max(2, Math.ceil(config.pollQps * 2)));
   await Promise.all(
     Array.from({ length: workers }, async () => {
@@ -571,6 +612,15 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     }),
   );
 
+  await lane.idle();
+  for (const [endpointId, reason] of health.unreachable()) {
+    log({
+      level: 'warn',
+      msg: 'webhook endpoint gave no HTTP answer; not tried again this run, its events stay owed',
+      endpointId,
+      reason,
+    });
+  }
   for (const { record } of held.values()) summary.pending += record.outbox.length;
   repeated.flush(log);
   summary.durationMs = clock.now() - startedAt;

@@ -28,13 +28,14 @@ const FORMATS: Record<WebhookFormat, FormatAdapter> = {
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface WebhookPublisherOptions {
-  /** Whole-attempt timeout; default 10 s. */
+  /** Whole-attempt timeout, measured on `clock`; default 10 s. */
   timeoutMs?: number;
   /**
    * How long an answer's body is read when the verdict does not depend on it (every status
    * but a robot's 2xx); default 1 s. Reading it only lets the connection be reused.
    */
   drainMs?: number;
+  /** Stamps signatures and times the attempt, so a run in virtual time sees a hang cost what it costs. */
   clock?: Clock;
   /** Defaults to one keep-alive Agent per publisher. */
   dispatcher?: Dispatcher;
@@ -67,8 +68,30 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
     } catch (error) {
       return { kind: 'retry', reason: describeBuildFailure(endpoint.format, error) };
     }
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = deliverOptions.signal ? AbortSignal.any([deliverOptions.signal, timeout]) : timeout;
+    const timeout = new AbortController();
+    const timer = new AbortController();
+    clock.sleep(timeoutMs, timer.signal).then(
+      () => timeout.abort(),
+      () => undefined,
+    );
+    const signal = deliverOptions.signal
+      ? AbortSignal.any([deliverOptions.signal, timeout.signal])
+      : timeout.signal;
+    try {
+      return await send(format, outgoing, signal, timeout.signal, deliverOptions.signal);
+    } finally {
+      timer.abort();
+    }
+  }
+
+  /** One attempt, from the request to the verdict, within the attempt's `signal`. */
+  async function send(
+    format: FormatAdapter,
+    outgoing: WebhookRequest,
+    signal: AbortSignal,
+    timeout: AbortSignal,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<DeliveryOutcome> {
     let response: Dispatcher.ResponseData;
     try {
       // undici's request never follows redirects: a 3xx is judged below as a failure.
@@ -90,7 +113,7 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
         bodyTimeout: timeoutMs,
       });
     } catch (error) {
-      return { kind: 'retry', reason: describeFailure(error, timeout, deliverOptions.signal) };
+      return { kind: 'retry', reason: describeFailure(error, timeout, callerSignal) };
     }
     const { statusCode, headers, body } = response;
     if (!isSuccess(statusCode) || !format.judgeSuccess) {
@@ -107,7 +130,7 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
       return {
         kind: 'retry',
         httpStatus: statusCode,
-        reason: `HTTP ${statusCode} but its body did not arrive (${describeFailure(error, timeout, deliverOptions.signal)}); the robot may have posted the message, sent again with the same id`,
+        reason: `HTTP ${statusCode} but its body did not arrive (${describeFailure(error, timeout, callerSignal)}); the robot may have posted the message, sent again with the same id`,
       };
     }
     return judge(format, statusCode, headers['retry-after'], bodyText, clock.now());

@@ -22,6 +22,8 @@ export interface PollerWorld {
   readonly receiver: WebhookReceiver;
   readonly store: StateStore;
   readonly logs: LogEntry[];
+  /** Every webhook attempt the poller made, by event id, whatever its outcome. */
+  readonly attempted: string[];
   run(options?: { timeoutS?: number; store?: StateStore }): Promise<RunSummary>;
   /** Events the receiver acknowledged (2xx), in arrival order, parsed. */
   delivered(): Array<{ id: string; type: string; data: Record<string, string> }>;
@@ -30,7 +32,9 @@ export interface PollerWorld {
 
 /**
  * The poller against the real simulator, file store and verifying webhook receiver, in virtual
- * time: CAMS calls take no virtual time, rate-limit waits take no real time.
+ * time: CAMS calls and answered webhooks take no virtual time, rate-limit waits take no real
+ * time, and a webhook the receiver holds unanswered lets virtual time run, so the publisher's
+ * timeout (10 s on the same clock) ends it as it would in production.
  */
 export async function startPollerWorld(options: {
   flows: SimFlow[];
@@ -45,7 +49,11 @@ export async function startPollerWorld(options: {
   openStore?: () => Promise<StateStore>;
 }): Promise<PollerWorld> {
   const agent = new CountingAgent();
-  const clock = new VirtualClock(Date.now(), { isBusy: () => agent.inFlight > 0 });
+  const webhookAgent = new CountingAgent();
+  let receiver: WebhookReceiver | undefined;
+  const clock = new VirtualClock(Date.now(), {
+    isBusy: () => agent.inFlight > 0 || webhookAgent.inFlight > (receiver?.hanging ?? 0),
+  });
   const simulator = await startCamsSimulator({
     flows: options.flows,
     clock,
@@ -53,11 +61,16 @@ export async function startPollerWorld(options: {
   });
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const acknowledged: string[] = [];
-  const receiver = await startWebhookReceiver({ secret });
+  receiver = await startWebhookReceiver({ secret });
   const store = await (options.openStore?.() ??
     createStateStore(`file:${mkdtempSync(join(tmpdir(), 'cfw-poller-'))}`));
   const endpoints = parseWebhookEndpoints({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret });
-  const publisher = createWebhookPublisher({ timeoutMs: 2000 });
+  // Stamped on real time (the receiver checks webhook-timestamp against its own clock, ±5 min),
+  // timed out on virtual time.
+  const publisher = createWebhookPublisher({
+    clock: { now: () => Date.now(), sleep: (ms, signal) => clock.sleep(ms, signal) },
+    dispatcher: webhookAgent,
+  });
   const pollQps = options.pollQps ?? 4;
   const cams = createCamsClient({
     endpoint: simulator.endpoint,
@@ -79,12 +92,15 @@ export async function startPollerWorld(options: {
     WEBHOOK_MAX_AGE_HOURS: options.webhookMaxAgeHours?.toString(),
   });
   const logs: LogEntry[] = [];
+  const attempted: string[] = [];
+  const started = receiver;
   return {
     clock,
     simulator,
-    receiver,
+    receiver: started,
     store,
     logs,
+    attempted,
     run: ({ timeoutS = 60, store: runStore = store } = {}) =>
       runPoller(
         {
@@ -94,8 +110,9 @@ export async function startPollerWorld(options: {
           clock,
           random: () => 0.5,
           log: (entry) => logs.push(entry),
-          deliver: async (event, endpoint) => {
-            const outcome = await publisher.deliver(event, endpoint);
+          deliver: async (event, endpoint, deliverOptions) => {
+            attempted.push(event.id);
+            const outcome = await publisher.deliver(event, endpoint, deliverOptions);
             if (outcome.kind === 'delivered') acknowledged.push(event.id);
             return outcome;
           },
@@ -104,14 +121,15 @@ export async function startPollerWorld(options: {
       ),
     delivered: () =>
       acknowledged.map((id) => {
-        const delivery = receiver.received.find((entry) => entry.id === id && entry.verified);
+        const delivery = started.received.find((entry) => entry.id === id && entry.verified);
         if (!delivery) throw new Error(`delivery ${id} not verified by the receiver`);
         return { id, ...(JSON.parse(delivery.body) as { type: string; data: Record<string, string> }) };
       }),
     close: async () => {
-      await receiver.close();
+      await started.close();
       await simulator.close();
       await agent.close();
+      await webhookAgent.close();
     },
   };
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyAcknowledgements, deliverOutbox, enqueue, retryDelayMs } from '../../shared/poller/outbox';
+import {
+  applyAcknowledgements,
+  applyCharges,
+  deliverOutbox,
+  enqueue,
+  retryDelayMs,
+} from '../../shared/poller/outbox';
 import { type FlowRecord, newFlowRecord } from '../../shared/poller/records';
 import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../../shared/webhook';
 
@@ -129,6 +135,50 @@ describe('outbox', () => {
     });
     expect(fake.sent).toEqual(['a:e1']);
     expect(record.outbox).toEqual([]);
+  });
+
+  it('an attempt declined as skipped is not charged, records nothing, and holds that endpoint’s later events back', async () => {
+    const record = recordWith(['e1', 'e2']);
+    const sent: string[] = [];
+    const report = await deliverOutbox({
+      ...options(0),
+      record,
+      deliver: async (flowEvent, endpoint) => {
+        if (endpoint.id === 'a') return 'skipped';
+        sent.push(`${endpoint.id}:${flowEvent.id}`);
+        return ok;
+      },
+    });
+    expect(sent).toEqual(['b:e1', 'b:e2']);
+    expect(record.outbox.map((entry) => [entry.event.id, entry.pendingEndpoints, entry.attempts])).toEqual([
+      ['e1', ['a'], 0],
+      ['e2', ['a'], 0],
+    ]);
+    expect(record.outbox.map((entry) => entry.nextAttemptAt)).toEqual([0, 0]);
+    expect(report.failed).toEqual([]);
+    expect(report.charged).toEqual([]);
+    expect(report.notes.every((note) => note.endpointId === 'b')).toBe(true);
+  });
+
+  it('re-applies the charges of failed attempts onto a record written meanwhile', async () => {
+    const record = recordWith(['e1', 'e2']);
+    const written = structuredClone(record);
+    const report = await deliverOutbox({
+      ...options(1000),
+      record,
+      deliver: transport((endpointId) => (endpointId === 'a' ? { kind: 'retry', reason: 'timeout' } : ok))
+        .deliver,
+    });
+    expect(report.charged).toEqual([
+      { eventId: 'e1', attempts: 1, nextAttemptAt: 6000, lastReason: 'timeout' },
+    ]);
+    applyCharges(written, report.charged);
+    expect(
+      written.outbox.map((entry) => [entry.event.id, entry.attempts, entry.nextAttemptAt, entry.lastReason]),
+    ).toEqual([
+      ['e1', 1, 6000, 'timeout'],
+      ['e2', 0, 0, undefined],
+    ]);
   });
 
   it('re-applies acknowledgements onto a record another run wrote meanwhile', () => {

@@ -12,10 +12,16 @@ import {
   parseWebhookEndpoints,
   type WebhookEndpoint,
 } from '../../shared/webhook';
+import { VirtualClock } from '../support/virtual-clock';
 
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
 const NOW = Date.parse('2026-01-01T00:00:00Z');
-const clock: Clock = { now: () => NOW, sleep: async () => {} };
+/** A fixed time that never moves on, so stamps are predictable and the attempt never times out. */
+const clock: Clock = {
+  now: () => NOW,
+  sleep: (_ms, signal) =>
+    new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
+};
 
 const event: FlowEvent = {
   id: 'evt_abc123',
@@ -242,6 +248,17 @@ describe('delivery outcomes', () => {
     r.setResponse(() => 'hang');
     const outcome = await createWebhookPublisher({ timeoutMs: 200 }).deliver(event, endpoint(r.url));
     expect(outcome).toEqual({ kind: 'retry', reason: 'timeout' });
+  });
+
+  it('times the attempt on the injected clock: a hang costs the timeout in virtual time, not real time', async () => {
+    const r = await receiver();
+    r.setResponse(() => 'hang');
+    const virtual = new VirtualClock(0);
+    const startedAt = Date.now();
+    const outcome = await createWebhookPublisher({ clock: virtual }).deliver(event, endpoint(r.url));
+    expect(outcome).toEqual({ kind: 'retry', reason: 'timeout' });
+    expect(virtual.now()).toBe(10_000);
+    expect(Date.now() - startedAt).toBeLessThan(9_000);
   });
 
   it("the caller's abort signal ends the attempt as a retry", async () => {

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { EndpointHealth } from '../../shared/poller/endpoint-health';
+import type { DeliveryOutcome } from '../../shared/webhook';
+
+const ok: DeliveryOutcome = { kind: 'delivered', httpStatus: 204 };
+
+/** A send whose outcome the test decides later, to see what waits on it. */
+function pendingSend() {
+  let settle: (outcome: DeliveryOutcome) => void = () => undefined;
+  const sent = { count: 0 };
+  const send = () => {
+    sent.count += 1;
+    return new Promise<DeliveryOutcome>((resolve) => {
+      settle = resolve;
+    });
+  };
+  return { send, sent, settle: (outcome: DeliveryOutcome) => settle(outcome) };
+}
+
+describe('endpoint health', () => {
+  it.each([
+    ['a timeout', { kind: 'retry', reason: 'timeout' }],
+    ['a refused connection', { kind: 'retry', reason: 'connection failed: ECONNREFUSED' }],
+    [
+      'an attempt abandoned at the end of the run',
+      { kind: 'retry', reason: 'abandoned at the end of the run' },
+    ],
+  ] as const)('after %s the endpoint is not tried again in the run', async (_name, failure) => {
+    const health = new EndpointHealth();
+    expect(await health.attempt('a', async () => failure)).toEqual(failure);
+    let tried = 0;
+    expect(
+      await health.attempt('a', async () => {
+        tried += 1;
+        return ok;
+      }),
+    ).toBe('skipped');
+    expect(tried).toBe(0);
+    expect([...health.unreachable()]).toEqual([['a', failure.reason]]);
+    expect(await health.attempt('b', async () => ok)).toEqual(ok);
+  });
+
+  it('an HTTP answer, even a 503, keeps the endpoint in use (its failures stay per flow)', async () => {
+    const health = new EndpointHealth();
+    const refused: DeliveryOutcome = { kind: 'retry', httpStatus: 503, reason: 'HTTP 503' };
+    expect(await health.attempt('a', async () => refused)).toEqual(refused);
+    expect(await health.attempt('a', async () => ok)).toEqual(ok);
+    expect(health.unreachable().size).toBe(0);
+  });
+
+  it('sends one attempt at a time to an endpoint that has not answered yet; the others skip if it hangs', async () => {
+    const health = new EndpointHealth();
+    const probe = pendingSend();
+    const first = health.attempt('a', probe.send);
+    const others = [pendingSend(), pendingSend()];
+    const waiting = others.map((other) => health.attempt('a', other.send));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(probe.sent.count).toBe(1);
+    expect(others.map((other) => other.sent.count)).toEqual([0, 0]);
+    probe.settle({ kind: 'retry', reason: 'timeout' });
+    expect(await first).toEqual({ kind: 'retry', reason: 'timeout' });
+    expect(await Promise.all(waiting)).toEqual(['skipped', 'skipped']);
+    expect(others.map((other) => other.sent.count)).toEqual([0, 0]);
+  });
+
+  it('once the endpoint has answered, attempts to it run side by side', async () => {
+    const health = new EndpointHealth();
+    expect(await health.attempt('a', async () => ok)).toEqual(ok);
+    const sends = [pendingSend(), pendingSend()];
+    const attempts = sends.map((entry) => health.attempt('a', entry.send));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sends.map((entry) => entry.sent.count)).toEqual([1, 1]);
+    for (const entry of sends) entry.settle(ok);
+    expect(await Promise.all(attempts)).toEqual([ok, ok]);
+  });
+});
