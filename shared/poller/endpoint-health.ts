@@ -1,13 +1,16 @@
 import type { DeliveryOutcome } from '../webhook';
 
-/** No HTTP answer at all: the attempt timed out, or the connection was refused, reset or aborted. */
+/**
+ * No HTTP answer at all: the attempt timed out, or the connection was refused, reset or aborted.
+ * An event that could not be built was never sent, so it says nothing about the receiver.
+ */
 export function isTransportFailure(outcome: DeliveryOutcome): boolean {
-  return outcome.kind === 'retry' && outcome.httpStatus === undefined;
+  return outcome.kind === 'retry' && outcome.httpStatus === undefined && !outcome.isUnsent;
 }
 
 /**
  * What one run has learned about each webhook endpoint. A receiver that accepts connections and
- * never answers costs the publisher's whole timeout (10 s) per attempt, so after one failure
+ * never answers costs the publisher's whole timeout (15 s) per attempt, so after one failure
  * without an HTTP answer the endpoint is not tried again in this run, for any flow: its events
  * stay owed, uncharged, for the next run. Until an endpoint has answered once in the run, one
  * attempt at a time goes to it, so concurrent deliveries do not each wait out the same hang.

@@ -28,7 +28,7 @@ const FORMATS: Record<WebhookFormat, FormatAdapter> = {
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface WebhookPublisherOptions {
-  /** Whole-attempt timeout, measured on `clock`; default 10 s. */
+  /** Whole-attempt timeout, measured on `clock`; default 15 s (the low end of the 15–30 s webhook services use). */
   timeoutMs?: number;
   /**
    * How long an answer's body is read when the verdict does not depend on it (every status
@@ -51,7 +51,7 @@ export interface WebhookPublisher {
 }
 
 export function createWebhookPublisher(options: WebhookPublisherOptions = {}): WebhookPublisher {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 15_000;
   const drainMs = options.drainMs ?? 1_000;
   const clock = options.clock ?? systemClock;
   let dispatcher = options.dispatcher;
@@ -66,7 +66,7 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
     try {
       outgoing = format.build(event, endpoint, clock.now());
     } catch (error) {
-      return { kind: 'retry', reason: describeBuildFailure(endpoint.format, error) };
+      return { kind: 'retry', reason: describeBuildFailure(endpoint.format, error), isUnsent: true };
     }
     const timeout = new AbortController();
     const timer = new AbortController();

@@ -31,7 +31,14 @@ export interface FlowEvent {
 export type DeliveryOutcome =
   | { kind: 'delivered'; httpStatus: number }
   | { kind: 'gone'; httpStatus: 410 }
-  | { kind: 'retry'; httpStatus?: number; retryAfterMs?: number; reason: string };
+  | {
+      kind: 'retry';
+      httpStatus?: number;
+      retryAfterMs?: number;
+      reason: string;
+      /** Nothing was sent: the event could not be built (says nothing about the receiver). */
+      isUnsent?: true;
+    };
 
 /** One HTTP request a format wants sent. */
 export interface WebhookRequest {

@@ -40,6 +40,14 @@ describe('endpoint health', () => {
     expect(await health.attempt('b', async () => ok)).toEqual(ok);
   });
 
+  it('an event that could not be built (nothing sent) says nothing about the endpoint', async () => {
+    const health = new EndpointHealth();
+    const unbuilt: DeliveryOutcome = { kind: 'retry', reason: 'cannot be built', isUnsent: true };
+    expect(await health.attempt('a', async () => unbuilt)).toEqual(unbuilt);
+    expect(await health.attempt('a', async () => ok)).toEqual(ok);
+    expect(health.unreachable().size).toBe(0);
+  });
+
   it('an HTTP answer, even a 503, keeps the endpoint in use (its failures stay per flow)', async () => {
     const health = new EndpointHealth();
     const refused: DeliveryOutcome = { kind: 'retry', httpStatus: 503, reason: 'HTTP 503' };

@@ -34,7 +34,7 @@ export interface PollerWorld {
  * The poller against the real simulator, file store and verifying webhook receiver, in virtual
  * time: CAMS calls and answered webhooks take no virtual time, rate-limit waits take no real
  * time, and a webhook the receiver holds unanswered lets virtual time run, so the publisher's
- * timeout (10 s on the same clock) ends it as it would in production.
+ * timeout (15 s on the same clock) ends it as it would in production.
  */
 export async function startPollerWorld(options: {
   flows: SimFlow[];

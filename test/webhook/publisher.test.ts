@@ -257,7 +257,7 @@ describe('delivery outcomes', () => {
     const startedAt = Date.now();
     const outcome = await createWebhookPublisher({ clock: virtual }).deliver(event, endpoint(r.url));
     expect(outcome).toEqual({ kind: 'retry', reason: 'timeout' });
-    expect(virtual.now()).toBe(10_000);
+    expect(virtual.now()).toBe(15_000);
     expect(Date.now() - startedAt).toBeLessThan(9_000);
   });
 
@@ -447,6 +447,7 @@ describe('events that cannot be built', () => {
       expect(outcome).toEqual({
         kind: 'retry',
         reason: expect.stringMatching(/cannot be built \(TypeError\)/),
+        isUnsent: true,
       });
       expect(server.bodies).toHaveLength(0);
     },
