@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { FcFunction, fcContext, loadBundle, serveFcHttp } from '../../local/fc-emulator';
 import packageJson from '../../package.json';
+import { deployTimingOf } from '../../scripts/smoke/deploy-timing';
 import { runSmokeCli } from '../../scripts/smoke/run';
+import { repoRoot } from './render-s-yaml';
 
 const credentialsEnv = {
   ALIBABA_CLOUD_ACCESS_KEY_ID: 'STS.deployer',
@@ -16,6 +18,10 @@ const credentialsEnv = {
 let simulator: CamsSimulator;
 const servers: Array<{ close(): Promise<void> }> = [];
 const savedEnv = { ...process.env };
+/** What s.yaml deploys: http timeout 10 s, poller timeout 60 s, timer every minute. */
+const timing = deployTimingOf(readFileSync(join(repoRoot, 's.yaml'), 'utf8'));
+/** The smoke check's clock: its waits move it, nothing sleeps. */
+const virtualClock = { nowMs: Date.parse('2026-01-05T10:00:00Z') };
 
 beforeAll(async () => {
   simulator = await startCamsSimulator({
@@ -50,6 +56,8 @@ async function listen(server: Server): Promise<string> {
 async function deployLocally(options: {
   throttleHttp?: number;
   throttleInvoke?: number;
+  /** While true, InvokeFunction of the poller answers 429: a timer run holds its one slot. */
+  isPollerBusy?: () => boolean;
   pollerEnv?: Record<string, string>;
   /** Only the HTTP function's variables differ. */
   httpEnv?: Record<string, string>;
@@ -105,7 +113,7 @@ async function deployLocally(options: {
           request.method === 'POST' &&
           path === '/2023-03-30/functions/cams-flow-watch-poller/invocations'
         ) {
-          if (invokeThrottles-- > 0) {
+          if (invokeThrottles-- > 0 || options.isPollerBusy?.()) {
             response.writeHead(429, json).end(
               JSON.stringify({
                 Code: 'ResourceThrottled',
@@ -147,10 +155,12 @@ function smoke(
   const waits: number[] = [];
   const result = runSmokeCli(env, io, {
     expectedVersion,
+    timing,
+    now: () => new Date(virtualClock.nowMs),
     sleep: async (ms) => {
       waits.push(ms);
+      virtualClock.nowMs += ms;
     },
-    attempts: 4,
   });
   return { result, waits };
 }
@@ -176,8 +186,8 @@ describe('smoke check (npm run smoke)', () => {
       'poller dry run: cams: ok (GetFlow 620000000000001)',
       `poller dry run: version ${packageJson.version}, node ${process.version}`,
     ]);
-    expect(waits).toEqual([1000, 1000, 2000]);
-    expect(err.filter((line) => !line.startsWith('FC answered 429'))).toEqual([]);
+    expect(waits).toEqual([1000, 1000, 1000]);
+    expect(err.filter((line) => !line.includes(': FC answered 429 ('))).toEqual([]);
     expect(JSON.parse(JSON.parse(deployment.invocations[0] ?? '{}').payload)).toEqual({
       source: 'smoke',
       dryRun: true,
@@ -218,14 +228,40 @@ describe('smoke check (npm run smoke)', () => {
     expect([...out, ...err].join('\n')).not.toContain('hunter2');
   });
 
-  it('gives up after the last attempt when FC keeps answering 429', async () => {
-    const deployment = await deployLocally({ throttleHttp: 10, throttleInvoke: 10 });
+  it('waits out a poller busy with timer runs for a timer period plus its timeout (from s.yaml)', async () => {
+    expect(timing).toEqual({ httpTimeoutSeconds: 10, pollerTimeoutSeconds: 60, timerPeriodSeconds: 60 });
+    // Runs lasting to 2 s before their deadline, tick after tick: the slot is free 2 s a minute,
+    // and the smoke check starts just after a gap closed. Six doubling tries (31 s) missed it.
+    const startedAt = virtualClock.nowMs;
+    const freeFrom = startedAt + 116_000;
+    const deployment = await deployLocally({
+      isPollerBusy: () => virtualClock.nowMs < freeFrom || virtualClock.nowMs >= freeFrom + 2000,
+    });
+    const { out, err, io } = captureIo();
+    const { result, waits } = smoke(deployment.env, io);
+    expect(await result).toBe(0);
+    expect(out).toContain('poller dry run: cams: ok (GetFlow 620000000000001)');
+    expect(deployment.invocations).toHaveLength(1);
+    expect(Math.max(...waits)).toBe(1000);
+    expect(err.filter((line) => line.startsWith('poller dry run: FC answered 429')).length).toBeLessThan(10);
+  });
+
+  it('gives up when FC keeps answering 429, saying why', async () => {
+    const deployment = await deployLocally({ throttleHttp: 10_000, isPollerBusy: () => true });
     const { err, io } = captureIo();
+    const startedAt = virtualClock.nowMs;
     const { result, waits } = smoke(deployment.env, io);
     expect(await result).toBe(1);
-    expect(waits).toHaveLength(6);
-    expect(err.join('\n')).toMatch(/healthz: .* answered HTTP 429/);
-    expect(err.join('\n')).toMatch(/ResourceThrottled \(HTTP 429\)/);
+    expect(virtualClock.nowMs - startedAt).toBe(30_000 + 120_000);
+    expect(waits.reduce((total, wait) => total + wait, 0)).toBe(150_000);
+    const errors = err.join('\n');
+    expect(errors).toMatch(
+      /healthz: the HTTP function is at its concurrency cap \(HTTP_MAX_INSTANCES\): FC answered 429 for 30 s/,
+    );
+    expect(errors).toMatch(
+      /poller dry run: poller busy with a timer run: FC answered 429 for 120 s \(timer period 60 s \+ timeout 60 s, s\.yaml\)/,
+    );
+    expect(errors).toMatch(/ResourceThrottled \(HTTP 429\)/);
   });
 
   it('exits 2 without credentials', async () => {
