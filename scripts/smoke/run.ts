@@ -6,8 +6,9 @@ import {
   invokeOptionsFrom,
 } from '../invoke/index';
 import type { DeployTiming } from './deploy-timing';
+import { type HealthAnswer, healthByInvoke, healthThroughUrl } from './health-request';
 import { type RetryOptions, retryOn429 } from './retry';
-import { httpTriggerUrl } from './trigger-url';
+import { httpTrigger } from './trigger-url';
 
 export interface SmokeIo {
   out: (line: string) => void;
@@ -108,14 +109,29 @@ export async function runSmokeCli(
 
   let failures = 0;
   try {
-    const url =
-      env.DEPLOY_HTTP_URL?.trim().replace(/\/+$/, '') || (await httpTriggerUrl(http, http.functionName));
+    const override = env.DEPLOY_HTTP_URL?.trim().replace(/\/+$/, '');
+    const trigger = override
+      ? { url: override, authType: 'anonymous' }
+      : await httpTrigger(http, http.functionName);
+    let via: string;
+    let request: () => Promise<HealthAnswer>;
+    if (trigger.authType === 'anonymous') {
+      via = `${trigger.url}/healthz`;
+      request = () => healthThroughUrl(trigger.url);
+    } else if (trigger.authType === 'function') {
+      via = `InvokeFunction ${http.functionName} (trigger authType function: FC refuses unsigned requests)`;
+      request = () => healthByInvoke(http);
+    } else {
+      throw new Error(
+        `the HTTP trigger's authType is ${trigger.authType.replace(/[^A-Za-z0-9_-]/g, '?').slice(0, 32)}, which s.yaml cannot set up (jwt needs an authConfig with keys s.yaml does not carry) — set HTTP_TRIGGER_AUTH_TYPE to anonymous or function and deploy again`,
+      );
+    }
     const response = await retryOn429(
-      () => fetch(`${url}/healthz`, { signal: AbortSignal.timeout(30_000) }),
+      request,
       (outcome) => outcome.value?.status === 429,
       retry('healthz', httpWindowMs, 8000),
     );
-    const health = parseJson<Health>(await response.text());
+    const health = parseJson<Health>(response.body);
     if (typeof health?.config === 'string' && health.config !== 'ok') {
       failures += 1;
       io.err(
@@ -126,16 +142,21 @@ export async function runSmokeCli(
       io.err(
         `healthz: the HTTP function is at its concurrency cap (HTTP_MAX_INSTANCES): FC answered 429 for ${seconds(httpWindowMs)} (${HTTP_RETRY_TIMEOUTS} × its ${timing.httpTimeoutSeconds} s timeout, s.yaml) — run the smoke check again when the load drops, or raise HTTP_MAX_INSTANCES`,
       );
+    } else if (response.status === 401 || response.status === 403) {
+      failures += 1;
+      io.err(
+        `healthz: ${via} answered HTTP ${response.status}: ${override ? 'DEPLOY_HTTP_URL' : 'the trigger'} refused an unsigned request (/healthz itself needs no token) — the smoke check signs nothing it sends there; ${override ? 'let GET /healthz through the custom domain unauthenticated, or unset DEPLOY_HTTP_URL (with HTTP_TRIGGER_AUTH_TYPE=function the check then goes through InvokeFunction)' : 'check the trigger authType in the FC console matches HTTP_TRIGGER_AUTH_TYPE and deploy again'}`,
+      );
     } else if (response.status !== 200 || health?.ok !== true) {
       failures += 1;
-      io.err(`healthz: ${url}/healthz answered HTTP ${response.status}`);
+      io.err(`healthz: ${via} answered HTTP ${response.status}`);
     } else if (health.version !== dependencies.expectedVersion) {
       failures += 1;
       io.err(
         `healthz: version ${String(health.version)} is serving, expected ${dependencies.expectedVersion}`,
       );
     } else {
-      io.out(`healthz: ${url}/healthz → 200, version ${health.version}, node ${String(health.node)}`);
+      io.out(`healthz: ${via} → 200, version ${health.version}, node ${String(health.node)}`);
     }
   } catch (error) {
     failures += 1;

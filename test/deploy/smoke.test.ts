@@ -56,6 +56,8 @@ async function listen(server: Server): Promise<string> {
 async function deployLocally(options: {
   throttleHttp?: number;
   throttleInvoke?: number;
+  /** The HTTP trigger's authType; `function` refuses requests without FC's signature (403). */
+  triggerAuthType?: string;
   /** While true, InvokeFunction of the poller answers 429: a timer run holds its one slot. */
   isPollerBusy?: () => boolean;
   pollerEnv?: Record<string, string>;
@@ -85,6 +87,14 @@ async function deployLocally(options: {
   let httpThrottles = options.throttleHttp ?? 0;
   const trigger = await listen(
     createServer(async (request, response) => {
+      if (options.triggerAuthType === 'function' && !request.headers.authorization) {
+        response
+          .writeHead(403, { 'content-type': 'application/json' })
+          .end(
+            '{"ErrorCode":"SignatureNotMatch","ErrorMessage":"required HTTP header Authorization was not specified"}',
+          );
+        return;
+      }
       if (httpThrottles-- > 0) {
         response
           .writeHead(429, { 'content-type': 'application/json' })
@@ -106,9 +116,28 @@ async function deployLocally(options: {
         const path = new URL(request.url ?? '/', 'http://fc').pathname;
         const json = { 'content-type': 'application/json', 'x-fc-request-id': '1-smoke' };
         if (request.method === 'GET' && path === '/2023-03-30/functions/cams-flow-watch-http/triggers/http') {
+          response.writeHead(200, json).end(
+            JSON.stringify({
+              triggerName: 'http',
+              triggerConfig: JSON.stringify({
+                authType: options.triggerAuthType ?? 'anonymous',
+                methods: ['GET', 'HEAD', 'POST'],
+              }),
+              httpTrigger: { urlInternet: `${trigger}/` },
+            }),
+          );
+        } else if (
+          request.method === 'POST' &&
+          path === '/2023-03-30/functions/cams-flow-watch-http/invocations'
+        ) {
+          const invocation = await httpFunction.invoke(Buffer.concat(chunks));
+          if (!invocation.ok) {
+            response.writeHead(500, json).end(JSON.stringify({ Code: 'InvokeFailed' }));
+            return;
+          }
           response
-            .writeHead(200, json)
-            .end(JSON.stringify({ triggerName: 'http', httpTrigger: { urlInternet: `${trigger}/` } }));
+            .writeHead(200, { ...json, 'content-type': 'application/octet-stream' })
+            .end(JSON.stringify(invocation.value));
         } else if (
           request.method === 'POST' &&
           path === '/2023-03-30/functions/cams-flow-watch-poller/invocations'
@@ -262,6 +291,39 @@ describe('smoke check (npm run smoke)', () => {
       /poller dry run: poller busy with a timer run: FC answered 429 for 120 s \(timer period 60 s \+ timeout 60 s, s\.yaml\)/,
     );
     expect(errors).toMatch(/ResourceThrottled \(HTTP 429\)/);
+  });
+
+  it('checks /healthz through InvokeFunction behind a trigger with authType function', async () => {
+    const deployment = await deployLocally({ triggerAuthType: 'function', httpEnv: { HTTP_AUTH: 'none' } });
+    const { out, err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(0);
+    expect(err).toEqual([]);
+    expect(out[0]).toMatch(
+      /^healthz: InvokeFunction cams-flow-watch-http \(trigger authType function: FC refuses unsigned requests\) → 200, version /,
+    );
+  });
+
+  it('says what to fix when the trigger refuses the unsigned request', async () => {
+    const deployment = await deployLocally({ triggerAuthType: 'function' });
+    const { err, io } = captureIo();
+    // A custom domain in front of a trigger that wants FC's signature.
+    const trigger = await fetch(
+      `${deployment.env.DEPLOY_FC_ENDPOINT}/2023-03-30/functions/cams-flow-watch-http/triggers/http`,
+    );
+    const url = ((await trigger.json()) as { httpTrigger: { urlInternet: string } }).httpTrigger.urlInternet;
+    expect(await smoke({ ...deployment.env, DEPLOY_HTTP_URL: url }, io).result).toBe(1);
+    expect(err.join('\n')).toMatch(
+      /healthz: http:\/\/127\.0\.0\.1:\d+\/healthz answered HTTP 403: DEPLOY_HTTP_URL refused an unsigned request .*unset DEPLOY_HTTP_URL/,
+    );
+  });
+
+  it('refuses a jwt trigger, naming the variable to change', async () => {
+    const deployment = await deployLocally({ triggerAuthType: 'jwt' });
+    const { err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(1);
+    expect(err.join('\n')).toMatch(
+      /healthz: the HTTP trigger's authType is jwt, .*set HTTP_TRIGGER_AUTH_TYPE to anonymous or function and deploy again/,
+    );
   });
 
   it('exits 2 without credentials', async () => {
