@@ -1,7 +1,7 @@
 // `npm run smoke`: after `s deploy`, GET <trigger URL>/healthz and a dry run of the poller (docs/deploy.md).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import packageJson from '../package.json';
+import { buildVersion } from './build-version.mjs';
 import { DeployTimingError, deployTimingOf } from './smoke/deploy-timing';
 import { runSmokeCli } from './smoke/run';
 
@@ -20,7 +20,8 @@ async function main(): Promise<number> {
     io.err(error.message);
     return 2;
   }
-  return runSmokeCli(process.env, io, { expectedVersion: packageJson.version, timing });
+  const root = join(__dirname, '..');
+  return runSmokeCli(process.env, io, { expectedVersion: buildVersion(root), timing });
 }
 
 main().then((exitCode) => {

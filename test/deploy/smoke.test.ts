@@ -6,10 +6,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { FcFunction, fcContext, loadBundle, serveFcHttp } from '../../local/fc-emulator';
-import packageJson from '../../package.json';
+import { buildVersion } from '../../scripts/build-version.mjs';
 import { deployTimingOf } from '../../scripts/smoke/deploy-timing';
 import { runSmokeCli } from '../../scripts/smoke/run';
 import { repoRoot } from './render-s-yaml';
+
+/** What scripts/build.mjs baked into the bundles: package version + git commit. */
+const builtVersion = buildVersion(join(__dirname, '../..'));
 
 const credentialsEnv = {
   ALIBABA_CLOUD_ACCESS_KEY_ID: 'STS.deployer',
@@ -179,7 +182,7 @@ function captureIo() {
 function smoke(
   env: Record<string, string>,
   io: ReturnType<typeof captureIo>['io'],
-  expectedVersion = packageJson.version,
+  expectedVersion = builtVersion,
 ) {
   const waits: number[] = [];
   const result = runSmokeCli(env, io, {
@@ -206,14 +209,14 @@ describe('smoke check (npm run smoke)', () => {
     expect(out).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^healthz: http://127\\.0\\.0\\.1:\\d+/healthz → 200, version ${packageJson.version}, node v\\d+`,
+          `^healthz: http://127\\.0\\.0\\.1:\\d+/healthz → 200, version ${builtVersion.replace(/[.+]/g, (char) => `\\${char}`)}, node v\\d+`,
         ),
       ),
       expect.stringMatching(/^poller dry run: configuration: ok/),
       expect.stringMatching(/^poller dry run: credentials: ok/),
       expect.stringMatching(/^poller dry run: stateStore: ok/),
       'poller dry run: cams: ok (GetFlow 620000000000001)',
-      `poller dry run: version ${packageJson.version}, node ${process.version}`,
+      `poller dry run: version ${builtVersion}, node ${process.version}`,
     ]);
     expect(waits).toEqual([1000, 1000, 1000]);
     expect(err.filter((line) => !line.includes(': FC answered 429 ('))).toEqual([]);
@@ -230,6 +233,25 @@ describe('smoke check (npm run smoke)', () => {
     const { err, io } = captureIo();
     expect(await smoke(deployment.env, io, '9.9.9').result).toBe(1);
     expect(err.join('\n')).toMatch(/version .* is serving, expected 9\.9\.9/);
+  });
+
+  it('fails on older code of the same package version (the git commit differs)', async () => {
+    const deployment = await deployLocally({});
+    const { err, io } = captureIo();
+    const expected = `${builtVersion.split('+')[0]}+0123456789ab`;
+    expect(await smoke(deployment.env, io, expected).result).toBe(1);
+    expect(err).toContain(`healthz: version ${builtVersion} is serving, expected ${expected}`);
+    expect(err).toContain(`poller dry run: version ${builtVersion} is deployed, expected ${expected}`);
+  });
+
+  it('compares only the package version, and says so, where this checkout has no git revision', async () => {
+    const deployment = await deployLocally({});
+    const { err, io } = captureIo();
+    const expected = `${builtVersion.split('+')[0]}+unknown`;
+    expect(await smoke(deployment.env, io, expected).result).toBe(0);
+    expect(err).toEqual([
+      `version: no git revision in this checkout (${expected}): only the package version is compared, so older code of the same version would pass`,
+    ]);
   });
 
   it('fails naming the check when the poller cannot reach its state store', async () => {
