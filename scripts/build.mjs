@@ -4,6 +4,7 @@
 // one broken function fails its own tests rather than every test).
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { buildVersion } from './build-version.mjs';
 import { bundleOptions } from './bundle-options.mjs';
 
 const keepGoing = process.argv.includes('--keep-going');
@@ -11,6 +12,8 @@ const functions = (existsSync('functions') ? readdirSync('functions', { withFile
   .filter((entry) => entry.isDirectory() && existsSync(`functions/${entry.name}/index.ts`))
   .map((entry) => entry.name);
 
+// A short string constant in place of __BUILD_VERSION__ (shared/build-version.ts): nothing to read at cold start.
+const version = buildVersion(process.cwd());
 const results = await Promise.allSettled(
   functions.map((name) => {
     // A file an earlier build put beside index.js (a split-out SDK) must not be deployed stale.
@@ -19,10 +22,13 @@ const results = await Promise.allSettled(
       entryPoints: [`functions/${name}/index.ts`],
       outfile: `dist/${name}/index.js`,
       ...bundleOptions,
+      define: { __BUILD_VERSION__: JSON.stringify(version) },
     }).then(() => `dist/${name}/index.js`);
   }),
 );
 const built = results.filter((result) => result.status === 'fulfilled').map((result) => result.value);
 const failed = functions.filter((_, index) => results[index]?.status === 'rejected');
-console.log(`built ${built.join(', ') || 'nothing'}${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`);
+console.log(
+  `built ${built.join(', ') || 'nothing'} as version ${version}${version.endsWith('+unknown') ? ' (no git here: the revision is unknown)' : ''}${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`,
+);
 if (failed.length && !keepGoing) process.exit(1);

@@ -13,7 +13,7 @@ export interface HttpConfig {
   readonly tokenDigests: readonly Buffer[];
   /** sha256 digests of the tokens that may also write (redelivery); they read too. */
   readonly adminTokenDigests: readonly Buffer[];
-  /** `none`: the trigger authenticates (authType function|jwt), so this function does not. */
+  /** `none`: the trigger authenticates (authType function), so this function does not. */
   readonly authMode: 'token' | 'none';
   /** Per-instance memory and shared store cache lifetime of answers read from CAMS here. */
   readonly cacheTtlMs: number;

@@ -137,7 +137,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       log(
         JSON.stringify({
           level: 'error',
-          msg: 'HTTP_API_TOKENS is empty: every route but /healthz answers 401. Set HTTP_API_TOKENS, or HTTP_AUTH=none when the HTTP trigger authenticates (authType function or jwt).',
+          msg: 'HTTP_API_TOKENS is empty: every route but /healthz answers 401. Set HTTP_API_TOKENS, or HTTP_AUTH=none when the HTTP trigger authenticates (HTTP_TRIGGER_AUTH_TYPE=function).',
         }),
       );
     }

@@ -1,5 +1,5 @@
-import packageJson from '../../package.json';
+import { BUILD_VERSION } from '../../shared/build-version';
 import { createHttpHandler } from './handler';
 
 /** FC entry point (`handler: index.handler`). */
-export const handler = createHttpHandler({ version: packageJson.version });
+export const handler = createHttpHandler({ version: BUILD_VERSION });

@@ -1,5 +1,5 @@
-import packageJson from '../../package.json';
+import { BUILD_VERSION } from '../../shared/build-version';
 import { createPollerHandler } from './handler';
 
 /** FC entry point (`handler: index.handler`), invoked by the timer trigger. */
-export const handler = createPollerHandler({ version: packageJson.version });
+export const handler = createPollerHandler({ version: BUILD_VERSION });

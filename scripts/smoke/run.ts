@@ -5,8 +5,10 @@ import {
   invoke,
   invokeOptionsFrom,
 } from '../invoke/index';
-import { retryOn429 } from './retry';
-import { httpTriggerUrl } from './trigger-url';
+import type { DeployTiming } from './deploy-timing';
+import { type HealthAnswer, healthByInvoke, healthThroughUrl } from './health-request';
+import { type RetryOptions, retryOn429 } from './retry';
+import { httpTrigger } from './trigger-url';
 
 export interface SmokeIo {
   out: (line: string) => void;
@@ -14,13 +16,37 @@ export interface SmokeIo {
 }
 
 export interface SmokeDependencies {
-  /** The package version the deployment must report (package.json's). */
+  /**
+   * The version the deployment must report: `<package version>+<git commit>`, as
+   * scripts/build-version.mjs gives it for this checkout (`+unknown` without git: then only the
+   * package version can be compared).
+   */
   readonly expectedVersion: string;
+  /** The timeouts and timer period s.yaml deploys (deploy-timing.ts): how long 429s may last. */
+  readonly timing: DeployTiming;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => Date;
-  /** Attempts per check while FC answers 429; default 6 (waits 1+2+4+8+16 s at most). */
-  readonly attempts?: number;
-  readonly baseDelayMs?: number;
+}
+
+/**
+ * A timer run of the poller holds its single slot until shortly before its deadline (it keeps
+ * a thirtieth of the run, 0.5–3 s, to save state: shared/poller/run.ts) whenever flows keep
+ * coming due, so the slot may be free only for a second or two before the next tick. Attempts
+ * 1 s apart land in that gap; trying for a timer period plus a timeout sees at least one run end.
+ */
+const POLLER_RETRY_DELAY_MS = 1000;
+/** The HTTP function's slots turn over within its timeout; three of them span a busy spell. */
+const HTTP_RETRY_TIMEOUTS = 3;
+
+/** The served version is the one deployed; without a revision here, only its package part can be. */
+function isExpectedVersion(served: unknown, expected: string): boolean {
+  if (typeof served !== 'string') return false;
+  if (!expected.endsWith('+unknown')) return served === expected;
+  return served.split('+')[0] === expected.split('+')[0];
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
 }
 
 interface Health {
@@ -62,13 +88,23 @@ export async function runSmokeCli(
   const sleep =
     dependencies.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const now = dependencies.now ?? (() => new Date());
-  const retry = {
-    attempts: dependencies.attempts ?? 6,
-    baseDelayMs: dependencies.baseDelayMs ?? 1000,
+  const { timing } = dependencies;
+  const retry = (check: string, windowMs: number, maxDelayMs: number): RetryOptions => ({
+    windowMs,
+    baseDelayMs: 1000,
+    maxDelayMs,
     sleep,
-    onRetry: (attempt: number, delayMs: number) =>
-      io.err(`FC answered 429 (attempt ${attempt}); retrying in ${delayMs} ms`),
-  };
+    nowMs: () => now().getTime(),
+    // Attempts 1, 2, 4, 8, …: a line now and then, not one a second for two minutes.
+    onRetry: (attempt, delayMs, elapsedMs) => {
+      if ((attempt & (attempt - 1)) !== 0) return;
+      io.err(
+        `${check}: FC answered 429 (attempt ${attempt}, ${seconds(elapsedMs)} of ${seconds(windowMs)}); retrying in ${delayMs} ms`,
+      );
+    },
+  });
+  const httpWindowMs = HTTP_RETRY_TIMEOUTS * timing.httpTimeoutSeconds * 1000;
+  const pollerWindowMs = (timing.timerPeriodSeconds + timing.pollerTimeoutSeconds) * 1000;
   let http: ReturnType<typeof invokeOptionsFrom>;
   let poller: ReturnType<typeof invokeOptionsFrom>;
   try {
@@ -82,31 +118,61 @@ export async function runSmokeCli(
     throw error;
   }
 
+  if (dependencies.expectedVersion.endsWith('+unknown')) {
+    io.err(
+      `version: no git revision in this checkout (${dependencies.expectedVersion}): only the package version is compared, so older code of the same version would pass`,
+    );
+  }
   let failures = 0;
   try {
-    const url =
-      env.DEPLOY_HTTP_URL?.trim().replace(/\/+$/, '') || (await httpTriggerUrl(http, http.functionName));
+    const override = env.DEPLOY_HTTP_URL?.trim().replace(/\/+$/, '');
+    const trigger = override
+      ? { url: override, authType: 'anonymous' }
+      : await httpTrigger(http, http.functionName);
+    let via: string;
+    let request: () => Promise<HealthAnswer>;
+    if (trigger.authType === 'anonymous') {
+      via = `${trigger.url}/healthz`;
+      request = () => healthThroughUrl(trigger.url);
+    } else if (trigger.authType === 'function') {
+      via = `InvokeFunction ${http.functionName} (trigger authType function: FC refuses unsigned requests)`;
+      request = () => healthByInvoke(http);
+    } else {
+      throw new Error(
+        `the HTTP trigger's authType is ${trigger.authType.replace(/[^A-Za-z0-9_-]/g, '?').slice(0, 32)}, which s.yaml cannot set up (jwt needs an authConfig with keys s.yaml does not carry) — set HTTP_TRIGGER_AUTH_TYPE to anonymous or function and deploy again`,
+      );
+    }
     const response = await retryOn429(
-      () => fetch(`${url}/healthz`, { signal: AbortSignal.timeout(30_000) }),
+      request,
       (outcome) => outcome.value?.status === 429,
-      retry,
+      retry('healthz', httpWindowMs, 8000),
     );
-    const health = parseJson<Health>(await response.text());
+    const health = parseJson<Health>(response.body);
     if (typeof health?.config === 'string' && health.config !== 'ok') {
       failures += 1;
       io.err(
         `healthz: the HTTP function's configuration is invalid: ${health.config.replace(/[^A-Za-z0-9_]/g, '?').slice(0, 64)} — fix that variable (the function's log says why) and deploy again`,
       );
+    } else if (response.status === 429) {
+      failures += 1;
+      io.err(
+        `healthz: the HTTP function is at its concurrency cap (HTTP_MAX_INSTANCES): FC answered 429 for ${seconds(httpWindowMs)} (${HTTP_RETRY_TIMEOUTS} × its ${timing.httpTimeoutSeconds} s timeout, s.yaml) — run the smoke check again when the load drops, or raise HTTP_MAX_INSTANCES`,
+      );
+    } else if (response.status === 401 || response.status === 403) {
+      failures += 1;
+      io.err(
+        `healthz: ${via} answered HTTP ${response.status}: ${override ? 'DEPLOY_HTTP_URL' : 'the trigger'} refused an unsigned request (/healthz itself needs no token) — the smoke check signs nothing it sends there; ${override ? 'let GET /healthz through the custom domain unauthenticated, or unset DEPLOY_HTTP_URL (with HTTP_TRIGGER_AUTH_TYPE=function the check then goes through InvokeFunction)' : 'check the trigger authType in the FC console matches HTTP_TRIGGER_AUTH_TYPE and deploy again'}`,
+      );
     } else if (response.status !== 200 || health?.ok !== true) {
       failures += 1;
-      io.err(`healthz: ${url}/healthz answered HTTP ${response.status}`);
-    } else if (health.version !== dependencies.expectedVersion) {
+      io.err(`healthz: ${via} answered HTTP ${response.status}`);
+    } else if (!isExpectedVersion(health.version, dependencies.expectedVersion)) {
       failures += 1;
       io.err(
         `healthz: version ${String(health.version)} is serving, expected ${dependencies.expectedVersion}`,
       );
     } else {
-      io.out(`healthz: ${url}/healthz → 200, version ${health.version}, node ${String(health.node)}`);
+      io.out(`healthz: ${via} → 200, version ${health.version}, node ${String(health.node)}`);
     }
   } catch (error) {
     failures += 1;
@@ -117,7 +183,7 @@ export async function runSmokeCli(
     const result = await retryOn429(
       () => invoke(poller),
       (outcome) => outcome.error instanceof InvokeApiError && outcome.error.httpStatus === 429,
-      retry,
+      retry('poller dry run', pollerWindowMs, POLLER_RETRY_DELAY_MS),
     );
     const report = parseJson<DryRunReport>(result.body);
     if (result.errorType || report?.dryRun !== true) {
@@ -134,7 +200,7 @@ export async function runSmokeCli(
       }
       if (report.ok !== true) failures += 1;
       else io.out(`poller dry run: version ${String(report.version)}, node ${String(report.node)}`);
-      if (report.ok === true && report.version !== dependencies.expectedVersion) {
+      if (report.ok === true && !isExpectedVersion(report.version, dependencies.expectedVersion)) {
         failures += 1;
         io.err(
           `poller dry run: version ${String(report.version)} is deployed, expected ${dependencies.expectedVersion}`,
@@ -143,6 +209,11 @@ export async function runSmokeCli(
     }
   } catch (error) {
     failures += 1;
+    if (error instanceof InvokeApiError && error.httpStatus === 429) {
+      io.err(
+        `poller dry run: poller busy with a timer run: FC answered 429 for ${seconds(pollerWindowMs)} (timer period ${timing.timerPeriodSeconds} s + timeout ${timing.pollerTimeoutSeconds} s, s.yaml) — runs that last to their deadline tick after tick leave no gap; run the smoke check again, and see the poller's log for runs ending at their deadline`,
+      );
+    }
     io.err(`poller dry run: ${error instanceof Error ? error.message : String(error)}`);
   }
   return failures === 0 ? 0 : 1;

@@ -4,28 +4,41 @@ import { apiError } from '../invoke/run';
 /** The trigger s.yaml gives the http function. */
 export const HTTP_TRIGGER_NAME = 'http';
 
+export interface HttpTrigger {
+  /** The public URL, without a trailing slash. */
+  readonly url: string;
+  /** `anonymous`, `function` (FC signature in the Authorization header) or `jwt`; as deployed. */
+  readonly authType: string;
+}
+
+/** FC 3.0 gives an HTTP trigger's settings as a JSON string: `{"authType":"…","methods":[…]}`. */
+function authTypeOf(triggerConfig: string | undefined): string {
+  try {
+    const config = JSON.parse(triggerConfig ?? '{}') as { authType?: unknown };
+    return typeof config.authType === 'string' ? config.authType : 'anonymous';
+  } catch {
+    return 'anonymous';
+  }
+}
+
 /**
- * The HTTP trigger's public URL, from FC 3.0's GetTrigger (`httpTrigger.urlInternet`), the same
- * value `s info` prints: the smoke check then goes through the trigger as a caller would.
+ * The HTTP trigger's public URL, from FC 3.0's GetTrigger (`httpTrigger.urlInternet`, the same
+ * value `s info` prints), so the smoke check goes through the trigger as a caller would, and its
+ * authType, which decides whether an unsigned request can get through at all.
  */
-export async function httpTriggerUrl(
+export async function httpTrigger(
   connection: ConnectionOptions,
   functionName: string,
   triggerName = HTTP_TRIGGER_NAME,
-): Promise<string> {
+): Promise<HttpTrigger> {
   const client = fcClientFor(connection);
-  let url: string | undefined;
+  let body: Awaited<ReturnType<typeof client.getTriggerWithOptions>>['body'];
   try {
-    const response = await client.getTriggerWithOptions(
-      functionName,
-      triggerName,
-      {},
-      runtimeOptions(30_000),
-    );
-    url = response.body?.httpTrigger?.urlInternet;
+    ({ body } = await client.getTriggerWithOptions(functionName, triggerName, {}, runtimeOptions(30_000)));
   } catch (error) {
     throw apiError(`${functionName}/${triggerName}`, error, 'GetTrigger');
   }
+  const url = body?.httpTrigger?.urlInternet;
   if (!url) throw new Error(`GetTrigger ${functionName}/${triggerName} returned no httpTrigger.urlInternet`);
-  return url.replace(/\/+$/, '');
+  return { url: url.replace(/\/+$/, ''), authType: authTypeOf(body?.triggerConfig) };
 }

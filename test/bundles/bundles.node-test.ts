@@ -11,7 +11,10 @@ import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '.
 import { FcFunction, fcContext, fcTimerEvent, loadBundle, serveFcHttp } from '../../local/fc-emulator';
 import { startTablestoreServer } from '../../local/tablestore-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
-import packageJson from '../../package.json';
+import { buildVersion } from '../../scripts/build-version.mjs';
+
+/** What scripts/build.mjs baked into the bundles: package version + git commit. */
+const builtVersion = buildVersion(join(__dirname, '../..'));
 
 const DIST = join(__dirname, '../../dist');
 /** Self-signed for 127.0.0.1, loopback tests only (test/fixtures/README.md). */
@@ -132,7 +135,7 @@ describe(`built bundles on Node ${process.version}`, () => {
       assert.deepEqual(await answer.json(), {
         ok: true,
         config: 'ok',
-        version: packageJson.version,
+        version: builtVersion,
         node: process.version,
       });
     } finally {

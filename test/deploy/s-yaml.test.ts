@@ -5,6 +5,7 @@ import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROUTES } from '../../functions/http/routes';
+import { deployConfigProblems, TRIGGER_AUTH_TYPES } from '../../scripts/deploy-check/problems';
 import { envReadsOf, RUNTIME_PROVIDED } from './env-reads';
 import { fcCronProblem } from './fc-cron';
 import { type Resource, renderSYaml, repoRoot } from './render-s-yaml';
@@ -283,6 +284,35 @@ describe('s.yaml, as Serverless Devs renders it', () => {
       expect(answered.filter((method) => !trigger?.triggerConfig.methods.includes(method))).toEqual([]);
     });
 
+    it.each(TRIGGER_AUTH_TYPES)('deploys the trigger with authType %s, schema-valid', (authType) => {
+      const rendered = renderSYaml({
+        ...deployEnv,
+        HTTP_TRIGGER_AUTH_TYPE: authType,
+        HTTP_AUTH: authType === 'function' ? 'none' : 'token',
+      });
+      const http = rendered.resources.http;
+      expect(validateProps(http?.props)).toBe(true);
+      const [trigger] = (http?.props.triggers ?? []) as Array<{ triggerConfig: Record<string, unknown> }>;
+      expect(trigger?.triggerConfig).toEqual({ authType, methods: ['GET', 'HEAD', 'POST'] });
+    });
+
+    // FC's jwt trigger needs authConfig.jwks and tokenLookup (IHttpTriggerConfig in the schema):
+    // s.yaml has none to give, so the deploy check refuses jwt rather than deploy a keyless trigger.
+    it('renders jwt without the authConfig it needs, so the deploy check refuses it', () => {
+      const rendered = renderSYaml({ ...deployEnv, HTTP_TRIGGER_AUTH_TYPE: 'jwt' });
+      const [trigger] = (rendered.resources.http?.props.triggers ?? []) as Array<{
+        triggerConfig: Record<string, unknown>;
+      }>;
+      expect(trigger?.triggerConfig).not.toHaveProperty('authConfig');
+      const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+      expect(schema.definitions.IHttpTriggerConfig.properties.authConfig.required).toEqual(
+        expect.arrayContaining(['jwks', 'tokenLookup']),
+      );
+      expect(
+        deployConfigProblems({ ...deployEnv, HTTP_TRIGGER_AUTH_TYPE: 'jwt', HTTP_AUTH: 'none' }),
+      ).toEqual([expect.stringMatching(/^HTTP_TRIGGER_AUTH_TYPE=jwt is not supported/)]);
+    });
+
     // The bundles come from the vitest global setup (scripts/build.mjs).
     it.each(entries)('%s code folder holds index.js exporting handler', (_, resource) => {
       const { code, handler } = resource.props as { code: string; handler: string };
@@ -307,6 +337,16 @@ describe('s.yaml, as Serverless Devs renders it', () => {
       }
       expect(envOf(rendered.resources.poller).TABLESTORE_ENDPOINT).toBe(vpcEnv.TABLESTORE_ENDPOINT);
       expect(Object.keys(rendered.resources).sort()).toEqual(['http', 'poller']);
+    });
+
+    it('renders DEPLOY_VSWITCH_IDS trimmed, without empty entries, as the configuration check reads it', () => {
+      const rendered = renderSYaml({ ...vpcEnv, DEPLOY_VSWITCH_IDS: ' vsw-t4na, vsw-t4nb,' }, 's.vpc.yaml');
+      for (const resource of Object.values(rendered.resources)) {
+        expect((resource.props.vpcConfig as { vSwitchIds: unknown }).vSwitchIds).toEqual([
+          'vsw-t4na',
+          'vsw-t4nb',
+        ]);
+      }
     });
 
     it('refuses to render with part of the VPC missing', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { FcFunction, fcContext, loadBundle, serveFcHttp } from '../../local/fc-emulator';
-import packageJson from '../../package.json';
+import { buildVersion } from '../../scripts/build-version.mjs';
+import { deployTimingOf } from '../../scripts/smoke/deploy-timing';
 import { runSmokeCli } from '../../scripts/smoke/run';
+import { repoRoot } from './render-s-yaml';
+
+/** What scripts/build.mjs baked into the bundles: package version + git commit. */
+const builtVersion = buildVersion(join(__dirname, '../..'));
 
 const credentialsEnv = {
   ALIBABA_CLOUD_ACCESS_KEY_ID: 'STS.deployer',
@@ -16,6 +21,10 @@ const credentialsEnv = {
 let simulator: CamsSimulator;
 const servers: Array<{ close(): Promise<void> }> = [];
 const savedEnv = { ...process.env };
+/** What s.yaml deploys: http timeout 10 s, poller timeout 60 s, timer every minute. */
+const timing = deployTimingOf(readFileSync(join(repoRoot, 's.yaml'), 'utf8'));
+/** The smoke check's clock: its waits move it, nothing sleeps. */
+const virtualClock = { nowMs: Date.parse('2026-01-05T10:00:00Z') };
 
 beforeAll(async () => {
   simulator = await startCamsSimulator({
@@ -50,6 +59,10 @@ async function listen(server: Server): Promise<string> {
 async function deployLocally(options: {
   throttleHttp?: number;
   throttleInvoke?: number;
+  /** The HTTP trigger's authType; `function` refuses requests without FC's signature (403). */
+  triggerAuthType?: string;
+  /** While true, InvokeFunction of the poller answers 429: a timer run holds its one slot. */
+  isPollerBusy?: () => boolean;
   pollerEnv?: Record<string, string>;
   /** Only the HTTP function's variables differ. */
   httpEnv?: Record<string, string>;
@@ -77,6 +90,14 @@ async function deployLocally(options: {
   let httpThrottles = options.throttleHttp ?? 0;
   const trigger = await listen(
     createServer(async (request, response) => {
+      if (options.triggerAuthType === 'function' && !request.headers.authorization) {
+        response
+          .writeHead(403, { 'content-type': 'application/json' })
+          .end(
+            '{"ErrorCode":"SignatureNotMatch","ErrorMessage":"required HTTP header Authorization was not specified"}',
+          );
+        return;
+      }
       if (httpThrottles-- > 0) {
         response
           .writeHead(429, { 'content-type': 'application/json' })
@@ -98,14 +119,33 @@ async function deployLocally(options: {
         const path = new URL(request.url ?? '/', 'http://fc').pathname;
         const json = { 'content-type': 'application/json', 'x-fc-request-id': '1-smoke' };
         if (request.method === 'GET' && path === '/2023-03-30/functions/cams-flow-watch-http/triggers/http') {
+          response.writeHead(200, json).end(
+            JSON.stringify({
+              triggerName: 'http',
+              triggerConfig: JSON.stringify({
+                authType: options.triggerAuthType ?? 'anonymous',
+                methods: ['GET', 'HEAD', 'POST'],
+              }),
+              httpTrigger: { urlInternet: `${trigger}/` },
+            }),
+          );
+        } else if (
+          request.method === 'POST' &&
+          path === '/2023-03-30/functions/cams-flow-watch-http/invocations'
+        ) {
+          const invocation = await httpFunction.invoke(Buffer.concat(chunks));
+          if (!invocation.ok) {
+            response.writeHead(500, json).end(JSON.stringify({ Code: 'InvokeFailed' }));
+            return;
+          }
           response
-            .writeHead(200, json)
-            .end(JSON.stringify({ triggerName: 'http', httpTrigger: { urlInternet: `${trigger}/` } }));
+            .writeHead(200, { ...json, 'content-type': 'application/octet-stream' })
+            .end(JSON.stringify(invocation.value));
         } else if (
           request.method === 'POST' &&
           path === '/2023-03-30/functions/cams-flow-watch-poller/invocations'
         ) {
-          if (invokeThrottles-- > 0) {
+          if (invokeThrottles-- > 0 || options.isPollerBusy?.()) {
             response.writeHead(429, json).end(
               JSON.stringify({
                 Code: 'ResourceThrottled',
@@ -142,15 +182,17 @@ function captureIo() {
 function smoke(
   env: Record<string, string>,
   io: ReturnType<typeof captureIo>['io'],
-  expectedVersion = packageJson.version,
+  expectedVersion = builtVersion,
 ) {
   const waits: number[] = [];
   const result = runSmokeCli(env, io, {
     expectedVersion,
+    timing,
+    now: () => new Date(virtualClock.nowMs),
     sleep: async (ms) => {
       waits.push(ms);
+      virtualClock.nowMs += ms;
     },
-    attempts: 4,
   });
   return { result, waits };
 }
@@ -167,17 +209,17 @@ describe('smoke check (npm run smoke)', () => {
     expect(out).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^healthz: http://127\\.0\\.0\\.1:\\d+/healthz → 200, version ${packageJson.version}, node v\\d+`,
+          `^healthz: http://127\\.0\\.0\\.1:\\d+/healthz → 200, version ${builtVersion.replace(/[.+]/g, (char) => `\\${char}`)}, node v\\d+`,
         ),
       ),
       expect.stringMatching(/^poller dry run: configuration: ok/),
       expect.stringMatching(/^poller dry run: credentials: ok/),
       expect.stringMatching(/^poller dry run: stateStore: ok/),
       'poller dry run: cams: ok (GetFlow 620000000000001)',
-      `poller dry run: version ${packageJson.version}, node ${process.version}`,
+      `poller dry run: version ${builtVersion}, node ${process.version}`,
     ]);
-    expect(waits).toEqual([1000, 1000, 2000]);
-    expect(err.filter((line) => !line.startsWith('FC answered 429'))).toEqual([]);
+    expect(waits).toEqual([1000, 1000, 1000]);
+    expect(err.filter((line) => !line.includes(': FC answered 429 ('))).toEqual([]);
     expect(JSON.parse(JSON.parse(deployment.invocations[0] ?? '{}').payload)).toEqual({
       source: 'smoke',
       dryRun: true,
@@ -191,6 +233,25 @@ describe('smoke check (npm run smoke)', () => {
     const { err, io } = captureIo();
     expect(await smoke(deployment.env, io, '9.9.9').result).toBe(1);
     expect(err.join('\n')).toMatch(/version .* is serving, expected 9\.9\.9/);
+  });
+
+  it('fails on older code of the same package version (the git commit differs)', async () => {
+    const deployment = await deployLocally({});
+    const { err, io } = captureIo();
+    const expected = `${builtVersion.split('+')[0]}+0123456789ab`;
+    expect(await smoke(deployment.env, io, expected).result).toBe(1);
+    expect(err).toContain(`healthz: version ${builtVersion} is serving, expected ${expected}`);
+    expect(err).toContain(`poller dry run: version ${builtVersion} is deployed, expected ${expected}`);
+  });
+
+  it('compares only the package version, and says so, where this checkout has no git revision', async () => {
+    const deployment = await deployLocally({});
+    const { err, io } = captureIo();
+    const expected = `${builtVersion.split('+')[0]}+unknown`;
+    expect(await smoke(deployment.env, io, expected).result).toBe(0);
+    expect(err).toEqual([
+      `version: no git revision in this checkout (${expected}): only the package version is compared, so older code of the same version would pass`,
+    ]);
   });
 
   it('fails naming the check when the poller cannot reach its state store', async () => {
@@ -218,14 +279,73 @@ describe('smoke check (npm run smoke)', () => {
     expect([...out, ...err].join('\n')).not.toContain('hunter2');
   });
 
-  it('gives up after the last attempt when FC keeps answering 429', async () => {
-    const deployment = await deployLocally({ throttleHttp: 10, throttleInvoke: 10 });
+  it('waits out a poller busy with timer runs for a timer period plus its timeout (from s.yaml)', async () => {
+    expect(timing).toEqual({ httpTimeoutSeconds: 10, pollerTimeoutSeconds: 60, timerPeriodSeconds: 60 });
+    // Runs lasting to 2 s before their deadline, tick after tick: the slot is free 2 s a minute,
+    // and the smoke check starts just after a gap closed. Six doubling tries (31 s) missed it.
+    const startedAt = virtualClock.nowMs;
+    const freeFrom = startedAt + 116_000;
+    const deployment = await deployLocally({
+      isPollerBusy: () => virtualClock.nowMs < freeFrom || virtualClock.nowMs >= freeFrom + 2000,
+    });
+    const { out, err, io } = captureIo();
+    const { result, waits } = smoke(deployment.env, io);
+    expect(await result).toBe(0);
+    expect(out).toContain('poller dry run: cams: ok (GetFlow 620000000000001)');
+    expect(deployment.invocations).toHaveLength(1);
+    expect(Math.max(...waits)).toBe(1000);
+    expect(err.filter((line) => line.startsWith('poller dry run: FC answered 429')).length).toBeLessThan(10);
+  });
+
+  it('gives up when FC keeps answering 429, saying why', async () => {
+    const deployment = await deployLocally({ throttleHttp: 10_000, isPollerBusy: () => true });
     const { err, io } = captureIo();
+    const startedAt = virtualClock.nowMs;
     const { result, waits } = smoke(deployment.env, io);
     expect(await result).toBe(1);
-    expect(waits).toHaveLength(6);
-    expect(err.join('\n')).toMatch(/healthz: .* answered HTTP 429/);
-    expect(err.join('\n')).toMatch(/ResourceThrottled \(HTTP 429\)/);
+    expect(virtualClock.nowMs - startedAt).toBe(30_000 + 120_000);
+    expect(waits.reduce((total, wait) => total + wait, 0)).toBe(150_000);
+    const errors = err.join('\n');
+    expect(errors).toMatch(
+      /healthz: the HTTP function is at its concurrency cap \(HTTP_MAX_INSTANCES\): FC answered 429 for 30 s/,
+    );
+    expect(errors).toMatch(
+      /poller dry run: poller busy with a timer run: FC answered 429 for 120 s \(timer period 60 s \+ timeout 60 s, s\.yaml\)/,
+    );
+    expect(errors).toMatch(/ResourceThrottled \(HTTP 429\)/);
+  });
+
+  it('checks /healthz through InvokeFunction behind a trigger with authType function', async () => {
+    const deployment = await deployLocally({ triggerAuthType: 'function', httpEnv: { HTTP_AUTH: 'none' } });
+    const { out, err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(0);
+    expect(err).toEqual([]);
+    expect(out[0]).toMatch(
+      /^healthz: InvokeFunction cams-flow-watch-http \(trigger authType function: FC refuses unsigned requests\) → 200, version /,
+    );
+  });
+
+  it('says what to fix when the trigger refuses the unsigned request', async () => {
+    const deployment = await deployLocally({ triggerAuthType: 'function' });
+    const { err, io } = captureIo();
+    // A custom domain in front of a trigger that wants FC's signature.
+    const trigger = await fetch(
+      `${deployment.env.DEPLOY_FC_ENDPOINT}/2023-03-30/functions/cams-flow-watch-http/triggers/http`,
+    );
+    const url = ((await trigger.json()) as { httpTrigger: { urlInternet: string } }).httpTrigger.urlInternet;
+    expect(await smoke({ ...deployment.env, DEPLOY_HTTP_URL: url }, io).result).toBe(1);
+    expect(err.join('\n')).toMatch(
+      /healthz: http:\/\/127\.0\.0\.1:\d+\/healthz answered HTTP 403: DEPLOY_HTTP_URL refused an unsigned request .*unset DEPLOY_HTTP_URL/,
+    );
+  });
+
+  it('refuses a jwt trigger, naming the variable to change', async () => {
+    const deployment = await deployLocally({ triggerAuthType: 'jwt' });
+    const { err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(1);
+    expect(err.join('\n')).toMatch(
+      /healthz: the HTTP trigger's authType is jwt, .*set HTTP_TRIGGER_AUTH_TYPE to anonymous or function and deploy again/,
+    );
   });
 
   it('exits 2 without credentials', async () => {

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
-import packageJson from '../../package.json';
+import { buildVersion } from '../../scripts/build-version.mjs';
 import { type Answer, coldStart, httpFunction, observed } from './harness';
 import { undocumented } from './openapi-check';
+
+/** What scripts/build.mjs baked into the bundles: package version + git commit. */
+const builtVersion = buildVersion(join(__dirname, '../..'));
 
 const TOKEN = 'local-test-token-1';
 const HASHED_TOKEN = 'second-token-2';
@@ -69,7 +73,7 @@ describe('HTTP function routes', () => {
     expect(JSON.parse(answer.body)).toEqual({
       ok: true,
       config: 'ok',
-      version: packageJson.version,
+      version: builtVersion,
       node: process.version,
     });
     expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
@@ -376,7 +380,7 @@ describe('/healthz reports the configuration', () => {
         expect(JSON.parse(answer.body)).toEqual({
           ok: false,
           config: variable,
-          version: packageJson.version,
+          version: builtVersion,
           node: process.version,
         });
         expect(answer.headers['cache-control']).toBe('no-store');

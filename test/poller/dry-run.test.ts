@@ -6,8 +6,11 @@ import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '.
 import { fcContext, fcTimerEvent } from '../../local/fc-emulator';
 import { startTablestoreServer } from '../../local/tablestore-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
-import packageJson from '../../package.json';
+import { buildVersion } from '../../scripts/build-version.mjs';
 import { pollerInstance } from './bundle-harness';
+
+/** What scripts/build.mjs baked into the bundles: package version + git commit. */
+const builtVersion = buildVersion(join(__dirname, '../..'));
 
 const secret = 'whsec_ZHJ5LXJ1bi10ZXN0LXNlY3JldC1ieXRlcw==';
 const DRY_RUN = JSON.stringify({ source: 'smoke', dryRun: true });
@@ -54,7 +57,7 @@ describe('poller dry run (built bundle)', () => {
     expect(report).toEqual({
       dryRun: true,
       ok: true,
-      version: packageJson.version,
+      version: builtVersion,
       node: process.version,
       checks: [
         expect.objectContaining({ name: 'configuration', ok: true }),
@@ -72,7 +75,7 @@ describe('poller dry run (built bundle)', () => {
     expect(logged[0]).toEqual({
       level: 'info',
       msg: 'cold start',
-      version: packageJson.version,
+      version: builtVersion,
       node: process.version,
     });
     expect(logged.filter((entry) => entry.msg === 'poller run')).toEqual([]);

@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { deployConfigProblems, templateFor, vSwitchIdsOf } from '../../scripts/deploy-check/problems';
+import { repoRoot } from './render-s-yaml';
+
+const required = {
+  DEPLOY_ROLE_ARN: 'acs:ram::1234567890123456:role/cams-flow-watch',
+  STATE_URL: 'tablestore://cams-flow-watch/flow_state',
+};
+const vpc = { DEPLOY_VPC_ID: 'vpc-t4n1', DEPLOY_SECURITY_GROUP_ID: 'sg-t4n1' };
+
+describe('deploy configuration check (the workflow step before s deploy)', () => {
+  it('passes the workflow defaults and picks s.yaml, or s.vpc.yaml with a VPC', () => {
+    const defaults = {
+      ...required,
+      HTTP_AUTH: 'token',
+      HTTP_TRIGGER_AUTH_TYPE: 'anonymous',
+      HTTP_MAX_INSTANCES: '10',
+    };
+    expect(deployConfigProblems(defaults)).toEqual([]);
+    expect(templateFor(defaults)).toBe('s.yaml');
+    const withVpc = { ...defaults, ...vpc, DEPLOY_VSWITCH_IDS: 'vsw-t4na,vsw-t4nb' };
+    expect(deployConfigProblems(withVpc)).toEqual([]);
+    expect(templateFor(withVpc)).toBe('s.vpc.yaml');
+  });
+
+  it('names missing required variables and a VPC set only in part', () => {
+    expect(deployConfigProblems({ DEPLOY_VPC_ID: 'vpc-t4n1' })).toEqual([
+      'DEPLOY_ROLE_ARN is not set (see docs/deploy.md)',
+      'STATE_URL is not set (see docs/deploy.md)',
+      'set all of DEPLOY_VPC_ID, DEPLOY_VSWITCH_IDS, DEPLOY_SECURITY_GROUP_ID or none (see docs/deploy.md)',
+    ]);
+    expect(deployConfigProblems({ ...required, HTTP_MAX_INSTANCES: '4' })).toEqual([
+      expect.stringMatching(/^HTTP_MAX_INSTANCES must be a whole number of at least 10/),
+    ]);
+  });
+
+  it('reads DEPLOY_VSWITCH_IDS as s.vpc.yaml does: trimmed, empty entries dropped', () => {
+    expect(vSwitchIdsOf('vsw-a, vsw-b,')).toEqual(['vsw-a', 'vsw-b']);
+    expect(vSwitchIdsOf(' vsw-a ,,vsw-b ')).toEqual(['vsw-a', 'vsw-b']);
+    expect(deployConfigProblems({ ...required, ...vpc, DEPLOY_VSWITCH_IDS: '"vsw-a, vsw-b,"' })).toEqual([
+      expect.stringMatching(/^DEPLOY_VSWITCH_IDS: .*vsw-a.* is not a vSwitch id — give comma-separated ids/),
+    ]);
+    expect(deployConfigProblems({ ...required, ...vpc, DEPLOY_VSWITCH_IDS: 'vsw-a vsw-b' })).toEqual([
+      expect.stringContaining('"vsw-a vsw-b" is not a vSwitch id'),
+    ]);
+    expect(deployConfigProblems({ ...required, ...vpc, DEPLOY_VSWITCH_IDS: ' , ' })).toEqual([
+      expect.stringMatching(/^DEPLOY_VSWITCH_IDS holds no vSwitch id/),
+    ]);
+    expect(deployConfigProblems({ ...required, ...vpc, DEPLOY_VSWITCH_IDS: 'vsw-a,vsw-a' })).toEqual([
+      expect.stringMatching(/names a vSwitch twice/),
+    ]);
+    expect(deployConfigProblems({ ...required, ...vpc, DEPLOY_VSWITCH_IDS: 'vsw-a, vsw-b,' })).toEqual([]);
+  });
+
+  it.each([
+    ['function', 'none', undefined],
+    ['anonymous', 'token', undefined],
+    ['jwt', 'none', /^HTTP_TRIGGER_AUTH_TYPE=jwt is not supported: .*authConfig \(jwks keys, tokenLookup\)/],
+    ['function', 'token', /^HTTP_TRIGGER_AUTH_TYPE=function with HTTP_AUTH=token: .*set HTTP_AUTH=none/],
+    ['anonymous', 'none', /^HTTP_AUTH=none behind an anonymous trigger opens the API to anyone/],
+    ['Function', 'none', /^HTTP_TRIGGER_AUTH_TYPE must be anonymous or function$/],
+  ])('trigger authType %s with HTTP_AUTH=%s', (triggerAuth, functionAuth, problem) => {
+    const problems = deployConfigProblems({
+      ...required,
+      HTTP_TRIGGER_AUTH_TYPE: triggerAuth,
+      HTTP_AUTH: functionAuth,
+    });
+    expect(problems).toEqual(problem ? [expect.stringMatching(problem)] : []);
+  });
+
+  it('runs as the workflow runs it: error annotations and exit 1, or S_TEMPLATE in $GITHUB_ENV', () => {
+    const workflow = readFileSync(join(repoRoot, '.github/workflows/deploy.yml'), 'utf8');
+    expect(workflow).toContain('npx tsx scripts/check-deploy.ts');
+    const githubEnv = join(mkdtempSync(join(tmpdir(), 'cfw-check-')), 'env');
+    const run = (env: Record<string, string>) =>
+      execFileSync(process.execPath, ['--import', 'tsx', 'scripts/check-deploy.ts'], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH ?? '', GITHUB_ENV: githubEnv, ...env },
+        encoding: 'utf8',
+      });
+    expect(run({ ...required, ...vpc, DEPLOY_VSWITCH_IDS: 'vsw-a' })).toBe(
+      'deploy configuration ok: s deploy -t s.vpc.yaml\n',
+    );
+    expect(readFileSync(githubEnv, 'utf8')).toBe('S_TEMPLATE=s.vpc.yaml\n');
+    let failed: { status?: number; stdout?: string } = {};
+    try {
+      run({ ...required, HTTP_TRIGGER_AUTH_TYPE: 'jwt' });
+    } catch (error) {
+      failed = error as typeof failed;
+    }
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toMatch(/^::error::HTTP_TRIGGER_AUTH_TYPE=jwt is not supported/);
+  });
+});
