@@ -477,20 +477,28 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   }
 
   /**
-   * Account failures of each flow in this run. Their backoff is held only in memory, no longer
-   * than the flow's interval, and dropped when CAMS answers again: it says nothing of the flow,
-   * and the next run's first check is a probe anyway.
+   * Flows backed off in this run for a failure of CAMS or the account. That backoff is no longer
+   * than the flow's interval (saved, so a flow CAMS keeps failing alone is not retried at every
+   * run's start), and dropped when CAMS answers again after failed probes: it said nothing of
+   * the flow, which is checked again at once.
    */
-  const accountFailures = new Map<string, number>();
-  function holdAccountBackoff(key: string, now: number): void {
-    const failures = (accountFailures.get(key) ?? 0) + 1;
-    accountFailures.set(key, failures);
+  const accountBackoffs = new Set<string>();
+  /** Flows whose saved backoff is ignored for the rest of the run (see dropAccountBackoffs). */
+  const backoffDropped = new Set<string>();
+  function holdAccountBackoff(key: string, failures: number, now: number): number {
     const status = held.get(key)?.record.status;
-    backoffUntil.set(key, now + accountFailureBackoffMs(failures, status, config.intervalsS, random));
+    const retryAt = now + accountFailureBackoffMs(Math.max(1, failures), status, config.intervalsS, random);
+    backoffUntil.set(key, retryAt);
+    accountBackoffs.add(key);
+    backoffDropped.delete(key);
+    return retryAt;
   }
   function dropAccountBackoffs(): void {
-    for (const key of accountFailures.keys()) backoffUntil.delete(key);
-    accountFailures.clear();
+    for (const key of accountBackoffs) {
+      backoffUntil.delete(key);
+      backoffDropped.add(key);
+    }
+    accountBackoffs.clear();
   }
 
   async function check(key: string): Promise<CheckVerdict | 'stop'> {
@@ -537,26 +545,21 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         code,
         error: describe(error),
       });
-      if (isAccountWide) {
-        holdAccountBackoff(key, now);
-        await commit(key, (record) => {
-          record.lastError = code.slice(0, 100);
-          return undefined;
-        });
-        return 'account-failure';
-      }
-      const retryAt = holdBackoff(key, (held.get(key)?.record.failures ?? 0) + 1, now);
+      const failures = (held.get(key)?.record.failures ?? 0) + 1;
+      const retryAt = isAccountWide
+        ? holdAccountBackoff(key, failures, now)
+        : holdBackoff(key, failures, now);
       await commit(key, (record) => {
         record.failures += 1;
         record.lastError = code.slice(0, 100);
         record.retryAt = retryAt;
         return undefined;
       });
-      return 'answered';
+      return isAccountWide ? 'account-failure' : 'answered';
     }
     summary.flowsChecked += 1;
     backoffUntil.delete(key);
-    accountFailures.delete(key);
+    accountBackoffs.delete(key);
     const now = clock.now();
     let event: FlowEvent | undefined;
     let stale = false;
@@ -611,6 +614,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       .map((key) => ({ key, record: withHeldBackoff(key, held.get(key)?.record) }))
       .filter((entry): entry is { key: string; record: FlowRecord } => entry.record !== undefined);
   const withHeldBackoff = (key: string, record: FlowRecord | undefined): FlowRecord | undefined => {
+    if (record && backoffDropped.has(key)) return { ...record, retryAt: undefined };
     const retryAt = backoffUntil.get(key);
     if (!record || retryAt === undefined || (record.retryAt ?? 0) >= retryAt) return record;
     return { ...record, retryAt };

@@ -59,6 +59,29 @@ describe('an outage of the whole account', () => {
     for (const flow of tenFlows()) expect(firstAfter(flow.flowId)).toBeLessThanOrEqual(20_000);
   }, 120_000);
 
+  it('retries a flow CAMS alone answers 503 about once per its interval, and sees it back within it', async () => {
+    world = await startPollerWorld({ flows: tenFlows(), intervals: INTERVALS });
+    const startedAt = world.clock.now();
+    const backAt = startedAt + 20 * 60_000 + 20_000;
+    world.simulator.injectFault(
+      { kind: 'http-status', httpStatus: 503 },
+      { flowId: BLOCKED_FLOW, untilMs: backAt },
+    );
+    await runMinutes(world, startedAt, 0, 23);
+    const calls = world.simulator.calls.filter((call) => call.flowId === BLOCKED_FLOW);
+    const failing = calls.filter((call) => call.at < backAt);
+    // 4 tries a check, a check every 30 s once its backoff reached the interval: 160 in 20 min
+    // at most (measured 92, seen back 13 s after); the 15-minute per-flow backoff it had before
+    // saw it back 463 s late.
+    expect(failing.length).toBeLessThanOrEqual(4 * 41);
+    const firstBack = calls.find((call) => call.at >= backAt && call.httpStatus === 200);
+    expect((firstBack?.at ?? Number.POSITIVE_INFINITY) - backAt).toBeLessThanOrEqual(30_000);
+    // The others were never held back: CAMS kept answering them, so no probing.
+    expect(
+      world.simulator.calls.filter((call) => call.flowId === THROTTLED_FLOW).length,
+    ).toBeGreaterThanOrEqual(44);
+  }, 120_000);
+
   it('still backs off a flow whose own answer is bad, while the others are checked on schedule', async () => {
     world = await startPollerWorld({ flows: tenFlows(), intervals: INTERVALS });
     world.simulator.injectFault({ kind: 'error', code: 'InvalidParameter' }, { flowId: BLOCKED_FLOW });
