@@ -126,7 +126,8 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
         entry.remaining > 0 &&
         isKind(entry.fault) &&
         (!entry.match.action || entry.match.action === action) &&
-        (!entry.match.flowId || entry.match.flowId === flowId),
+        (!entry.match.flowId || entry.match.flowId === flowId) &&
+        (entry.match.untilMs === undefined || clock.now() < entry.match.untilMs),
     );
     if (!active) return undefined;
     active.remaining -= 1;

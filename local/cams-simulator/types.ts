@@ -57,6 +57,8 @@ export interface SimFaultMatch {
   readonly flowId?: string | undefined;
   /** How many matching calls the fault hits; unlimited until `clearFaults` when absent. */
   readonly times?: number | undefined;
+  /** The fault hits only calls arriving before this time on the simulator's clock (an outage's end). */
+  readonly untilMs?: number | undefined;
 }
 
 export interface SimCall {

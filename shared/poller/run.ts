@@ -9,6 +9,7 @@ import {
 import { type Clock, within } from '../clock';
 import type { StateStore } from '../state/types';
 import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../webhook';
+import { type CheckVerdict, isAccountCondition, OUTAGE_AFTER_FAILURES, OutageGate } from './account-outage';
 import type { PollerConfig } from './config';
 import { DeliveryLane } from './delivery-lane';
 import { EndpointHealth } from './endpoint-health';
@@ -35,7 +36,15 @@ import {
 } from './records';
 import { RepeatedLog } from './repeated-log';
 import { rerouteOwedEvents } from './reroute';
-import { dueOrder, failureBackoffMs, intervalMsFor, nextDueAt } from './schedule';
+import {
+  accountFailureBackoffMs,
+  type ContestedPicks,
+  dueOrder,
+  failureBackoffMs,
+  intervalMsFor,
+  nextDueAt,
+  pickNext,
+} from './schedule';
 import { isValidFlowId, listCustSpaceFlows } from './watch-list';
 
 export interface RunSummary {
@@ -467,9 +476,34 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     return retryAt;
   }
 
-  async function check(key: string): Promise<'continue' | 'stop'> {
+  /**
+   * Flows backed off in this run for a failure of CAMS or the account. That backoff is no longer
+   * than the flow's interval (saved, so a flow CAMS keeps failing alone is not retried at every
+   * run's start), and dropped when CAMS answers again after failed probes: it said nothing of
+   * the flow, which is checked again at once.
+   */
+  const accountBackoffs = new Set<string>();
+  /** Flows whose saved backoff is ignored for the rest of the run (see dropAccountBackoffs). */
+  const backoffDropped = new Set<string>();
+  function holdAccountBackoff(key: string, failures: number, now: number): number {
+    const status = held.get(key)?.record.status;
+    const retryAt = now + accountFailureBackoffMs(Math.max(1, failures), status, config.intervalsS, random);
+    backoffUntil.set(key, retryAt);
+    accountBackoffs.add(key);
+    backoffDropped.delete(key);
+    return retryAt;
+  }
+  function dropAccountBackoffs(): void {
+    for (const key of accountBackoffs) {
+      backoffUntil.delete(key);
+      backoffDropped.add(key);
+    }
+    accountBackoffs.clear();
+  }
+
+  async function check(key: string): Promise<CheckVerdict | 'stop'> {
     const current = held.get(key);
-    if (!current) return 'continue';
+    if (!current) return 'unknown';
     const { flowId, custSpaceId } = current.record;
     // Before the call: an answer may describe any moment between sending and receiving it.
     const sentAt = clock.now();
@@ -493,9 +527,10 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         if (stale) noteStale(key);
         if (saved && event) announce(event);
         lane.add(key);
-        return 'continue';
+        return 'answered';
       }
       summary.failed += 1;
+      const isAccountWide = isAccountCondition(error);
       const code =
         error instanceof CamsError || (error instanceof Error && 'code' in error)
           ? String((error as { code: unknown }).code)
@@ -503,22 +538,28 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       repeated.note(`check ${code}`, {
         level: 'warn',
         msg: 'flow check failed; backing off',
+        // A condition of CAMS or the account backs off no longer than the flow's interval.
+        isAccountWide,
         flowId,
         custSpaceId: custSpaceId ?? null,
         code,
         error: describe(error),
       });
-      const retryAt = holdBackoff(key, (held.get(key)?.record.failures ?? 0) + 1, now);
+      const failures = (held.get(key)?.record.failures ?? 0) + 1;
+      const retryAt = isAccountWide
+        ? holdAccountBackoff(key, failures, now)
+        : holdBackoff(key, failures, now);
       await commit(key, (record) => {
         record.failures += 1;
         record.lastError = code.slice(0, 100);
         record.retryAt = retryAt;
         return undefined;
       });
-      return 'continue';
+      return isAccountWide ? 'account-failure' : 'answered';
     }
     summary.flowsChecked += 1;
     backoffUntil.delete(key);
+    accountBackoffs.delete(key);
     const now = clock.now();
     let event: FlowEvent | undefined;
     let stale = false;
@@ -560,9 +601,11 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     if (stale) noteStale(key);
     if (saved && event) announce(event);
     lane.add(key);
-    return 'continue';
+    return 'answered';
   }
 
+  const gate = new OutageGate(clock);
+  const contested: ContestedPicks = { total: 0, firstChecks: 0 };
   const inProgress = new Set<string>();
   let stopped = false;
   const candidates = () =>
@@ -571,11 +614,13 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       .map((key) => ({ key, record: withHeldBackoff(key, held.get(key)?.record) }))
       .filter((entry): entry is { key: string; record: FlowRecord } => entry.record !== undefined);
   const withHeldBackoff = (key: string, record: FlowRecord | undefined): FlowRecord | undefined => {
+    if (record && backoffDropped.has(key)) return { ...record, retryAt: undefined };
     const retryAt = backoffUntil.get(key);
     if (!record || retryAt === undefined || (record.retryAt ?? 0) >= retryAt) return record;
     return { ...record, retryAt };
   };
-  const nextDue = (): string | undefined => dueOrder(candidates(), clock.now(), config.intervalsS)[0]?.key;
+  const nextDue = (): string | undefined =>
+    pickNext(dueOrder(candidates(), clock.now(), config.intervalsS), contested)?.key;
   const earliestDueAt = (): number =>
     Math.min(...candidates().map(({ record }) => nextDueAt(record, config.intervalsS)));
   // Enough workers to keep the limiter's slots filled while some wait on CAMS or the store.
@@ -583,6 +628,13 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   await Promise.all(
     Array.from({ length: workers }, async () => {
       while (!stopped && clock.now() < stopAt) {
+        const gateWaitMs = gate.waitMs();
+        if (gateWaitMs > 0) {
+          await gate.wait(
+            Number.isFinite(gateWaitMs) ? Math.min(gateWaitMs, stopAt - clock.now()) : gateWaitMs,
+          );
+          continue;
+        }
         const key = nextDue();
         if (!key) {
           // Intervals shorter than the timer (THROTTLED every 30 s under a 1-minute trigger) are
@@ -593,8 +645,13 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
           continue;
         }
         inProgress.add(key);
+        const isProbe = gate.isProbing;
+        gate.starting();
+        let verdict: CheckVerdict = 'unknown';
         try {
-          if ((await check(key)) === 'stop') stopped = true;
+          const outcome = await check(key);
+          if (outcome === 'stop') stopped = true;
+          else verdict = outcome;
         } catch (error) {
           summary.failed += 1;
           // Most often the store failing: hold the flow back rather than retry it hot.
@@ -607,6 +664,15 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
           });
         } finally {
           inProgress.delete(key);
+          const transition = gate.finished(verdict, isProbe);
+          if (transition === 'reopened') dropAccountBackoffs();
+          if (transition === 'probing') {
+            log({
+              level: 'warn',
+              msg: 'CAMS is failing for the whole account; checking one flow at a time until it answers',
+              failuresInRow: OUTAGE_AFTER_FAILURES,
+            });
+          }
         }
       }
     }),

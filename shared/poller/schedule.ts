@@ -72,6 +72,54 @@ export function failureBackoffMs(failures: number, random: () => number): number
   return Math.floor(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/**
+ * The backoff after a check failed for a reason of CAMS or the account (see account-outage.ts):
+ * the flow's own backoff, but never past its status's interval, so once CAMS is back every flow
+ * is checked again about on its usual schedule. What keeps an outage from costing CAMS a call per
+ * flow per interval is the run's outage gate, not this.
+ */
+export function accountFailureBackoffMs(
+  failures: number,
+  status: string | undefined,
+  intervalsS: Readonly<Record<string, number>>,
+  random: () => number,
+): number {
+  return Math.min(failureBackoffMs(failures, random), Math.max(1, intervalMsFor(status, intervalsS)));
+}
+
+/**
+ * The share of check starts that first checks (silent baselines, which announce nothing) take
+ * while checked flows are overdue too. Overdue checked flows otherwise go first, so a WATCH_FLOWS
+ * grown by a thousand flows, or a discovery find, does not hold an overdue BLOCKED flow back;
+ * the share keeps the new flows' first checks going at no less than a quarter of the rate.
+ */
+export const FIRST_CHECK_SHARE = 0.25;
+
+/** Picks a run has made while both an overdue checked flow and a first check were waiting. */
+export interface ContestedPicks {
+  total: number;
+  firstChecks: number;
+}
+
+/**
+ * The flow to check next among `due` (in dueOrder's order): the most overdue checked flow, except
+ * that first checks get FIRST_CHECK_SHARE of the picks when both kinds wait. Counts the pick.
+ */
+export function pickNext<T extends { record: FlowRecord }>(
+  due: readonly T[],
+  contested: ContestedPicks,
+): T | undefined {
+  const checked = due.find((entry) => entry.record.lastCheckedAt !== undefined);
+  const first = due.find((entry) => entry.record.lastCheckedAt === undefined);
+  if (!checked || !first) return checked ?? first;
+  contested.total += 1;
+  if (contested.firstChecks < FIRST_CHECK_SHARE * contested.total) {
+    contested.firstChecks += 1;
+    return first;
+  }
+  return checked;
+}
+
 /** When a flow next becomes due: its interval after the last check, and not before its backoff ends. */
 export function nextDueAt(record: FlowRecord, intervalsS: Readonly<Record<string, number>>): number {
   const byInterval =

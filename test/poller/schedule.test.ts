@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { CamsError } from '../../shared/cams';
 import { DEFAULT_INTERVALS_S } from '../../shared/poller';
+import { isAccountCondition } from '../../shared/poller/account-outage';
 import { type FlowRecord, newFlowRecord } from '../../shared/poller/records';
-import { dueOrder, failureBackoffMs, intervalMsFor, isDue } from '../../shared/poller/schedule';
+import {
+  accountFailureBackoffMs,
+  dueOrder,
+  failureBackoffMs,
+  intervalMsFor,
+  isDue,
+  pickNext,
+} from '../../shared/poller/schedule';
 
 const intervals = DEFAULT_INTERVALS_S;
 
@@ -70,5 +79,79 @@ describe('schedule', () => {
     expect(worstGap).toBeLessThanOrEqual(20 * 60_000);
     // THROTTLED (30 s) flows are checked about twice as often as PUBLISHED (60 s) ones.
     expect(checks.get('0') ?? 0).toBeGreaterThan(1.5 * (checks.get('39') ?? 0));
+  });
+
+  it('caps the backoff of a failure of CAMS or the account at the interval of the flow', () => {
+    expect(accountFailureBackoffMs(30, 'BLOCKED', intervals, () => 1)).toBe(30_000);
+    expect(accountFailureBackoffMs(30, 'DEPRECATED', intervals, () => 1)).toBe(15 * 60_000);
+    expect(accountFailureBackoffMs(1, 'PUBLISHED', intervals, () => 1)).toBe(5_000);
+  });
+
+  it('gives first checks a quarter of the picks while checked flows are overdue', () => {
+    const now = 10_000_000;
+    const due = dueOrder(
+      [
+        ...Array.from({ length: 8 }, (_, index) => ({
+          key: `new-${index}`,
+          record: record(String(index), undefined),
+        })),
+        ...Array.from({ length: 8 }, (_, index) => ({
+          key: `blocked-${index}`,
+          record: record(String(100 + index), 'BLOCKED', now - 31_000 - index),
+        })),
+      ],
+      now,
+      intervals,
+    );
+    const contested = { total: 0, firstChecks: 0 };
+    const picks: string[] = [];
+    const left = [...due];
+    for (let pick = 0; pick < 8; pick += 1) {
+      const next = pickNext(left, contested);
+      if (!next) break;
+      picks.push(next.key.split('-')[0] ?? '');
+      left.splice(left.indexOf(next), 1);
+    }
+    expect(picks).toEqual(['new', 'blocked', 'blocked', 'blocked', 'new', 'blocked', 'blocked', 'blocked']);
+    // With no checked flow due, first checks take every pick.
+    expect(
+      pickNext(
+        due.filter((entry) => entry.key.startsWith('new')),
+        contested,
+      )?.key,
+    ).toBe('new-0');
+  });
+
+  it.each([
+    [
+      'a 5xx',
+      new CamsError({ action: 'GetFlow', code: 'HttpError', httpStatus: 503, retryable: true }),
+      true,
+    ],
+    ['throttling', new CamsError({ action: 'GetFlow', code: 'System.LimitControl', retryable: true }), true],
+    ['a timeout', new CamsError({ action: 'GetFlow', code: 'Timeout', retryable: true }), true],
+    [
+      'a permission error',
+      new CamsError({ action: 'GetFlow', code: 'Ram.PermissionDeny', retryable: false }),
+      true,
+    ],
+    [
+      'an expired token',
+      new CamsError({ action: 'GetFlow', code: 'InvalidSecurityToken.Expired', retryable: false }),
+      true,
+    ],
+    [
+      'a malformed answer',
+      new CamsError({ action: 'GetFlow', code: 'InvalidResponse', retryable: false }),
+      false,
+    ],
+    [
+      'a 4xx for this flow',
+      new CamsError({ action: 'GetFlow', code: 'InvalidParameter', retryable: false }),
+      false,
+    ],
+    ['a store failure', new Error('disk full'), false],
+  ])('takes %s for a condition of the account: %s', (_name, error, expected) => {
+    expect(isAccountCondition(error)).toBe(expected);
   });
 });
