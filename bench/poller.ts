@@ -28,6 +28,11 @@ export interface PollerBenchRow {
   budgetUsedPct: number;
   limitControlErrors: number;
   changes: number;
+  /**
+   * Scripted changes that happened before their flow's first check: its baseline then reads the
+   * new status and announces nothing (a poller cannot tell it changed). Not in the latencies.
+   */
+  changesBeforeBaseline?: number;
   p50LatencyS: number;
   p99LatencyS: number;
   idealS: number;
@@ -133,6 +138,18 @@ async function benchOne(
     }
     const elapsedS = (clock.now() - startAt) / 1000;
     const accepted = simulator.calls.filter((call) => call.code !== 'System.LimitControl').length;
+    const firstCheckAt = new Map<string, number>();
+    for (const call of simulator.calls) {
+      if (call.action !== 'GetFlow' || call.code !== 'OK' || call.flowId === undefined) continue;
+      if (!firstCheckAt.has(call.flowId)) firstCheckAt.set(call.flowId, call.at);
+    }
+    let changesBeforeBaseline = 0;
+    for (const [flowId, scripted] of changes) {
+      const baselineAt = firstCheckAt.get(flowId) ?? Number.POSITIVE_INFINITY;
+      changesBeforeBaseline += scripted.filter(
+        (change) => change.at < Math.min(baselineAt, clock.now()),
+      ).length;
+    }
     const latency = summarise(latencies);
     const hot = summarise(hotLatencies);
     return {
@@ -144,6 +161,7 @@ async function benchOne(
       budgetUsedPct: round((accepted / elapsedS / pollQps) * 100, 1),
       limitControlErrors: simulator.calls.filter((call) => call.code === 'System.LimitControl').length,
       changes: latencies.length,
+      changesBeforeBaseline,
       p50LatencyS: latency.p50Ms,
       p99LatencyS: latency.p99Ms,
       idealS: round(flowCount / pollQps / 2, 1),
@@ -207,6 +225,7 @@ export async function benchPoller(options: { quick: boolean }) {
         'budget %',
         'LimitControl',
         'changes',
+        'before baseline',
         'p50 s',
         'p99 s',
         'ideal s',
@@ -220,6 +239,7 @@ export async function benchPoller(options: { quick: boolean }) {
         row.budgetUsedPct,
         row.limitControlErrors,
         row.changes,
+        row.changesBeforeBaseline ?? '–',
         row.p50LatencyS,
         row.p99LatencyS,
         row.idealS,

@@ -620,7 +620,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     return { ...record, retryAt };
   };
   const nextDue = (): string | undefined =>
-    pickNext(dueOrder(candidates(), clock.now(), config.intervalsS), contested)?.key;
+    pickNext(dueOrder(candidates(), clock.now(), config.intervalsS), contested, config.intervalsS)?.key;
   const earliestDueAt = (): number =>
     Math.min(...candidates().map(({ record }) => nextDueAt(record, config.intervalsS)));
   // Enough workers to keep the limiter's slots filled while some wait on CAMS or the store.

@@ -88,36 +88,54 @@ export function accountFailureBackoffMs(
 }
 
 /**
- * The share of check starts that first checks (silent baselines, which announce nothing) take
- * while checked flows are overdue too. Overdue checked flows otherwise go first, so a WATCH_FLOWS
- * grown by a thousand flows, or a discovery find, does not hold an overdue BLOCKED flow back;
- * the share keeps the new flows' first checks going at no less than a quarter of the rate.
+ * Whether the operator asked for a status to be checked more often than the default (`*`) —
+ * THROTTLED and BLOCKED with the default POLL_INTERVALS: flows already in trouble, whose next
+ * change (blocked, or back to normal) is the one users wait for.
  */
-export const FIRST_CHECK_SHARE = 0.25;
+export function isWatchedClosely(
+  status: string | undefined,
+  intervalsS: Readonly<Record<string, number>>,
+): boolean {
+  return status !== undefined && intervalMsFor(status, intervalsS) < intervalMsFor(undefined, intervalsS);
+}
 
-/** Picks a run has made while both an overdue checked flow and a first check were waiting. */
+/**
+ * The share of check starts that first checks take while a closely watched flow (see
+ * isWatchedClosely) is overdue too. A first check establishes a flow's baseline: until then any
+ * change of that flow passes unseen (its first check reads the new status and can announce
+ * nothing), so first checks go before every other overdue flow, as the most overdue of all. But a
+ * WATCH_FLOWS grown by a thousand flows, or a discovery find, must not hold an overdue BLOCKED flow
+ * back for minutes either: closely watched flows keep half the picks while first checks wait.
+ */
+export const FIRST_CHECK_SHARE = 0.5;
+
+/** Picks a run has made while both a closely watched overdue flow and a first check were waiting. */
 export interface ContestedPicks {
   total: number;
   firstChecks: number;
 }
 
 /**
- * The flow to check next among `due` (in dueOrder's order): the most overdue checked flow, except
- * that first checks get FIRST_CHECK_SHARE of the picks when both kinds wait. Counts the pick.
+ * The flow to check next among `due` (in dueOrder's order, first checks first): a first check,
+ * except that closely watched overdue flows get 1 − FIRST_CHECK_SHARE of the picks when both
+ * kinds wait. Counts the pick.
  */
 export function pickNext<T extends { record: FlowRecord }>(
   due: readonly T[],
   contested: ContestedPicks,
+  intervalsS: Readonly<Record<string, number>>,
 ): T | undefined {
-  const checked = due.find((entry) => entry.record.lastCheckedAt !== undefined);
   const first = due.find((entry) => entry.record.lastCheckedAt === undefined);
-  if (!checked || !first) return checked ?? first;
+  const close = due.find(
+    (entry) => entry.record.lastCheckedAt !== undefined && isWatchedClosely(entry.record.status, intervalsS),
+  );
+  if (!first || !close) return due[0];
   contested.total += 1;
   if (contested.firstChecks < FIRST_CHECK_SHARE * contested.total) {
     contested.firstChecks += 1;
     return first;
   }
-  return checked;
+  return close;
 }
 
 /** When a flow next becomes due: its interval after the last check, and not before its backoff ends. */

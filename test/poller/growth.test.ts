@@ -65,8 +65,9 @@ describe('a growing flow list', () => {
     const checksSinceGrowth = world.simulator.calls.filter(
       (call) => call.action === 'GetFlow' && call.at >= grownAt,
     ).length;
-    // At least a quarter of the checks, and in fact all the existing flows leave (437 of 1000).
-    expect(baselined).toBeGreaterThanOrEqual(checksSinceGrowth / 4);
+    // First checks take every pick the closely watched (BLOCKED, THROTTLED) flows leave, and at
+    // least half while those wait too.
+    expect(baselined).toBeGreaterThanOrEqual(checksSinceGrowth / 2);
     expect(baselined).toBeLessThan(added.length);
   }, 120_000);
 });

@@ -9,6 +9,7 @@ import {
   failureBackoffMs,
   intervalMsFor,
   isDue,
+  isWatchedClosely,
   pickNext,
 } from '../../shared/poller/schedule';
 
@@ -87,7 +88,7 @@ describe('schedule', () => {
     expect(accountFailureBackoffMs(1, 'PUBLISHED', intervals, () => 1)).toBe(5_000);
   });
 
-  it('gives first checks a quarter of the picks while checked flows are overdue', () => {
+  it('checks never-checked flows first, sharing picks half and half with overdue closely watched flows only', () => {
     const now = 10_000_000;
     const due = dueOrder(
       [
@@ -99,6 +100,10 @@ describe('schedule', () => {
           key: `blocked-${index}`,
           record: record(String(100 + index), 'BLOCKED', now - 31_000 - index),
         })),
+        ...Array.from({ length: 8 }, (_, index) => ({
+          key: `published-${index}`,
+          record: record(String(200 + index), 'PUBLISHED', now - 600_000 - index),
+        })),
       ],
       now,
       intervals,
@@ -106,20 +111,23 @@ describe('schedule', () => {
     const contested = { total: 0, firstChecks: 0 };
     const picks: string[] = [];
     const left = [...due];
-    for (let pick = 0; pick < 8; pick += 1) {
-      const next = pickNext(left, contested);
+    for (let pick = 0; pick < 20; pick += 1) {
+      const next = pickNext(left, contested, intervals);
       if (!next) break;
       picks.push(next.key.split('-')[0] ?? '');
       left.splice(left.indexOf(next), 1);
     }
-    expect(picks).toEqual(['new', 'blocked', 'blocked', 'blocked', 'new', 'blocked', 'blocked', 'blocked']);
-    // With no checked flow due, first checks take every pick.
-    expect(
-      pickNext(
-        due.filter((entry) => entry.key.startsWith('new')),
-        contested,
-      )?.key,
-    ).toBe('new-0');
+    // The PUBLISHED flows are 10 intervals late, yet wait behind the first checks: a first check
+    // is the only way to see a flow at all. BLOCKED flows keep half the picks meanwhile; once the
+    // first checks are done, the most overdue (relative to their interval) go first again.
+    expect(picks).toEqual([
+      ...Array.from({ length: 7 }, () => ['new', 'blocked']).flat(),
+      'new',
+      ...Array.from({ length: 5 }, () => 'published'),
+    ]);
+    expect(isWatchedClosely('BLOCKED', intervals)).toBe(true);
+    expect(isWatchedClosely('PUBLISHED', intervals)).toBe(false);
+    expect(isWatchedClosely(undefined, intervals)).toBe(false);
   });
 
   it.each([
