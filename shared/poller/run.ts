@@ -473,6 +473,8 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   function holdBackoff(key: string, failures: number, now: number): number {
     const retryAt = now + failureBackoffMs(Math.max(1, failures), random);
     backoffUntil.set(key, retryAt);
+    // A backoff dropped at CAMS's recovery said nothing of the flow; this one does, so it holds.
+    backoffDropped.delete(key);
     return retryAt;
   }
 

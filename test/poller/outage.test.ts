@@ -32,6 +32,24 @@ async function runMinutes(current: PollerWorld, startedAt: number, from: number,
 }
 
 describe('an outage of the whole account', () => {
+  it("does not retry a flow at full speed when, CAMS back, the flow's own answer fails", async () => {
+    world = await startPollerWorld({ flows: tenFlows().slice(0, 2), intervals: INTERVALS });
+    const startedAt = world.clock.now();
+    await runMinutes(world, startedAt, 0, 2);
+    // Every call fails 503 until 20 s into a run; from then on CAMS refuses the BLOCKED flow alone.
+    const backAt = startedAt + 2 * 60_000 + 20_000;
+    world.simulator.injectFault({ kind: 'http-status', httpStatus: 503 }, { untilMs: backAt });
+    world.simulator.injectFault({ kind: 'error', code: 'InvalidParameter' }, { flowId: BLOCKED_FLOW });
+    await runMinutes(world, startedAt, 2, 3);
+    const refused = world.simulator.calls.filter(
+      (call) => call.flowId === BLOCKED_FLOW && call.at >= backAt && call.code === 'InvalidParameter',
+    );
+    // Its backoff after the outage was dropped when CAMS answered again; the one its own failure
+    // then earned holds (5 s, then 10 s …): a few calls, not one per POLL_QPS slot (103 before).
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.length).toBeLessThanOrEqual(4);
+  }, 60_000);
+
   it('costs a few probes a minute, and once CAMS is back every flow is checked within its interval', async () => {
     world = await startPollerWorld({ flows: tenFlows(), intervals: INTERVALS });
     const startedAt = world.clock.now();
