@@ -1,6 +1,5 @@
-import { addAbortSignal } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { type Clock, systemClock } from '../clock';
+import { type Clock, systemClock, within } from '../clock';
 import { loadUndici } from '../load-undici';
 import { dingtalkFormat } from './formats/dingtalk';
 import { feishuFormat } from './formats/feishu';
@@ -118,7 +117,13 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
     const { statusCode, headers, body } = response;
     if (!isSuccess(statusCode) || !format.judgeSuccess) {
       // The status decides: a receiver that said 2xx has the event, however slowly its body comes.
-      await readBounded(body, AbortSignal.timeout(drainMs)).catch(() => '');
+      // On `clock`, like the attempt: a body still coming after drainMs is cut off (its connection closed).
+      const drained = await within(
+        clock,
+        drainMs,
+        readBounded(body).catch(() => ''),
+      );
+      if (drained === undefined) body.destroy();
       return judge(format, statusCode, headers['retry-after'], '', clock.now());
     }
     let bodyText: string;
@@ -142,10 +147,9 @@ export function createWebhookPublisher(options: WebhookPublisherOptions = {}): W
 /**
  * At most MAX_BODY_BYTES of an answer: past that it says nothing a verdict needs, and leaving the
  * loop destroys the stream (and its connection) instead of reading a huge body to its end.
- * Rejects when `signal` (or the request's own) aborts first.
+ * Rejects when the request's signal aborts first, or the stream is destroyed.
  */
-async function readBounded(body: Dispatcher.ResponseData['body'], signal?: AbortSignal): Promise<string> {
-  if (signal) addAbortSignal(signal, body);
+async function readBounded(body: Dispatcher.ResponseData['body']): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

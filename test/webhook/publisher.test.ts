@@ -365,6 +365,20 @@ describe('answer bodies', () => {
     },
   );
 
+  it('drains a trickling body on the injected clock, like the attempt, and then closes it', async () => {
+    const server = await tricklingServer(200, 'ok');
+    const startedAt = Date.now();
+    // Time holds still while the request goes out and the headers come back (real loopback I/O).
+    const virtual = new VirtualClock(0, { isBusy: () => Date.now() - startedAt < 200 });
+    const outcome = await createWebhookPublisher({ clock: virtual, drainMs: 1000 }).deliver(
+      event,
+      endpoint(server.url),
+    );
+    expect(outcome).toEqual({ kind: 'delivered', httpStatus: 200 });
+    expect(virtual.now()).toBe(1000);
+    expect(Date.now() - startedAt).toBeLessThan(900);
+  });
+
   it('a non-2xx whose body trickles is judged by its status', async () => {
     const server = await tricklingServer(503, 'busy');
     const outcome = await createWebhookPublisher({ timeoutMs: 300, drainMs: 50 }).deliver(
