@@ -5,7 +5,9 @@ import type { DeliveryOutcome } from '../webhook';
  * An event that could not be built was never sent, so it says nothing about the receiver.
  */
 export function isTransportFailure(outcome: DeliveryOutcome): boolean {
-  return outcome.kind === 'retry' && outcome.httpStatus === undefined && !outcome.isUnsent;
+  return (
+    outcome.kind === 'retry' && outcome.httpStatus === undefined && !outcome.isUnsent && !outcome.isAbandoned
+  );
 }
 
 /**
@@ -22,10 +24,13 @@ export class EndpointHealth {
   readonly #answered = new Set<string>();
   readonly #probes = new Map<string, Promise<unknown>>();
 
-  /** `send`'s outcome, or 'skipped' when the endpoint is unreachable this run and was not tried. */
+  /**
+   * `send`'s outcome, or 'skipped' when the endpoint is unreachable this run and was not tried
+   * (`send` may decline too, say once the run has reached its end while this attempt waited).
+   */
   async attempt(
     endpointId: string,
-    send: () => Promise<DeliveryOutcome>,
+    send: () => Promise<DeliveryOutcome | 'skipped'>,
   ): Promise<DeliveryOutcome | 'skipped'> {
     for (;;) {
       if (this.#unreachable.has(endpointId)) return 'skipped';
@@ -51,7 +56,8 @@ export class EndpointHealth {
     return this.#unreachable;
   }
 
-  #learn(endpointId: string, outcome: DeliveryOutcome): DeliveryOutcome {
+  #learn(endpointId: string, outcome: DeliveryOutcome | 'skipped'): DeliveryOutcome | 'skipped' {
+    if (outcome === 'skipped') return outcome;
     if (isTransportFailure(outcome)) {
       if (!this.#unreachable.has(endpointId) && outcome.kind === 'retry')
         this.#unreachable.set(endpointId, outcome.reason);

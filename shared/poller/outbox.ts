@@ -188,6 +188,19 @@ export function applyCharges(record: FlowRecord, charged: DeliveryReport['charge
   }
 }
 
+/**
+ * Re-applies dead-lettering to a record written meanwhile (a check of the flow, another run): the
+ * events that expired in this pass leave its outbox for its dead letters, so the next pass does not
+ * find them expired again and report them (and log them) a second time.
+ */
+export function applyDeadLetters(record: FlowRecord, deadLettered: readonly OutboxEntry[]): void {
+  const expired = new Set(deadLettered.map((entry) => entry.event.id));
+  const moving = record.outbox.filter((entry) => expired.has(entry.event.id));
+  if (moving.length === 0) return;
+  record.deadLetters = [...record.deadLetters, ...moving].slice(-MAX_DEAD_LETTERS);
+  record.outbox = record.outbox.filter((entry) => !expired.has(entry.event.id));
+}
+
 /** Re-applies acknowledgements to a record another run wrote meanwhile. */
 export function applyAcknowledgements(record: FlowRecord, acknowledged: readonly string[]): void {
   const done = new Set(acknowledged);

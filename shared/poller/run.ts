@@ -18,6 +18,7 @@ import { applyDeliveryNotes, recordTransition } from './history';
 import {
   applyAcknowledgements,
   applyCharges,
+  applyDeadLetters,
   type Deliver,
   deliverOutbox,
   enqueue,
@@ -141,7 +142,12 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
    * last writes fit before the deadline whatever the receiver does. The race is timed here as
    * well as signalled, so a deliver that ignores its signal cannot hold the run either.
    */
-  async function attemptBeforeStop(event: FlowEvent, endpoint: WebhookEndpoint): Promise<DeliveryOutcome> {
+  async function attemptBeforeStop(
+    event: FlowEvent,
+    endpoint: WebhookEndpoint,
+  ): Promise<DeliveryOutcome | 'skipped'> {
+    // It may have waited for another flow's attempt to this endpoint: nothing starts past the end.
+    if (clock.now() >= stopAt) return 'skipped';
     const giveUp = new AbortController();
     const outcome = await within(
       clock,
@@ -150,7 +156,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     );
     if (outcome) return outcome;
     giveUp.abort();
-    return { kind: 'retry', reason: 'abandoned at the end of the run' };
+    return { kind: 'retry', reason: 'abandoned at the end of the run', isAbandoned: true };
   }
   const tryDeliver: TryDeliver = (event, endpoint) =>
     health.attempt(endpoint.id, () => attemptBeforeStop(event, endpoint));
@@ -444,6 +450,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     await commit(key, (record) => {
       reroute(record);
       applyAcknowledgements(record, report.acknowledged);
+      applyDeadLetters(record, report.deadLettered);
       applyCharges(record, report.charged);
       applyDeliveryNotes(record, report.notes);
       return undefined;

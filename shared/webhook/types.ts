@@ -38,6 +38,8 @@ export type DeliveryOutcome =
       reason: string;
       /** Nothing was sent: the event could not be built (says nothing about the receiver). */
       isUnsent?: true;
+      /** Given up at the run's end before an answer came (says nothing about the receiver). */
+      isAbandoned?: true;
     };
 
 /** One HTTP request a format wants sent. */

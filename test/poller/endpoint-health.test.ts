@@ -21,10 +21,6 @@ describe('endpoint health', () => {
   it.each([
     ['a timeout', { kind: 'retry', reason: 'timeout' }],
     ['a refused connection', { kind: 'retry', reason: 'connection failed: ECONNREFUSED' }],
-    [
-      'an attempt abandoned at the end of the run',
-      { kind: 'retry', reason: 'abandoned at the end of the run' },
-    ],
   ] as const)('after %s the endpoint is not tried again in the run', async (_name, failure) => {
     const health = new EndpointHealth();
     expect(await health.attempt('a', async () => failure)).toEqual(failure);
@@ -40,10 +36,19 @@ describe('endpoint health', () => {
     expect(await health.attempt('b', async () => ok)).toEqual(ok);
   });
 
-  it('an event that could not be built (nothing sent) says nothing about the endpoint', async () => {
+  it.each([
+    [
+      'an event that could not be built (nothing sent)',
+      { kind: 'retry', reason: 'cannot be built', isUnsent: true },
+    ],
+    [
+      'an attempt abandoned at the end of the run',
+      { kind: 'retry', reason: 'abandoned at the end of the run', isAbandoned: true },
+    ],
+  ] as const)('%s says nothing about the endpoint', async (_name, outcome) => {
     const health = new EndpointHealth();
-    const unbuilt: DeliveryOutcome = { kind: 'retry', reason: 'cannot be built', isUnsent: true };
-    expect(await health.attempt('a', async () => unbuilt)).toEqual(unbuilt);
+    expect(await health.attempt('a', async () => outcome)).toEqual(outcome);
+    expect(await health.attempt('a', async () => 'skipped')).toBe('skipped');
     expect(await health.attempt('a', async () => ok)).toEqual(ok);
     expect(health.unreachable().size).toBe(0);
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   applyAcknowledgements,
   applyCharges,
+  applyDeadLetters,
   deliverOutbox,
   enqueue,
   retryDelayMs,
@@ -179,6 +180,32 @@ describe('outbox', () => {
       ['e1', 1, 6000, 'timeout'],
       ['e2', 0, 0, undefined],
     ]);
+  });
+
+  it('re-applies dead-lettering onto a record written meanwhile, so the next pass does not report it again', async () => {
+    const record = recordWith(['old'], 0);
+    enqueue(record, event('new'), ['a', 'b'], 72 * HOUR);
+    // A check of the flow wrote while this pass ran: it still holds 'old' in its outbox.
+    const written = structuredClone(record);
+    enqueue(written, event('newer'), ['a', 'b'], 72 * HOUR);
+    const report = await deliverOutbox({
+      ...options(72 * HOUR + 1),
+      record,
+      deliver: transport(() => ({ kind: 'retry', reason: 'timeout' })).deliver,
+    });
+    expect(report.deadLettered.map((entry) => entry.event.id)).toEqual(['old']);
+    applyDeadLetters(written, report.deadLettered);
+    expect(written.outbox.map((entry) => entry.event.id)).toEqual(['new', 'newer']);
+    expect(written.deadLetters.map((entry) => entry.event.id)).toEqual(['old']);
+    const next = await deliverOutbox({
+      ...options(72 * HOUR + 2),
+      record: written,
+      deliver: transport(() => ok).deliver,
+    });
+    expect(next.deadLettered).toEqual([]);
+    // Applying it twice (a second conflict) moves nothing twice.
+    applyDeadLetters(written, report.deadLettered);
+    expect(written.deadLetters.map((entry) => entry.event.id)).toEqual(['old']);
   });
 
   it('re-applies acknowledgements onto a record another run wrote meanwhile', () => {
