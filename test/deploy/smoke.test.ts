@@ -179,6 +179,13 @@ function captureIo() {
   return { out, err, io: { out: (line: string) => out.push(line), err: (line: string) => err.push(line) } };
 }
 
+/**
+ * What the check said on stderr, less its warning that this checkout has no git revision: the
+ * suite also runs in an unpacked tarball, where that warning is right (tested on its own below).
+ */
+const complaints = (err: readonly string[]) =>
+  err.filter((line) => !line.startsWith('version: no git revision in this checkout'));
+
 function smoke(
   env: Record<string, string>,
   io: ReturnType<typeof captureIo>['io'],
@@ -219,7 +226,7 @@ describe('smoke check (npm run smoke)', () => {
       `poller dry run: version ${builtVersion}, node ${process.version}`,
     ]);
     expect(waits).toEqual([1000, 1000, 1000]);
-    expect(err.filter((line) => !line.includes(': FC answered 429 ('))).toEqual([]);
+    expect(complaints(err).filter((line) => !line.includes(': FC answered 429 ('))).toEqual([]);
     expect(JSON.parse(JSON.parse(deployment.invocations[0] ?? '{}').payload)).toEqual({
       source: 'smoke',
       dryRun: true,
@@ -319,7 +326,7 @@ describe('smoke check (npm run smoke)', () => {
     const deployment = await deployLocally({ triggerAuthType: 'function', httpEnv: { HTTP_AUTH: 'none' } });
     const { out, err, io } = captureIo();
     expect(await smoke(deployment.env, io).result).toBe(0);
-    expect(err).toEqual([]);
+    expect(complaints(err)).toEqual([]);
     expect(out[0]).toMatch(
       /^healthz: InvokeFunction cams-flow-watch-http \(trigger authType function: FC refuses unsigned requests\) → 200, version /,
     );
