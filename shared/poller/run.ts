@@ -162,8 +162,15 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     health.attempt(endpoint.id, () => attemptBeforeStop(event, endpoint));
   /** Keys whose stored record cannot be used: logged, left in place, never overwritten. */
   const quarantined = new Set<string>();
-  /** Backoffs held in memory, so a flow whose backoff could not be saved is not retried hot. */
-  const backoffUntil = new Map<string, number>();
+  /**
+   * Backoffs held in memory, so a flow whose backoff could not be saved is not retried hot: when
+   * it may be retried, and whether a failure of CAMS or the account earned it. Such a backoff is
+   * no longer than the flow's interval (saved, so a flow CAMS keeps failing alone is not retried
+   * at every run's start) and becomes 'dropped' when CAMS answers again after failed probes: it
+   * said nothing of the flow, which is checked again at once, its saved backoff ignored for the
+   * rest of the run. A later backoff of the flow replaces either.
+   */
+  const backoffs = new Map<string, { retryAt: number; isAccountWide: boolean } | 'dropped'>();
 
   function quarantine(key: string, problem: string): void {
     quarantined.add(key);
@@ -477,37 +484,20 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   // What earlier runs still owe starts now, beside the checks, at the head of the lane.
   for (const [key, { record }] of held) if (record.outbox.length > 0) lane.add(key);
 
-  function holdBackoff(key: string, failures: number, now: number): number {
-    const retryAt = now + failureBackoffMs(Math.max(1, failures), random);
-    backoffUntil.set(key, retryAt);
-    // A backoff dropped at CAMS's recovery said nothing of the flow; this one does, so it holds.
-    backoffDropped.delete(key);
-    return retryAt;
-  }
-
-  /**
-   * Flows backed off in this run for a failure of CAMS or the account. That backoff is no longer
-   * than the flow's interval (saved, so a flow CAMS keeps failing alone is not retried at every
-   * run's start), and dropped when CAMS answers again after failed probes: it said nothing of
-   * the flow, which is checked again at once.
-   */
-  const accountBackoffs = new Set<string>();
-  /** Flows whose saved backoff is ignored for the rest of the run (see dropAccountBackoffs). */
-  const backoffDropped = new Set<string>();
-  function holdAccountBackoff(key: string, failures: number, now: number): number {
-    const status = held.get(key)?.record.status;
-    const retryAt = now + accountFailureBackoffMs(Math.max(1, failures), status, config.intervalsS, random);
-    backoffUntil.set(key, retryAt);
-    accountBackoffs.add(key);
-    backoffDropped.delete(key);
+  function holdBackoff(key: string, failures: number, now: number, isAccountWide = false): number {
+    const count = Math.max(1, failures);
+    const retryAt =
+      now +
+      (isAccountWide
+        ? accountFailureBackoffMs(count, held.get(key)?.record.status, config.intervalsS, random)
+        : failureBackoffMs(count, random));
+    backoffs.set(key, { retryAt, isAccountWide });
     return retryAt;
   }
   function dropAccountBackoffs(): void {
-    for (const key of accountBackoffs) {
-      backoffUntil.delete(key);
-      backoffDropped.add(key);
+    for (const [key, backoff] of backoffs) {
+      if (backoff !== 'dropped' && backoff.isAccountWide) backoffs.set(key, 'dropped');
     }
-    accountBackoffs.clear();
   }
 
   async function check(key: string): Promise<CheckVerdict | 'stop'> {
@@ -555,9 +545,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         error: describe(error),
       });
       const failures = (held.get(key)?.record.failures ?? 0) + 1;
-      const retryAt = isAccountWide
-        ? holdAccountBackoff(key, failures, now)
-        : holdBackoff(key, failures, now);
+      const retryAt = holdBackoff(key, failures, now, isAccountWide);
       await commit(key, (record) => {
         record.failures += 1;
         record.lastError = code.slice(0, 100);
@@ -567,8 +555,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       return isAccountWide ? 'account-failure' : 'answered';
     }
     summary.flowsChecked += 1;
-    backoffUntil.delete(key);
-    accountBackoffs.delete(key);
+    backoffs.delete(key);
     const now = clock.now();
     let event: FlowEvent | undefined;
     let stale = false;
@@ -623,10 +610,11 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       .map((key) => ({ key, record: withHeldBackoff(key, held.get(key)?.record) }))
       .filter((entry): entry is { key: string; record: FlowRecord } => entry.record !== undefined);
   const withHeldBackoff = (key: string, record: FlowRecord | undefined): FlowRecord | undefined => {
-    if (record && backoffDropped.has(key)) return { ...record, retryAt: undefined };
-    const retryAt = backoffUntil.get(key);
-    if (!record || retryAt === undefined || (record.retryAt ?? 0) >= retryAt) return record;
-    return { ...record, retryAt };
+    const backoff = backoffs.get(key);
+    if (!record || backoff === undefined) return record;
+    if (backoff === 'dropped') return { ...record, retryAt: undefined };
+    if ((record.retryAt ?? 0) >= backoff.retryAt) return record;
+    return { ...record, retryAt: backoff.retryAt };
   };
   const nextDue = (): string | undefined =>
     pickNext(dueOrder(candidates(), clock.now(), config.intervalsS), contested, config.intervalsS)?.key;
