@@ -3,7 +3,7 @@ import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '.
 import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
-import { type Answer, coldStart, freshStateUrl, observed } from './harness';
+import { type Answer, coldStart, freshStateUrl, observed, readModelEnv } from './harness';
 import { undocumented } from './openapi-check';
 
 const TOKEN = 'cache-status-token';
@@ -13,17 +13,8 @@ const credentials = SIMULATOR_CREDENTIALS;
 const noCache = { 'cache-control': 'no-cache' };
 let simulator: CamsSimulator;
 
-function env(stateUrl: string, extra: Record<string, string> = {}) {
-  return {
-    CAMS_ENDPOINT: simulator.endpoint,
-    HTTP_API_TOKENS: TOKEN,
-    HTTP_AUTH: undefined,
-    HTTP_CACHE_TTL_SECONDS: '30',
-    CAMS_CUST_SPACE_ID: undefined,
-    STATE_URL: stateUrl,
-    ...extra,
-  };
-}
+const env = (stateUrl: string, extra: Record<string, string> = {}) =>
+  readModelEnv(simulator.endpoint, TOKEN, stateUrl, extra);
 
 async function read(fn: ReturnType<typeof coldStart>, headers: Record<string, string> = {}) {
   const before = simulator.calls.length;

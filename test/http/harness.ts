@@ -47,6 +47,27 @@ function httpEvent(request: InvokeRequest): Buffer {
  * one module state answering whatever is invoked, for tests of what one invocation does.
  * Without a STATE_URL in `env`, on a fresh state store.
  */
+/**
+ * The HTTP function's variables for a test of where answers come from: one API token, a 30 s
+ * shared cache, no cust space, its state at `stateUrl`; `extra` on top.
+ */
+export function readModelEnv(
+  camsEndpoint: string,
+  token: string,
+  stateUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string | undefined> {
+  return {
+    CAMS_ENDPOINT: camsEndpoint,
+    HTTP_API_TOKENS: token,
+    HTTP_AUTH: undefined,
+    HTTP_CACHE_TTL_SECONDS: '30',
+    CAMS_CUST_SPACE_ID: undefined,
+    STATE_URL: stateUrl,
+    ...extra,
+  };
+}
+
 export function coldStart(env: Record<string, string | undefined>) {
   const withState = 'STATE_URL' in env ? env : { ...env, STATE_URL: freshStateUrl() };
   for (const [name, value] of Object.entries(withState)) {

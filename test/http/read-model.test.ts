@@ -11,7 +11,7 @@ import { systemClock } from '../../shared/clock';
 import { flowKey } from '../../shared/poller';
 import { sharedCacheKey } from '../../shared/read-model';
 import { createStateStore } from '../../shared/state';
-import { type Answer, coldStart, freshStateUrl, invokeHandler, observed } from './harness';
+import { type Answer, coldStart, freshStateUrl, invokeHandler, observed, readModelEnv } from './harness';
 import { undocumented } from './openapi-check';
 
 const TOKEN = 'read-model-token';
@@ -31,18 +31,8 @@ const logs: string[] = [];
 const FALLBACK = { CAMS_ACCOUNT_QPS: '5', POLL_QPS: '1', HTTP_MAX_INSTANCES: '2' };
 let simulator: CamsSimulator;
 
-function env(stateUrl: string, extra: Record<string, string> = {}) {
-  return {
-    CAMS_ENDPOINT: simulator.endpoint,
-    HTTP_API_TOKENS: TOKEN,
-    HTTP_AUTH: undefined,
-    HTTP_CACHE_TTL_SECONDS: '30',
-    HTTP_MAX_AGE_SECONDS: '60',
-    CAMS_CUST_SPACE_ID: undefined,
-    STATE_URL: stateUrl,
-    ...extra,
-  };
-}
+const env = (stateUrl: string, extra: Record<string, string> = {}) =>
+  readModelEnv(simulator.endpoint, TOKEN, stateUrl, { HTTP_MAX_AGE_SECONDS: '60', ...extra });
 
 /** One poller run on `stateUrl` watching WATCHED, as the timer trigger would start it. */
 async function pollOnce(stateUrl: string, flowId = WATCHED.flowId): Promise<void> {
