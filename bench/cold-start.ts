@@ -38,6 +38,8 @@ const POLLER_BUNDLE = resolve('dist/poller/index.js');
 /** What the HTTP bundle loads only on its first CAMS call (scripts/bundle-options.mjs). */
 const HTTP_LAZY_UNDICI = resolve('dist/http/undici.js');
 const SDK_BUNDLE = `${BENCH_DIR}/sdk-handler/index.js`;
+/** The watched answer's floor: the same store read and nothing else (bench/store-read-handler.ts). */
+const STORE_READ_BUNDLE = `${BENCH_DIR}/store-read-handler/index.js`;
 /** The official Tablestore SDK, split out beside a bundle exactly as the build would. */
 const TABLESTORE_SDK = `${BENCH_DIR}/tablestore-sdk/tablestore-sdk.js`;
 /** The floor: a handler that answers at once, so what remains is node's own start. */
@@ -47,6 +49,7 @@ export type ColdStartHandler =
   | 'http: watched flow (store)'
   | 'http: unwatched flow (store, budget, CAMS)'
   | 'http lazy part: undici.js'
+  | 'store read alone (watched floor)'
   | 'sdk'
   | 'node only'
   | 'poller'
@@ -161,6 +164,7 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
     throw new Error('dist/http/index.js and undici.js beside it are missing: npm run build first');
   }
   await build({ entryPoints: ['bench/sdk-handler.ts'], outfile: SDK_BUNDLE, ...bundleOptions });
+  await build({ entryPoints: ['bench/store-read-handler.ts'], outfile: STORE_READ_BUNDLE, ...bundleOptions });
   // The build's own plugin puts the SDK in tablestore-sdk.js beside this stub.
   await build({
     stdin: { contents: "require('tablestore');", resolveDir: process.cwd() },
@@ -232,6 +236,17 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
         name: 'http: unwatched flow (store, budget, CAMS)',
         bytes: statSync(HTTP_BUNDLE).size + statSync(HTTP_LAZY_UNDICI).size,
         run: httpRun(UNWATCHED_FLOW.flowId, 'fwd=miss', forgetSharedAnswer),
+      },
+      {
+        name: 'store read alone (watched floor)',
+        bytes: statSync(STORE_READ_BUNDLE).size,
+        run: {
+          script: HTTP_CHILD,
+          bundle: STORE_READ_BUNDLE,
+          env: { ...env, BENCH_FLOW_ID: WATCHED_FLOW.flowId },
+          until: answered,
+          prepare: storeFreshWatchedAnswer,
+        },
       },
       {
         name: 'sdk',
