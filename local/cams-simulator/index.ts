@@ -44,7 +44,7 @@ const ACTIONS = new Set(['GetFlow', 'ListFlow']);
 interface Account {
   readonly accountId: string;
   readonly book: FlowBook;
-  /** Arrival times of calls admitted in the last window. */
+  /** Arrival times of the calls of the last window, refused ones included. */
   recent: number[];
 }
 
@@ -98,11 +98,16 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
   const calls: SimCall[] = [];
   const sockets = new Set<import('node:net').Socket>();
 
+  /**
+   * The reference does not say whether CAMS counts a refused call toward the account's 5 calls/s.
+   * The simulator does (the stricter reading): a caller that keeps retrying into the limit stays
+   * refused, so nothing tested here relies on refused calls being free.
+   */
   function admit(account: Account, now: number): boolean {
     account.recent = account.recent.filter((at) => at > now - WINDOW_MS);
-    if (rateLimit !== false && account.recent.length >= rateLimit) return false;
+    const isAdmitted = rateLimit === false || account.recent.length < rateLimit;
     account.recent.push(now);
-    return true;
+    return isAdmitted;
   }
 
   function rememberNonce(accessKeyId: string, nonce: string, now: number): boolean {

@@ -91,7 +91,7 @@ describe('CAMS simulator', () => {
     });
   });
 
-  it('admits 5 calls per rolling second per account and answers System.LimitControl beyond', async () => {
+  it('admits 5 calls per rolling second per account, refused ones counted, and answers System.LimitControl beyond', async () => {
     const clock = new VirtualClock();
     simulator = await startCamsSimulator({ flows: [FLOW], clock });
     // The client's own limiter is off here (huge qps) so the simulator's limit is what is tested.
@@ -109,6 +109,10 @@ describe('CAMS simulator', () => {
     const stillLimited = await burst();
     expect(stillLimited.filter((result) => result.status === 'fulfilled')).toHaveLength(0);
     clock.advance(1);
+    // The first burst has left the window, but the 7 refused calls of the second are in it.
+    const refusedCount = await burst();
+    expect(refusedCount.filter((result) => result.status === 'fulfilled')).toHaveLength(0);
+    clock.advance(1000);
     const nextWindow = await burst();
     expect(nextWindow.filter((result) => result.status === 'fulfilled')).toHaveLength(5);
     simulator.setRateLimit(false);
