@@ -23,6 +23,7 @@ import {
   decodeRow,
   encodePrimaryKey,
   encodeRows,
+  LIMITS,
   messages,
   type StoredRow,
   WireError,
@@ -54,7 +55,7 @@ export interface TablestoreServerOptions {
  * only that long after it arrived: a slow partition, as the service has them.
  */
 export type TablestoreFault =
-  | { readonly httpStatus: number; readonly code: string }
+  | { readonly httpStatus: number; readonly code: string; readonly message?: string }
   | { readonly delayMs: number }
   | 'reset';
 
@@ -293,6 +294,9 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       if (!run || !type)
         throw new WireError(400, 'OTSParameterInvalid', `Unsupported operation: ${operation}.`);
       authenticate(operation, request, body);
+      if ((operation === 'PutRow' || operation === 'UpdateRow') && body.length > LIMITS.writeBytes) {
+        throw new WireError(413, 'OTSRequestBodyTooLarge', 'The size of POST data is too large.');
+      }
       const fault = takeFault(operation);
       if (fault === 'reset') {
         calls.push({ operation, code: 'reset' });
@@ -302,7 +306,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
       if (fault && 'delayMs' in fault) {
         await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       } else if (fault) {
-        throw new WireError(fault.httpStatus, fault.code, `Injected ${fault.code}.`);
+        throw new WireError(fault.httpStatus, fault.code, fault.message ?? `Injected ${fault.code}.`);
       }
       let decoded: Record<string, unknown>;
       try {

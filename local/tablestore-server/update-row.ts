@@ -6,7 +6,7 @@
  * and ReturnType AFTER_MODIFY with named columns.
  */
 import TableStore from 'tablestore';
-import { type CellValue, encodeRows, type StoredRow, WireError } from './wire';
+import { type CellValue, checkSizes, encodeRows, type StoredRow, WireError } from './wire';
 
 const crcByte = (crc: number, byte: number) => TableStore.plainBufferCrc8.crcInt8(crc, byte);
 const crcBytes = (crc: number, bytes: Uint8Array) => bytes.reduce(crcByte, crc);
@@ -112,6 +112,7 @@ export function updateRow(
     } else throw new WireError(400, 'OTSParameterInvalid', 'A put cell needs a value.');
   }
   const row: StoredRow = { primaryKey: change.primaryKey, columns };
+  checkSizes(row, table.primaryKeyName);
   table.rows.set(change.primaryKey, row);
   const wanted = request.returnContent as { returnType?: number; returnColumnNames?: string[] } | undefined;
   if (wanted?.returnType !== 2) return { consumed: { capacityUnit: { read: 0, write: 1 } } };

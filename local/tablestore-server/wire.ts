@@ -40,6 +40,43 @@ function sdkValue(value: CellValue): unknown {
   return typeof value === 'bigint' ? TableStore.Long.fromNumber(Number(value)) : value;
 }
 
+/**
+ * Tablestore's general limits, as it enforces them (bytes): a STRING or BINARY primary key value,
+ * a STRING or BINARY attribute value, and one PutRow or UpdateRow request.
+ */
+export const LIMITS = {
+  primaryKeyBytes: 1024,
+  attributeValueBytes: 2 * 1024 * 1024,
+  writeBytes: 4 * 1024 * 1024,
+};
+
+function sizeOf(value: CellValue): number {
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  return Buffer.isBuffer(value) ? value.length : 0;
+}
+
+/** Refuses a key or value above the limits with the service's own code and message. */
+export function checkSizes(row: StoredRow, primaryKeyName: string): void {
+  const keyBytes = sizeOf(row.primaryKey);
+  if (keyBytes > LIMITS.primaryKeyBytes) {
+    throw new WireError(
+      400,
+      'OTSParameterInvalid',
+      `The length of primary key column: '${primaryKeyName}' exceeds the MaxLength: ${LIMITS.primaryKeyBytes} with CurrentLength: ${keyBytes}.`,
+    );
+  }
+  for (const [name, value] of row.columns) {
+    const bytes = sizeOf(value);
+    if (bytes > LIMITS.attributeValueBytes) {
+      throw new WireError(
+        400,
+        'OTSParameterInvalid',
+        `The length of attribute column: '${name}' exceeded the MaxLength:${LIMITS.attributeValueBytes} with Current Length:${bytes}.`,
+      );
+    }
+  }
+}
+
 /** Decodes one plain-buffer row (a primary key, maybe attribute columns) with a single string key. */
 export function decodeRow(bytes: Uint8Array, primaryKeyName: string): StoredRow {
   let decoded: TableStore.DecodedRow;
@@ -55,7 +92,9 @@ export function decodeRow(bytes: Uint8Array, primaryKeyName: string): StoredRow 
   }
   const columns = new Map<string, CellValue>();
   for (const cell of decoded.attributes ?? []) columns.set(cell.columnName, cellValue(cell.columnValue));
-  return { primaryKey: key.value, columns };
+  const row = { primaryKey: key.value, columns };
+  checkSizes(row, primaryKeyName);
+  return row;
 }
 
 /** Encodes rows the way GetRow/GetRange answers carry them: one header, then each row. */

@@ -14,18 +14,52 @@ const RETRYABLE_OTS_CODES = new Set([
   'OTSNotEnoughCapacityUnit',
   'OTSOperationThrottled',
   'OTSRowOperationConflict',
-  'OTSQuotaExhausted',
 ]);
-export function isRetryableOtsCode(code: string): boolean {
+/**
+ * OTSQuotaExhausted names two things: table operations too frequent for the instance (a retry
+ * after a pause succeeds) and a quota used up, such as the instance's tables (no retry helps).
+ * The official SDKs (Java, Python, Go, Node, C#, C++) retry it only on this exact message, and
+ * Tablestore's error reference marks only it retryable.
+ */
+const TOO_FREQUENT_TABLE_OPERATIONS = 'Too frequent table operations.';
+
+function isRetryableOtsError(code: string, message: string): boolean {
+  if (code === 'OTSQuotaExhausted') return message === TOO_FREQUENT_TABLE_OPERATIONS;
   return RETRYABLE_OTS_CODES.has(code) || code === 'NetworkingError' || /^HTTP5/.test(code);
 }
 
-function adviceFor(code: string, operation: string): string {
+/** Tablestore's general limits (bytes): a STRING primary key value, an attribute value, one PutRow/UpdateRow. */
+export const TABLESTORE_LIMITS = {
+  primaryKeyBytes: 1024,
+  attributeValueBytes: 2 * 1024 * 1024,
+  writeRequestBytes: 4 * 1024 * 1024,
+} as const;
+
+/** Sizes out of the service's "… exceed(s|ed) the MaxLength:<limit> with Current(Length): <size>." */
+function oversizeAdvice(message: string): string | undefined {
+  const sizes = /MaxLength:\s*(\d+)\s*with\s*Current\s*Length:\s*(\d+)/i.exec(message);
+  if (!sizes) return undefined;
+  const what = /primary key/i.test(message) ? 'a key' : 'a value';
+  return `${what} of ${sizes[2]} bytes is above Tablestore's limit of ${sizes[1]} bytes; it cannot be stored as it is`;
+}
+
+function adviceFor(code: string, operation: string, message: string): string {
   if (code === 'OTSAuthFailed' || code === 'OTSNoPermissionAccess') {
     return `the function's RAM role may not call ots:${operation} on this table, or the instance or endpoint is wrong: attach the Tablestore statement of ram-policy.json and check STATE_URL and TABLESTORE_ENDPOINT`;
   }
   if (code === 'OTSObjectNotExist') return 'the table does not exist and could not be created';
-  if (isRetryableOtsCode(code)) return 'Tablestore is unavailable; the next run retries';
+  if (code === 'OTSQuotaExhausted' && message !== TOO_FREQUENT_TABLE_OPERATIONS) {
+    return (
+      'a quota of the Tablestore instance is used up, most likely its tables (64 per instance unless raised, data tables and indexes together): ' +
+      'delete tables the instance no longer needs or ask Alibaba Cloud (a ticket) for a higher table quota; retrying does not help'
+    );
+  }
+  if (code === 'OTSRequestBodyTooLarge') {
+    return `the request is larger than Tablestore takes (${TABLESTORE_LIMITS.writeRequestBytes} bytes per PutRow or UpdateRow); it cannot be stored as it is`;
+  }
+  if (code === 'OTSParameterInvalid')
+    return oversizeAdvice(message) ?? 'see the Tablestore error code reference';
+  if (isRetryableOtsError(code, message)) return 'Tablestore is unavailable; the next run retries';
   return 'see the Tablestore error code reference';
 }
 
@@ -33,14 +67,19 @@ function adviceFor(code: string, operation: string): string {
  * New instances refuse Internet access by default, so a function without vpcConfig (or in another
  * VPC) gets OTSAuthFailed for every call: a network setting, not a credential, is what to fix.
  */
-function aclRefusal(operation: string, instance: string, cause: unknown): StateStoreError {
+function aclRefusal(
+  operation: string,
+  instance: string,
+  details: { readonly cause?: unknown; readonly requestId?: string | undefined },
+): StateStoreError {
   return new StateStoreError(
     'InstanceAclDenied',
     `Tablestore ${operation} on instance ${instance} was refused by the instance's network ACL (OTSAuthFailed: Request denied by instance ACL policies) — ` +
       `either allow Internet access (or access from any VPC) in the instance's network settings, ` +
       `or deploy the functions with s.vpc.yaml (DEPLOY_VPC_ID, DEPLOY_VSWITCH_IDS, DEPLOY_SECURITY_GROUP_ID) ` +
-      `and TABLESTORE_ENDPOINT=https://${instance}.<region>.vpc.tablestore.aliyuncs.com (docs/deploy.md, Tablestore network)`,
-    { retryable: false, cause },
+      `and TABLESTORE_ENDPOINT=https://${instance}.<region>.vpc.tablestore.aliyuncs.com (docs/deploy.md, Tablestore network)` +
+      (details.requestId ? ` (Tablestore request id ${details.requestId})` : ''),
+    { retryable: false, cause: details.cause, requestId: details.requestId },
   );
 }
 
@@ -74,22 +113,38 @@ export function untrustedCertificate(
 }
 
 /**
+ * Tablestore's request ids are UUID-like; anything else (an answer from something that is not
+ * Tablestore) is not repeated into messages and logs.
+ */
+export function requestIdOf(header: unknown): string | undefined {
+  return typeof header === 'string' && /^[A-Za-z0-9-]{1,100}$/.test(header) ? header : undefined;
+}
+
+/**
  * `operation` as the API names it (GetRow, PutRow, …), for the message and the RAM action;
- * `message` is Tablestore's own, used only to recognise the ACL refusal.
+ * `message` is Tablestore's own, used only to recognise cases (the ACL refusal, the quota that
+ * a retry clears, the sizes of an oversized value), never echoed; `requestId` is Tablestore's
+ * `x-ots-requestid`, kept on the error and said in the message, for Alibaba Cloud support.
  */
 export function otsError(
   code: string,
   operation: string,
   location: { readonly instance: string; readonly table: string },
-  details: { readonly cause?: unknown; readonly message?: string } = {},
+  details: {
+    readonly cause?: unknown;
+    readonly message?: string;
+    readonly requestId?: string | undefined;
+  } = {},
 ): StateStoreError {
-  if (code === 'OTSAuthFailed' && /ACL polic/i.test(details.message ?? '')) {
-    return aclRefusal(operation, location.instance, details.cause);
+  const message = details.message ?? '';
+  if (code === 'OTSAuthFailed' && /ACL polic/i.test(message)) {
+    return aclRefusal(operation, location.instance, details);
   }
+  const request = details.requestId ? ` (Tablestore request id ${details.requestId})` : '';
   return new StateStoreError(
     code,
-    `Tablestore ${operation} on table ${location.table} failed: ${code} — ${adviceFor(code, operation)}`,
-    { retryable: isRetryableOtsCode(code), cause: details.cause },
+    `Tablestore ${operation} on table ${location.table} failed: ${code} — ${adviceFor(code, operation, message)}${request}`,
+    { retryable: isRetryableOtsError(code, message), cause: details.cause, requestId: details.requestId },
   );
 }
 

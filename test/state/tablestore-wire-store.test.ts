@@ -110,6 +110,7 @@ describe('tablestore store (our own client) against hostile answers', () => {
           operation === 'DescribeTable' ? { status: 200, body: new Uint8Array() } : reply(operation);
         response.writeHead(answer.status, {
           'x-ots-contentmd5': answer.md5 ?? createHash('md5').update(answer.body).digest('base64'),
+          'x-ots-requestid': '0006a1b2-c3d4-e5f6-0708-090a0b0c0d0e',
           'content-length': String(answer.body.length),
         });
         if (answer.cutAfter === undefined) {

@@ -14,7 +14,13 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import type { Credentials } from '../../cams/types';
 import { type Clock, systemClock } from '../../clock';
 import { StateStoreError } from '../errors';
-import { appliedUnlessConditionFails, otsError, untrustedCertificate } from '../tablestore-errors';
+import {
+  appliedUnlessConditionFails,
+  otsError,
+  requestIdOf,
+  TABLESTORE_LIMITS,
+  untrustedCertificate,
+} from '../tablestore-errors';
 import type { TablestoreLocation } from '../tablestore-location';
 import type { Counter, StateStore, VersionedItem } from '../types';
 import {
@@ -53,6 +59,11 @@ const COUNTER_TTL_SECONDS = 86_400;
 /** Above every character a key can hold, so [prefix, prefix + MAX_CHAR) is the prefix's range. */
 const MAX_CHAR = '\u{10FFFF}';
 const PAGE_ROWS = 1000;
+/**
+ * Pages one range read may take. Tablestore ends a page at 5000 rows or 4 MB scanned, so this is
+ * far beyond anything the store holds; past it a peer that keeps naming a next key is looping us.
+ */
+const MAX_PAGES = 1000;
 /** Tablestore answers at most 4 MB per GetRange page; anything far larger is not Tablestore. */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 const RETRY_BASE_MS = 100;
@@ -67,6 +78,13 @@ const NOT_APPLIED = new Set([
   'OTSTableNotReady',
   'OTSPartitionUnavailable',
 ]);
+/** An answer as it came: headers are checked by the caller. */
+interface RawAnswer {
+  readonly statusCode: number;
+  readonly answerMd5: unknown;
+  readonly requestId: unknown;
+  readonly answer: Buffer;
+}
 interface Transport {
   readonly request: typeof httpRequest;
   readonly agent: HttpAgent;
@@ -87,7 +105,15 @@ function transportFor(protocol: string): Transport | Promise<Transport> {
   return httpsTransport;
 }
 
+/** Refused before sending: Tablestore answers OTSParameterInvalid for a key above its limit. */
 function keyCell(key: string) {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > TABLESTORE_LIMITS.primaryKeyBytes) {
+    throw new StateStoreError(
+      'KeyTooLong',
+      `the state store key ${JSON.stringify(key.slice(0, 64))}… is ${bytes} bytes, above Tablestore's limit of ${TABLESTORE_LIMITS.primaryKeyBytes} bytes per primary key value`,
+    );
+  }
   return { name: PRIMARY_KEY, value: key };
 }
 
@@ -120,7 +146,7 @@ export class TablestoreWireStore implements StateStore {
   async #post(operation: string, headers: Record<string, string>, body: Buffer) {
     const { request, agent } = await transportFor(this.#endpoint.protocol);
     const timeoutMs = this.#options.timeoutMs ?? 5000;
-    return new Promise<{ statusCode: number; answerMd5: unknown; answer: Buffer }>((resolve, reject) => {
+    return new Promise<RawAnswer>((resolve, reject) => {
       const outgoing = request(
         {
           protocol: this.#endpoint.protocol,
@@ -141,6 +167,7 @@ export class TablestoreWireStore implements StateStore {
               resolve({
                 statusCode: response.statusCode ?? 0,
                 answerMd5: response.headers['x-ots-contentmd5'],
+                requestId: response.headers['x-ots-requestid'],
                 answer,
               }),
             reject,
@@ -175,11 +202,9 @@ export class TablestoreWireStore implements StateStore {
       credentials: this.#options.credentials,
       nowMs: this.#clock.now(),
     });
-    let statusCode: number;
-    let answer: Buffer;
-    let answerMd5: unknown;
+    let answered: RawAnswer;
     try {
-      ({ statusCode, answerMd5, answer } = await this.#post(operation, headers, body));
+      answered = await this.#post(operation, headers, body);
     } catch (error) {
       if (error instanceof StateStoreError) throw error;
       throw (
@@ -187,19 +212,43 @@ export class TablestoreWireStore implements StateStore {
         otsError('NetworkingError', operation, this.#options, { cause: error })
       );
     }
+    const { statusCode, answerMd5, answer } = answered;
+    const requestId = requestIdOf(answered.requestId);
+    // Tablestore signs every answer of its own with both (the official SDKs refuse one without):
+    // a 200 lacking them came from something else at TABLESTORE_ENDPOINT, and saying "applied" or
+    // "no such row" on its word would lose writes. An error without them may be Tablestore's front
+    // end, so it stays an error of its status, retryable or not as that says.
+    if (statusCode === 200 && (typeof answerMd5 !== 'string' || requestId === undefined)) {
+      throw this.#notTablestore(operation, statusCode);
+    }
     if (typeof answerMd5 === 'string' && answerMd5 !== md5Base64(answer)) {
-      throw otsError('InvalidResponse', operation, this.#options);
+      throw otsError('InvalidResponse', operation, this.#options, { requestId });
     }
     if (statusCode !== 200) {
       let error: { code: string | undefined; message: string } = { code: undefined, message: '' };
-      try {
-        error = errorOf(answer);
-      } catch {
-        // A malformed error body: the HTTP status is all there is.
+      if (requestId !== undefined) {
+        try {
+          error = errorOf(answer);
+        } catch {
+          // A malformed error body: the HTTP status is all there is.
+        }
       }
-      throw otsError(error.code ?? `HTTP${statusCode}`, operation, this.#options, { message: error.message });
+      throw otsError(error.code ?? `HTTP${statusCode}`, operation, this.#options, {
+        message: error.message,
+        requestId,
+      });
     }
     return answer;
+  }
+
+  #notTablestore(operation: string, statusCode: number): StateStoreError {
+    return new StateStoreError(
+      'NotTablestore',
+      `Tablestore ${operation} on table ${this.#table} got an HTTP ${statusCode} answer without Tablestore's x-ots-contentmd5 and x-ots-requestid headers from ${this.#endpoint.origin}: ` +
+        "not Tablestore (a proxy, a captive portal, another service) — set TABLESTORE_ENDPOINT to the instance's own endpoint " +
+        '(https://<instance>.<region>.ots.aliyuncs.com, or https://<instance>.<region>.vpc.tablestore.aliyuncs.com from the VPC), or leave it empty',
+      { variable: 'TABLESTORE_ENDPOINT' },
+    );
   }
 
   async #call(operation: string, body: Buffer): Promise<Buffer> {
@@ -209,7 +258,7 @@ export class TablestoreWireStore implements StateStore {
         return await this.#send(operation, body);
       } catch (error) {
         const failure = error as StateStoreError;
-        const repeatable = IDEMPOTENT.has(operation) ? failure.retryable : NOT_APPLIED.has(failure.code);
+        const repeatable = failure.retryable && (IDEMPOTENT.has(operation) || NOT_APPLIED.has(failure.code));
         if (!repeatable || attempt >= maxRetries) throw failure;
         await this.#clock.sleep(RETRY_BASE_MS * 2 ** attempt);
       }
@@ -317,50 +366,84 @@ export class TablestoreWireStore implements StateStore {
     return item;
   }
 
-  async list<T = unknown>(prefix: string): Promise<VersionedItem<T>[]> {
-    const end = encodeRow(keyCell(`${prefix}${MAX_CHAR}`));
-    const items: VersionedItem<T>[] = [];
-    let start = encodeRow(keyCell(prefix));
+  /**
+   * Reads the rows of [startKey, endKey) in key order, page by page, handing each to `take`.
+   * Tablestore ends a page early, even with no rows, when a scan reaches its row or size budget,
+   * and names the key to go on from; so an empty page is fine, but its next key must be past the
+   * page's own start (else the same page is asked for forever) and inside the range, and rows
+   * must come in order inside the range. Keys compare as Tablestore orders them, by UTF-8 bytes.
+   */
+  async #range(
+    table: string,
+    startKey: string,
+    endKey: string,
+    take: (row: DecodedRow, key: string) => void,
+    timeToLive = -1,
+  ): Promise<void> {
+    const end = encodeRow(keyCell(endKey));
+    const invalid = (what: string) =>
+      new StateStoreError('InvalidResponse', `Tablestore GetRange on table ${table} answered ${what}`);
+    let pageStart = startKey;
     let lastKey: string | undefined;
-    for (;;) {
-      const answer = await this.#onTable('GetRange', getRangeRequest(this.#table, start, end, PAGE_ROWS));
+    for (let pages = 1; ; pages += 1) {
+      const request = getRangeRequest(table, encodeRow(keyCell(pageStart)), end, PAGE_ROWS);
+      const answer = await this.#onTable('GetRange', request, table, timeToLive);
       const page = this.#decode('GetRange', () => {
         const { rows, nextStart } = rangeOf(answer);
         return { rows: decodeRows(rows), nextStart };
       });
       for (const row of page.rows) {
-        const item = this.#listed<T>(row);
-        // A range answer out of order or outside the range would loop or leak other rows.
-        if (!item.key.startsWith(prefix) || (lastKey !== undefined && item.key <= lastKey)) {
-          throw new StateStoreError(
-            'InvalidResponse',
-            'Tablestore GetRange answered rows out of order or range',
-          );
+        const key = row.primaryKey.length === 1 ? row.primaryKey[0]?.value : undefined;
+        if (typeof key !== 'string') throw invalid('a row keyed otherwise than by one STRING key');
+        if (
+          byteOrder(key, pageStart) < 0 ||
+          byteOrder(key, endKey) >= 0 ||
+          (lastKey !== undefined && byteOrder(key, lastKey) <= 0)
+        ) {
+          throw invalid('rows out of order or range');
         }
-        lastKey = item.key;
-        items.push(item);
+        lastKey = key;
+        take(row, key);
       }
-      if (!page.nextStart || page.nextStart.length === 0) return items;
+      if (!page.nextStart || page.nextStart.length === 0) return;
       const next = this.#decode('GetRange', () => decodeRows(page.nextStart ?? Buffer.alloc(0)))[0]
         ?.primaryKey[0]?.value;
-      if (
-        typeof next !== 'string' ||
-        (lastKey !== undefined && next <= lastKey) ||
-        !next.startsWith(prefix)
-      ) {
-        throw new StateStoreError(
-          'InvalidResponse',
-          'Tablestore GetRange answered an invalid next start key',
+      if (typeof next !== 'string') throw invalid('a next start key that is no string');
+      if (byteOrder(next, pageStart) <= 0 || (lastKey !== undefined && byteOrder(next, lastKey) <= 0)) {
+        throw invalid(
+          `a next start key ${quoted(next)} not past the page's start ${quoted(pageStart)}: no progress, it would be asked again forever`,
         );
       }
-      start = encodeRow(keyCell(next));
+      if (byteOrder(next, endKey) >= 0) {
+        throw invalid(`a next start key ${quoted(next)} outside the range read (before ${quoted(endKey)})`);
+      }
+      if (pages >= MAX_PAGES) throw invalid(`more than ${MAX_PAGES} pages for one range`);
+      pageStart = next;
     }
+  }
+
+  async list<T = unknown>(prefix: string): Promise<VersionedItem<T>[]> {
+    const items: VersionedItem<T>[] = [];
+    await this.#range(this.#table, prefix, `${prefix}${MAX_CHAR}`, (row) => {
+      items.push(this.#listed<T>(row));
+    });
+    return items;
   }
 
   async put(key: string, value: unknown, expectedVersion: number): Promise<number | undefined> {
     const version = expectedVersion + 1;
+    // JSON.stringify(undefined) is undefined, whatever its type says.
+    const json: string | undefined = JSON.stringify(value);
+    const bytes = json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
+    // Refused before sending: Tablestore would answer OTSParameterInvalid for the column.
+    if (bytes > TABLESTORE_LIMITS.attributeValueBytes) {
+      throw new StateStoreError(
+        'ValueTooLarge',
+        `Tablestore PutRow on table ${this.#table} not sent: the value of ${key} is ${bytes} bytes of JSON, above Tablestore's limit of ${TABLESTORE_LIMITS.attributeValueBytes} bytes per attribute value`,
+      );
+    }
     const row = encodeRow(keyCell(key), [
-      { name: 'value', value: JSON.stringify(value) },
+      { name: 'value', value: json },
       { name: 'version', value: BigInt(version) },
     ]);
     const applied = await this.#conditional(
@@ -410,51 +493,13 @@ export class TablestoreWireStore implements StateStore {
   }
 
   async counters(startKey: string, endKey: string): Promise<Counter[]> {
-    const table = this.#counterTable;
-    const end = encodeRow(keyCell(endKey));
     const counters: Counter[] = [];
-    let start = encodeRow(keyCell(startKey));
-    let lastKey: string | undefined;
-    for (;;) {
-      const answer = await this.#onTable(
-        'GetRange',
-        getRangeRequest(table, start, end, PAGE_ROWS),
-        table,
-        COUNTER_TTL_SECONDS,
-      );
-      const page = this.#decode('GetRange', () => {
-        const { rows, nextStart } = rangeOf(answer);
-        return { rows: decodeRows(rows), nextStart };
-      });
-      for (const row of page.rows) {
-        const key = row.primaryKey.length === 1 ? row.primaryKey[0]?.value : undefined;
-        const value = countOf(row);
-        // A range answer out of order or outside the range would loop or count other rows.
-        if (
-          typeof key !== 'string' ||
-          key < startKey ||
-          key >= endKey ||
-          (lastKey !== undefined && key <= lastKey)
-        ) {
-          throw new StateStoreError(
-            'InvalidResponse',
-            'Tablestore GetRange answered rows out of order or range',
-          );
-        }
-        lastKey = key;
-        if (value !== undefined) counters.push({ key, value });
-      }
-      if (!page.nextStart || page.nextStart.length === 0) return counters;
-      const next = this.#decode('GetRange', () => decodeRows(page.nextStart ?? Buffer.alloc(0)))[0]
-        ?.primaryKey[0]?.value;
-      if (typeof next !== 'string' || (lastKey !== undefined && next <= lastKey) || next >= endKey) {
-        throw new StateStoreError(
-          'InvalidResponse',
-          'Tablestore GetRange answered an invalid next start key',
-        );
-      }
-      start = encodeRow(keyCell(next));
-    }
+    const take = (row: DecodedRow, key: string) => {
+      const value = countOf(row);
+      if (value !== undefined) counters.push({ key, value });
+    };
+    await this.#range(this.#counterTable, startKey, endKey, take, COUNTER_TTL_SECONDS);
+    return counters;
   }
 
   async close(): Promise<void> {}
@@ -465,6 +510,16 @@ function countOf(row: DecodedRow | undefined): number | undefined {
   const count = row?.attributes.find((cell) => cell.name === COUNT)?.value;
   if (typeof count !== 'bigint' || count > 2n ** 53n || count < -(2n ** 53n)) return undefined;
   return Number(count);
+}
+
+/** Tablestore orders STRING keys by their UTF-8 bytes, not by JavaScript's UTF-16 code units. */
+function byteOrder(left: string, right: string): number {
+  return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));
+}
+
+/** A key from an answer, said in a message: quoted, and cut short (it may be anything). */
+function quoted(key: string): string {
+  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key);
 }
 
 function md5Base64(bytes: Buffer): string {
