@@ -1,32 +1,22 @@
 /**
- * The Tablestore state store over a client of our own: the same table, columns and conditions
- * as the SDK-based TablestoreStateStore, but each call is one signed POST over node's own
- * http/https with a keep-alive agent. The official SDK costs ~794 KB and tens of milliseconds to
- * load on every cold start; this client is a few KB, and needs no undici, so a watched flow's
+ * The Tablestore state store over a client of our own: the same table, columns and conditions as
+ * the SDK-based TablestoreStateStore, but each call is one signed POST over node's own http/https
+ * with a keep-alive agent (connection.ts). The official SDK costs ~794 KB and tens of milliseconds
+ * to load on every cold start; this client is a few KB, and needs no undici, so a watched flow's
  * first answer (the store alone) never loads it (README, "Tablestore client").
  *
  * Table schema: primary key `key` (STRING); `value` (STRING, JSON) and `version` (INTEGER) for
- * versioned items. Counters live in `<table>_counters`, `count` (INTEGER), whose rows expire. Everything read back is checked — protobuf
- * bounds, plain-buffer checksums, column types, JSON — and a bad answer becomes a StateStoreError.
+ * versioned items. Counters live in `<table>_counters`, `count` (INTEGER), whose rows expire.
+ * Everything read back is checked — protobuf bounds, plain-buffer checksums, column types, JSON —
+ * and a bad answer becomes a StateStoreError.
  */
-import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import type { Credentials } from '../../cams/types';
-import { type Clock, systemClock } from '../../clock';
 import { StateStoreError } from '../errors';
-import {
-  appliedUnlessConditionFails,
-  otsError,
-  requestIdOf,
-  TABLESTORE_LIMITS,
-  untrustedCertificate,
-} from '../tablestore-errors';
-import type { TablestoreLocation } from '../tablestore-location';
+import { appliedUnlessConditionFails, TABLESTORE_LIMITS } from '../tablestore-errors';
 import type { Counter, StateStore, VersionedItem } from '../types';
+import { TablestoreConnection, type TablestoreConnectionOptions } from './connection';
 import {
   createTableRequest,
   deleteRowRequest,
-  errorOf,
   getRangeRequest,
   getRowRequest,
   putRowRequest,
@@ -39,17 +29,8 @@ import {
   updateRowRequest,
 } from './messages';
 import { CELL_OP_INCREMENT, type DecodedRow, decodeRows, encodeRow } from './plain-buffer';
-import { WireFormatError } from './protobuf';
-import { signOtsRequest } from './signature';
 
-export interface TablestoreWireStoreOptions extends TablestoreLocation {
-  readonly credentials: Credentials;
-  /** Whole-call timeout, from sending to the last byte of the answer. */
-  readonly timeoutMs?: number;
-  /** Further attempts after a failure that Tablestore says left nothing applied. */
-  readonly maxRetries?: number;
-  readonly clock?: Clock;
-}
+export type TablestoreWireStoreOptions = TablestoreConnectionOptions;
 
 const PRIMARY_KEY = 'key';
 const COUNT = 'count';
@@ -64,47 +45,6 @@ const PAGE_ROWS = 1000;
  * far beyond anything the store holds; past it a peer that keeps naming a next key is looping us.
  */
 const MAX_PAGES = 1000;
-/** Tablestore answers at most 4 MB per GetRange page; anything far larger is not Tablestore. */
-const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
-const RETRY_BASE_MS = 100;
-/** Reads may be repeated after any retryable failure; a write only if it surely was not applied. */
-const IDEMPOTENT = new Set(['GetRow', 'GetRange']);
-const NOT_APPLIED = new Set([
-  'OTSServerBusy',
-  'OTSNotEnoughCapacityUnit',
-  'OTSOperationThrottled',
-  'OTSQuotaExhausted',
-  'OTSRowOperationConflict',
-  'OTSTableNotReady',
-  'OTSPartitionUnavailable',
-]);
-/** An answer as it came: headers are checked by the caller. */
-interface RawAnswer {
-  readonly statusCode: number;
-  readonly answerMd5: unknown;
-  readonly requestId: unknown;
-  readonly answer: Buffer;
-}
-interface Transport {
-  readonly request: typeof httpRequest;
-  readonly agent: HttpAgent;
-}
-/** One keep-alive pool per protocol and warm instance, shared by every run's store. */
-let httpTransport: Transport | undefined;
-let httpsTransport: Promise<Transport> | undefined;
-/** node:https (and TLS with it) loads only for an https endpoint, not on every cold start. */
-function transportFor(protocol: string): Transport | Promise<Transport> {
-  if (protocol !== 'https:') {
-    httpTransport ??= { request: httpRequest, agent: new HttpAgent({ keepAlive: true, timeout: 30_000 }) };
-    return httpTransport;
-  }
-  httpsTransport ??= import('node:https').then(({ Agent, request }) => ({
-    request,
-    agent: new Agent({ keepAlive: true, timeout: 30_000 }),
-  }));
-  return httpsTransport;
-}
-
 /** Refused before sending: Tablestore answers OTSParameterInvalid for a key above its limit. */
 function keyCell(key: string) {
   const bytes = Buffer.byteLength(key, 'utf8');
@@ -127,62 +67,11 @@ function versionIs(expectedVersion: number): RowCondition {
 
 export class TablestoreWireStore implements StateStore {
   readonly #options: TablestoreWireStoreOptions;
-  readonly #clock: Clock;
-  readonly #endpoint: URL;
+  readonly #connection: TablestoreConnection;
 
   constructor(options: TablestoreWireStoreOptions) {
     this.#options = options;
-    this.#clock = options.clock ?? systemClock;
-    this.#endpoint = new URL(options.endpoint);
-    if (this.#endpoint.protocol !== 'http:' && this.#endpoint.protocol !== 'https:') {
-      throw new StateStoreError(
-        'InvalidConfiguration',
-        `the Tablestore endpoint must be http(s)://, not ${this.#endpoint.protocol}`,
-      );
-    }
-  }
-
-  /** One POST; resolves once the whole answer is read (at most MAX_ANSWER_BYTES). */
-  async #post(operation: string, headers: Record<string, string>, body: Buffer) {
-    const { request, agent } = await transportFor(this.#endpoint.protocol);
-    const timeoutMs = this.#options.timeoutMs ?? 5000;
-    return new Promise<RawAnswer>((resolve, reject) => {
-      const outgoing = request(
-        {
-          protocol: this.#endpoint.protocol,
-          hostname: this.#endpoint.hostname,
-          port: this.#endpoint.port,
-          path: `/${operation}`,
-          method: 'POST',
-          agent,
-          headers: {
-            ...headers,
-            'content-type': 'application/x-protobuf',
-            'content-length': String(body.length),
-          },
-        },
-        (response: IncomingMessage) => {
-          readLimited(response).then(
-            (answer) =>
-              resolve({
-                statusCode: response.statusCode ?? 0,
-                answerMd5: response.headers['x-ots-contentmd5'],
-                requestId: response.headers['x-ots-requestid'],
-                answer,
-              }),
-            reject,
-          );
-        },
-      );
-      // A plain timer, not AbortSignal.timeout: loading the abort machinery showed in the cold-start profile.
-      const timer = setTimeout(
-        () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      outgoing.on('close', () => clearTimeout(timer));
-      outgoing.on('error', reject);
-      outgoing.end(body);
-    });
+    this.#connection = new TablestoreConnection(options);
   }
 
   get #table(): string {
@@ -191,95 +80,6 @@ export class TablestoreWireStore implements StateStore {
 
   get #counterTable(): string {
     return `${this.#options.table}${COUNTER_TABLE_SUFFIX}`;
-  }
-
-  /** One signed call; resolves to the answer's body, rejects with a StateStoreError. */
-  async #send(operation: string, body: Buffer): Promise<Buffer> {
-    const headers = signOtsRequest({
-      operation,
-      body,
-      instance: this.#options.instance,
-      credentials: this.#options.credentials,
-      nowMs: this.#clock.now(),
-    });
-    let answered: RawAnswer;
-    try {
-      answered = await this.#post(operation, headers, body);
-    } catch (error) {
-      if (error instanceof StateStoreError) throw error;
-      throw (
-        untrustedCertificate(operation, this.#options, error) ??
-        otsError('NetworkingError', operation, this.#options, { cause: error })
-      );
-    }
-    const { statusCode, answerMd5, answer } = answered;
-    const requestId = requestIdOf(answered.requestId);
-    // Tablestore signs every answer of its own with both (the official SDKs refuse one without):
-    // a 200 lacking them came from something else at TABLESTORE_ENDPOINT, and saying "applied" or
-    // "no such row" on its word would lose writes. An error without them may be Tablestore's front
-    // end, so it stays an error of its status, retryable or not as that says.
-    if (statusCode === 200 && (typeof answerMd5 !== 'string' || requestId === undefined)) {
-      throw this.#notTablestore(operation, statusCode);
-    }
-    if (typeof answerMd5 === 'string' && answerMd5 !== md5Base64(answer)) {
-      throw otsError('InvalidResponse', operation, this.#options, { requestId });
-    }
-    if (statusCode !== 200) {
-      let error: { code: string | undefined; message: string } = { code: undefined, message: '' };
-      if (requestId !== undefined) {
-        try {
-          error = errorOf(answer);
-        } catch {
-          // A malformed error body: the HTTP status is all there is.
-        }
-      }
-      throw otsError(error.code ?? `HTTP${statusCode}`, operation, this.#options, {
-        message: error.message,
-        requestId,
-      });
-    }
-    return answer;
-  }
-
-  #notTablestore(operation: string, statusCode: number): StateStoreError {
-    return new StateStoreError(
-      'NotTablestore',
-      `Tablestore ${operation} on table ${this.#table} got an HTTP ${statusCode} answer without Tablestore's x-ots-contentmd5 and x-ots-requestid headers from ${this.#endpoint.origin}: ` +
-        "not Tablestore (a proxy, a captive portal, another service) — set TABLESTORE_ENDPOINT to the instance's own endpoint " +
-        '(https://<instance>.<region>.ots.aliyuncs.com, or https://<instance>.<region>.vpc.tablestore.aliyuncs.com from the VPC), or leave it empty',
-      { variable: 'TABLESTORE_ENDPOINT' },
-    );
-  }
-
-  async #call(operation: string, body: Buffer): Promise<Buffer> {
-    const maxRetries = this.#options.maxRetries ?? 3;
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await this.#send(operation, body);
-      } catch (error) {
-        const failure = error as StateStoreError;
-        const repeatable = failure.retryable && (IDEMPOTENT.has(operation) || NOT_APPLIED.has(failure.code));
-        if (!repeatable || attempt >= maxRetries) throw failure;
-        await this.#clock.sleep(RETRY_BASE_MS * 2 ** attempt);
-      }
-    }
-  }
-
-  /** Decodes an answer, turning any malformed byte into a StateStoreError naming the operation. */
-  #decode<T>(operation: string, read: () => T): T {
-    try {
-      return read();
-    } catch (error) {
-      if (error instanceof StateStoreError) throw error;
-      if (error instanceof WireFormatError) {
-        throw new StateStoreError(
-          'InvalidResponse',
-          `Tablestore ${operation} on table ${this.#table} answered a malformed body (${error.message})`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
   }
 
   /** A conditional write: true when applied, false when its condition did not hold. */
@@ -294,17 +94,17 @@ export class TablestoreWireStore implements StateStore {
    */
   async #onTable(operation: string, body: Buffer, table = this.#table, timeToLive = -1): Promise<Buffer> {
     try {
-      return await this.#call(operation, body);
+      return await this.#connection.call(operation, body);
     } catch (error) {
       if ((error as StateStoreError).code !== 'OTSObjectNotExist') throw error;
     }
     try {
-      await this.#call('CreateTable', createTableRequest(table, PRIMARY_KEY, timeToLive));
+      await this.#connection.call('CreateTable', createTableRequest(table, PRIMARY_KEY, timeToLive));
     } catch (createError) {
       // A concurrent creator winning the race is fine.
       if ((createError as StateStoreError).code !== 'OTSObjectAlreadyExist') throw createError;
     }
-    return this.#call(operation, body);
+    return this.#connection.call(operation, body);
   }
 
   #item<T>(row: DecodedRow): VersionedItem<T> {
@@ -355,7 +155,7 @@ export class TablestoreWireStore implements StateStore {
 
   async get<T = unknown>(key: string): Promise<VersionedItem<T> | undefined> {
     const answer = await this.#onTable('GetRow', getRowRequest(this.#table, encodeRow(keyCell(key))));
-    const rows = this.#decode('GetRow', () => decodeRows(rowOf(answer)));
+    const rows = this.#connection.decode('GetRow', () => decodeRows(rowOf(answer)));
     if (rows.length > 1)
       throw new StateStoreError('InvalidResponse', `Tablestore GetRow answered ${rows.length} rows`);
     const [row] = rows;
@@ -388,7 +188,7 @@ export class TablestoreWireStore implements StateStore {
     for (let pages = 1; ; pages += 1) {
       const request = getRangeRequest(table, encodeRow(keyCell(pageStart)), end, PAGE_ROWS);
       const answer = await this.#onTable('GetRange', request, table, timeToLive);
-      const page = this.#decode('GetRange', () => {
+      const page = this.#connection.decode('GetRange', () => {
         const { rows, nextStart } = rangeOf(answer);
         return { rows: decodeRows(rows), nextStart };
       });
@@ -406,7 +206,7 @@ export class TablestoreWireStore implements StateStore {
         take(row, key);
       }
       if (!page.nextStart || page.nextStart.length === 0) return;
-      const next = this.#decode('GetRange', () => decodeRows(page.nextStart ?? Buffer.alloc(0)))[0]
+      const next = this.#connection.decode('GetRange', () => decodeRows(page.nextStart ?? Buffer.alloc(0)))[0]
         ?.primaryKey[0]?.value;
       if (typeof next !== 'string') throw invalid('a next start key that is no string');
       if (byteOrder(next, pageStart) <= 0 || (lastKey !== undefined && byteOrder(next, lastKey) <= 0)) {
@@ -481,7 +281,7 @@ export class TablestoreWireStore implements StateStore {
       table,
       COUNTER_TTL_SECONDS,
     );
-    const [row] = this.#decode('UpdateRow', () => decodeRows(rowOf(answer)));
+    const [row] = this.#connection.decode('UpdateRow', () => decodeRows(rowOf(answer)));
     const count = countOf(row);
     if (count === undefined) {
       throw new StateStoreError(
@@ -520,31 +320,4 @@ function byteOrder(left: string, right: string): number {
 /** A key from an answer, said in a message: quoted, and cut short (it may be anything). */
 function quoted(key: string): string {
   return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key);
-}
-
-function md5Base64(bytes: Buffer): string {
-  return createHash('md5').update(bytes).digest('base64');
-}
-
-/** Plain events, not `for await`: the async-iterator machinery showed in the cold-start profile. */
-function readLimited(body: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_ANSWER_BYTES) {
-        body.destroy();
-        reject(new StateStoreError('InvalidResponse', 'Tablestore answered more than 16 MB'));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    body.on('end', () => resolve(Buffer.concat(chunks)));
-    body.on('error', reject);
-    // An answer cut off mid-body closes without 'end': a network failure, never a short answer.
-    body.on('close', () => {
-      if (!body.complete) reject(new Error('the answer was cut off'));
-    });
-  });
 }
