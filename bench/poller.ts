@@ -99,6 +99,8 @@ async function benchOne(
   const config = parsePollerConfig({
     WATCH_FLOWS: flows.map((flow) => flow.flowId).join(','),
     POLL_QPS: String(pollQps),
+    // No account budget here: the poller alone against the simulator's 5 calls/s.
+    CAMS_ACCOUNT_QPS: String(Math.floor(pollQps) + 1),
     POLL_INTERVALS: BENCH_INTERVALS,
   });
   const latencies: number[] = [];

@@ -18,15 +18,37 @@ const LOCAL_DIR = resolve('.local');
 /** Per-status poll intervals short enough that the seeded changes show within the first minute. */
 const LOCAL_POLL_INTERVALS = 'BLOCKED=5,THROTTLED=5,PUBLISHED=5,DRAFT=5,DEPRECATED=60,*=5';
 
-function positiveInteger(name: string, fallback: number): number {
+function positiveInteger(name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value <= 0 || value > max) {
+    const range = max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : '';
+    console.error(`${name} must be a positive integer${range}, got ${JSON.stringify(raw)}`);
     process.exit(2);
   }
   return value;
+}
+
+/**
+ * What to do when the port `variable` chose cannot be listened on, instead of Node's bare
+ * EADDRINUSE. Only PORT can collide: the simulator and the receiver take a free port from the OS.
+ */
+function portProblem(error: unknown, variable: string, port: number, host: string): unknown {
+  switch ((error as NodeJS.ErrnoException | undefined)?.code) {
+    case 'EADDRINUSE':
+      return new Error(
+        `port ${port} on ${host} is in use: set ${variable} to a free port (${variable}=${port < 65535 ? port + 1 : port - 1} npm start) or stop what uses it`,
+        { cause: error },
+      );
+    case 'EACCES':
+      return new Error(
+        `port ${port} on ${host} needs privileges this user lacks: set ${variable} to a port above 1023`,
+        { cause: error },
+      );
+    default:
+      return error;
+  }
 }
 
 function stableLocalSecret(file: string, make: () => string): string {
@@ -53,7 +75,7 @@ function realCredentials(): Credentials | undefined {
 
 async function main(): Promise<void> {
   mkdirSync(LOCAL_DIR, { recursive: true });
-  const port = positiveInteger('PORT', 9000);
+  const port = positiveInteger('PORT', 9000, 65_535);
   const pollIntervalSeconds = positiveInteger('LOCAL_POLL_INTERVAL_SECONDS', 10);
   const maxInstances = positiveInteger('LOCAL_MAX_INSTANCES', DEFAULT_MAX_INSTANCES);
   const env = process.env;
@@ -160,7 +182,10 @@ async function main(): Promise<void> {
     () => poller.close(),
   );
   // As behind a custom domain: FC's default domain would make browsers download the status page.
-  const server = await serveFcHttp(http, { port, host: '127.0.0.1', customDomain: true });
+  const host = '127.0.0.1';
+  const server = await serveFcHttp(http, { port, host, customDomain: true }).catch((error: unknown) => {
+    throw portProblem(error, 'PORT', port, host);
+  });
   closers.unshift(() => server.close());
   lines.unshift(
     `HTTP function ${server.url} (dist/http/index.js behind an FC HTTP trigger emulation: one request per instance, up to ${maxInstances} instances, 429 beyond)`,

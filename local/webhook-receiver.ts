@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
 import { Webhook } from 'standardwebhooks';
+import { listen } from './listen';
 
 export interface ReceivedDelivery {
   id: string | undefined;
@@ -115,8 +115,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server, options.port ?? 0, '127.0.0.1');
 
   return {
     url: `http://127.0.0.1:${port}/webhook`,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import '../../shared/zod-english';
-import { parseAccountQps, parsePollShare } from '../../shared/budget';
+import { parseAccountShares } from '../../shared/budget';
 import { validateCustSpaceId } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { splitList } from '../../shared/list-variable';
@@ -92,7 +92,7 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
       throw new ConfigError('CAMS_CUST_SPACE_ID', (error as Error).message.replace(/^custSpaceId /, ''));
     }
   }
-  const accountQps = parseAccountQps(env);
+  const { accountQps, pollQps } = parseAccountShares(env);
   const stateUrl = config.STATE_URL.trim() || DEFAULT_STATE_URL;
   checkStateUrl(stateUrl, env);
   return {
@@ -106,7 +106,7 @@ export function parseHttpConfig(env: NodeJS.ProcessEnv): HttpConfig {
     defaultCustSpaceId,
     stateUrl,
     accountQps,
-    pollQps: parsePollShare(env, accountQps),
+    pollQps,
     maxInstances: config.HTTP_MAX_INSTANCES,
   };
 }

@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import { AccountBudget, parseAccountQps } from '../../shared/budget';
+import { AccountBudget } from '../../shared/budget';
 import { type CamsClient, createCamsClient, parseCamsEndpoint, resolveCredentials } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
 import { ConfigError } from '../../shared/config-error';
@@ -59,7 +59,7 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
     const config = parsePollerConfig(env);
     const cams = createCamsClient({ endpoint: parseCamsEndpoint(env), qps: config.pollQps, clock });
     const budget = new AccountBudget({
-      accountQps: parseAccountQps(env),
+      accountQps: config.accountQps,
       scope: 'poll',
       pollQps: config.pollQps,
       // reservedConcurrency 1: one poller instance at a time.

@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
 import { systemClock } from '../../shared/clock';
+import { listen } from '../listen';
 import { type ArrivedRequest, parseAuthorization, verifyRequest } from './acs3-verifier';
 import { FlowBook } from './flow-book';
 import type { CamsSimulator, CamsSimulatorOptions, SimCall, SimFault, SimFaultMatch, SimFlow } from './types';
@@ -337,8 +337,7 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server, options.port ?? 0, '127.0.0.1');
   const book = defaultAccount.book;
 
   return {

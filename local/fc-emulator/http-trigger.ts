@@ -11,8 +11,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Credentials } from '../../shared/cams/types';
+import { listen } from '../listen';
 import { fcHttpEvent } from './events';
 import { unhandled } from './fc-errors';
 import type { FcFunction } from './function-pool';
@@ -115,10 +115,7 @@ export async function serveFcHttp(
     });
     response.end(request.method === 'HEAD' ? undefined : payload);
   });
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
-  );
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     close: () =>

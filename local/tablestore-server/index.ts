@@ -10,10 +10,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
 import { type Clock, systemClock } from '../../shared/clock';
+import { listen } from '../listen';
 import { isOtsSignatureValid } from './ots-signature';
 import { updateRow } from './update-row';
 import {
@@ -343,8 +344,7 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server, 0, '127.0.0.1');
 
   return {
     endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,

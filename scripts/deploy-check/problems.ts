@@ -1,3 +1,6 @@
+import { parseAccountShares } from '../../shared/budget';
+import { ConfigError } from '../../shared/config-error';
+
 /**
  * What the deploy workflow checks before `s deploy`, with the fix in each message: settings `s`
  * renders happily but FC refuses, or that deploy a service nobody can use (or anybody can).
@@ -66,6 +69,20 @@ function authProblems(env: DeployEnv): string[] {
   return [];
 }
 
+/**
+ * CAMS_ACCOUNT_QPS and POLL_QPS by the rule both functions apply at cold start (s.yaml's defaults
+ * are theirs): a pair they refuse would deploy an HTTP function answering only 500.
+ */
+function shareProblems(env: DeployEnv): string[] {
+  try {
+    parseAccountShares(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [error.message];
+    throw error;
+  }
+}
+
 /** Every problem found, each saying what to set; empty when `s deploy` may go ahead. */
 export function deployConfigProblems(env: DeployEnv): string[] {
   const problems = ['DEPLOY_ROLE_ARN', 'STATE_URL']
@@ -75,7 +92,7 @@ export function deployConfigProblems(env: DeployEnv): string[] {
   if (!/^\d+$/.test(maxInstances) || Number(maxInstances) < 10) {
     problems.push('HTTP_MAX_INSTANCES must be a whole number of at least 10 (one request per instance)');
   }
-  return [...problems, ...vpcProblems(env), ...authProblems(env)];
+  return [...problems, ...shareProblems(env), ...vpcProblems(env), ...authProblems(env)];
 }
 
 /** s.vpc.yaml when the VPC variables are set, else s.yaml. */

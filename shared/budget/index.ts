@@ -12,4 +12,4 @@ export {
   lateKey,
   MAX_COUNT_WAIT_MS,
 } from './account-budget';
-export { parseAccountQps, parsePollShare } from './config';
+export { type AccountShares, parseAccountShares } from './config';

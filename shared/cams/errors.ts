@@ -22,8 +22,9 @@ const ADVICE: Readonly<Record<string, string>> = {
   'Ram.PermissionDeny':
     "the function's RAM role lacks permission: grant it cams:GetFlow (and cams:ListFlow for discovery)",
   'System.LimitControl':
-    'CAMS allows 5 flow calls per second per account across all callers: lower CAMS_ACCOUNT_QPS (or POLL_QPS) to leave room for the other callers sharing the account',
-  'Throttling.User': 'the gateway throttled this account: lower the call rate (CAMS_ACCOUNT_QPS, POLL_QPS)',
+    'CAMS allows 5 flow calls per second per account across all callers: lower CAMS_ACCOUNT_QPS by what the other callers sharing the account use and keep POLL_QPS below it (4 calls/s: CAMS_ACCOUNT_QPS=4 with POLL_QPS=3)',
+  'Throttling.User':
+    'the gateway throttled this account: lower CAMS_ACCOUNT_QPS and keep POLL_QPS below it (4 calls/s: CAMS_ACCOUNT_QPS=4 with POLL_QPS=3)',
   'Unknown.ResourceOwnerId':
     'the flow does not exist or does not belong to this account/cust space: check FlowId and CustSpaceId',
   SignatureDoesNotMatch:

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import '../zod-english';
-import { DEFAULT_POLL_QPS } from '../budget/config';
+import { parseAccountShares } from '../budget/config';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
 import { DEFAULT_STATE_URL } from '../state';
@@ -10,7 +10,9 @@ import { parseWatchCustSpaces, parseWatchFlows, type WatchedFlow } from './watch
 export interface PollerConfig {
   readonly watchFlows: readonly WatchedFlow[];
   readonly watchCustSpaces: readonly string[];
-  /** GetFlow/ListFlow calls per rolling second for the poller; CAMS allows 5 per account. */
+  /** CAMS_ACCOUNT_QPS: the account's Flow calls per rolling second, the HTTP function's too. */
+  readonly accountQps: number;
+  /** GetFlow/ListFlow calls per rolling second for the poller; below accountQps. */
   readonly pollQps: number;
   /** Seconds between checks by last known status; `*` for any other status. */
   readonly intervalsS: Readonly<Record<string, number>>;
@@ -49,7 +51,6 @@ export function parseIntervals(value: string | undefined): Record<string, number
 }
 
 const numbers = z.object({
-  POLL_QPS: z._default(z.coerce.number().check(z.positive(), z.lte(100)), DEFAULT_POLL_QPS),
   DISCOVERY_INTERVAL_SECONDS: z._default(z.coerce.number().check(z.gte(0)), 600),
   WEBHOOK_MAX_AGE_HOURS: z._default(z.coerce.number().check(z.positive()), 72),
 });
@@ -64,6 +65,7 @@ export function parsePollerConfig(env: NodeJS.ProcessEnv): PollerConfig {
     const issue = parsed.error.issues[0];
     fail(String(issue?.path[0] ?? 'configuration'), `is invalid: ${issue?.message ?? 'bad value'}`);
   }
+  const { accountQps, pollQps } = parseAccountShares(env);
   const watchFlows = parseWatchFlows(env.WATCH_FLOWS);
   const watchCustSpaces = parseWatchCustSpaces(env.WATCH_CUST_SPACES);
   const stateUrl = env.STATE_URL?.trim() || DEFAULT_STATE_URL;
@@ -71,7 +73,8 @@ export function parsePollerConfig(env: NodeJS.ProcessEnv): PollerConfig {
   return {
     watchFlows,
     watchCustSpaces,
-    pollQps: parsed.data.POLL_QPS,
+    accountQps,
+    pollQps,
     intervalsS: parseIntervals(env.POLL_INTERVALS),
     discoveryIntervalS: parsed.data.DISCOVERY_INTERVAL_SECONDS,
     webhookMaxAgeMs: parsed.data.WEBHOOK_MAX_AGE_HOURS * 3600 * 1000,

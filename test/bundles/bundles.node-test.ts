@@ -167,7 +167,11 @@ describe(`built bundles on Node ${process.version}`, () => {
 
   it('poller: announces a status change to a webhook that verifies its signature', async () => {
     // One-second runs that re-check a flow due again within them, so the second run sees the change.
-    const handler = coldStart('poller', { POLL_INTERVALS: 'DRAFT=0.3,PUBLISHED=0.3', POLL_QPS: '50' });
+    const handler = coldStart('poller', {
+      POLL_INTERVALS: 'DRAFT=0.3,PUBLISHED=0.3',
+      POLL_QPS: '50',
+      CAMS_ACCOUNT_QPS: '51',
+    });
     const shortRun = () => pollerContext(1);
     assert.deepEqual(
       { changes: 0, failed: 0 },

@@ -79,7 +79,7 @@ describe('CAMS client against the simulator', () => {
     ['Ram.PermissionDeny', false, /cams:GetFlow/],
     ['System.LimitControl', true, /5 flow calls per second/],
     ['Unknown.ResourceOwnerId', false, /FlowId and CustSpaceId/],
-    ['Throttling.User', true, /call rate/],
+    ['Throttling.User', true, /lower CAMS_ACCOUNT_QPS and keep POLL_QPS below it/],
   ])('turns %s into a typed error (retryable: %s) that says what to do', async (code, retryable, advice) => {
     simulator.injectFault({ kind: 'error', code }, { times: 10 });
     const error = await failure(call());

@@ -21,11 +21,11 @@ describe('validation messages', () => {
   });
 
   it('name the variable and the rule for bad configuration', () => {
-    expect(() => parsePollerConfig({ POLL_QPS: '0' })).toThrow(
-      'POLL_QPS is invalid: Too small: expected number to be >0',
+    expect(() => parsePollerConfig({ WEBHOOK_MAX_AGE_HOURS: '0' })).toThrow(
+      'WEBHOOK_MAX_AGE_HOURS is invalid: Too small: expected number to be >0',
     );
-    expect(() => parsePollerConfig({ POLL_QPS: 'many' })).toThrow(
-      'POLL_QPS is invalid: Invalid input: expected number, received NaN',
+    expect(() => parsePollerConfig({ DISCOVERY_INTERVAL_SECONDS: 'many' })).toThrow(
+      'DISCOVERY_INTERVAL_SECONDS is invalid: Invalid input: expected number, received NaN',
     );
     expect(() => parseHttpConfig({ HTTP_CACHE_TTL_SECONDS: '4000' })).toThrow(
       'HTTP_CACHE_TTL_SECONDS must be at most 3600 seconds',

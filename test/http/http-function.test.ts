@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '../../local/cams-simulator';
 import { buildVersion } from '../../scripts/build-version.mjs';
+import { adviceFor } from '../../shared/cams';
 import { type Answer, coldStart, httpFunction, observed } from './harness';
 import { undocumented } from './openapi-check';
 
@@ -369,6 +370,8 @@ describe('/healthz reports the configuration', () => {
       { STATE_URL: 'tablestore://cfw-test/flow_state', TABLESTORE_ENDPOINT: 'https://hunter2@ots/path' },
     ],
     ['CAMS_ENDPOINT', { CAMS_ENDPOINT: 'ftp://hunter2.example' }],
+    // Lowering the account alone leaves the default POLL_QPS (4) at or above it.
+    ['POLL_QPS', { CAMS_ACCOUNT_QPS: '4' }],
   ])(
     'answers 503 naming %s on every request, unauthenticated, without its value or a CAMS call',
     async (variable, env) => {
@@ -392,6 +395,16 @@ describe('/healthz reports the configuration', () => {
       expect([...logs, flow.body].join('\n')).not.toContain('hunter2');
     },
   );
+
+  it('keeps serving on the pair the throttling advice names', async () => {
+    const [, accountQps, pollQps] =
+      /CAMS_ACCOUNT_QPS=(\d+) with POLL_QPS=(\d+)/.exec(adviceFor('System.LimitControl')) ?? [];
+    const fn = coldStart(baseEnv({ CAMS_ACCOUNT_QPS: accountQps, POLL_QPS: pollQps }));
+    const health = record('/healthz', 'GET', await fn.invoke({ path: '/healthz' }));
+    expect(JSON.parse(health.body)).toMatchObject({ ok: true, config: 'ok' });
+    const flow = await fn.invoke({ path: `/flows/${FLOW.flowId}`, headers: auth }, { credentials });
+    expect(flow.statusCode).toBe(200);
+  });
 });
 
 // FC 3.0 runs one request per instance (../shared/ref/fc-runtime.md), so these run the bundle on

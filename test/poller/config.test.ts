@@ -18,6 +18,7 @@ describe('poller configuration', () => {
     expect(config).toEqual({
       watchFlows: [],
       watchCustSpaces: [],
+      accountQps: 5,
       pollQps: 4,
       intervalsS: DEFAULT_INTERVALS_S,
       discoveryIntervalS: 600,

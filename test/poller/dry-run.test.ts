@@ -102,6 +102,8 @@ describe('poller dry run (built bundle)', () => {
 
   it.each([
     ['POLL_QPS', { POLL_QPS: 'lots' }],
+    // The pair the HTTP function refuses (the default POLL_QPS is 4).
+    ['POLL_QPS', { CAMS_ACCOUNT_QPS: '4' }],
     ['STATE_URL', { STATE_URL: 'redis://:hunter2@state.example:6379' }],
     ['STATE_URL', { STATE_URL: 'tablestore://x/flow_state' }],
     ['TABLESTORE_ENDPOINT', { STATE_URL: 'tablestore://cfw-dry/flow_state', TABLESTORE_ENDPOINT: '' }],

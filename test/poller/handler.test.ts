@@ -79,6 +79,33 @@ describe('poller function (built bundle)', () => {
   });
 
   it.each([
+    // Lowering the account alone leaves the default POLL_QPS (4) at or above it.
+    [{ CAMS_ACCOUNT_QPS: '4' }, 'POLL_QPS (4) must be below CAMS_ACCOUNT_QPS (4)'],
+    [{ POLL_QPS: '50', CAMS_ACCOUNT_QPS: '5' }, 'POLL_QPS (50) must be below CAMS_ACCOUNT_QPS (5)'],
+  ])(
+    'refuses %o as the HTTP function does: logged each run, no CAMS call, no throw',
+    async (env, problem) => {
+      const { handler, logs } = coldStart(env);
+      const callsBefore = simulator.calls.length;
+      for (let run = 1; run <= 2; run += 1) {
+        const result = await handler(fcTimerEvent(), context());
+        expect(result).toEqual({
+          error: { code: 'InvalidConfiguration', message: expect.stringContaining(problem) },
+        });
+        const errors = logs().filter((entry) => entry.level === 'error');
+        expect(errors).toHaveLength(run);
+        expect(errors.at(-1)).toMatchObject({
+          msg: 'poller configuration error',
+          code: 'InvalidConfiguration',
+          variable: 'POLL_QPS',
+          error: expect.stringMatching(/set POLL_QPS=\d+ \(or lower\) with CAMS_ACCOUNT_QPS=\d+$/),
+        });
+      }
+      expect(simulator.calls.length).toBe(callsBefore);
+    },
+  );
+
+  it.each([
     ['STATE_URL', { STATE_URL: 'postgres://state:hunter2@db.example/state' }],
     ['STATE_URL', { STATE_URL: 'file:' }],
     ['STATE_URL', { STATE_URL: 'tablestore://x/flow_state' }],
@@ -136,7 +163,7 @@ describe('poller function (built bundle)', () => {
         // (the limiter would otherwise rightly hold the second run's calls past its deadline).
         POLL_INTERVALS: 'PUBLISHED=0.3,DRAFT=0.3',
         POLL_QPS: '50',
-        CAMS_ACCOUNT_QPS: '50',
+        CAMS_ACCOUNT_QPS: '51',
       });
       // A run starts checks until half a second before its deadline; a 1 s run left a cold
       // instance on a busy machine half a second to open Tablestore and start both checks.

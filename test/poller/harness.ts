@@ -88,6 +88,8 @@ export async function startPollerWorld(options: {
     WATCH_CUST_SPACES: options.custSpaces,
     DISCOVERY_INTERVAL_SECONDS: String(options.discoveryIntervalS ?? 0),
     POLL_QPS: String(pollQps),
+    // No account budget here: the poller alone against the simulator's 5 calls/s.
+    CAMS_ACCOUNT_QPS: String(Math.floor(pollQps) + 1),
     POLL_INTERVALS: options.intervals ?? '*=60,DEPRECATED=60,THROTTLED=60,BLOCKED=60',
     WEBHOOK_MAX_AGE_HOURS: options.webhookMaxAgeHours?.toString(),
   });

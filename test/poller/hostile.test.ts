@@ -515,7 +515,12 @@ describe('13. discovery cannot starve the watched flows', () => {
       { action: 'ListFlow' },
     );
     const directory = freshStateDirectory();
-    const poller = instance(directory, { WATCH_FLOWS: C, WATCH_CUST_SPACES: space, POLL_QPS: '5' });
+    const poller = instance(directory, {
+      WATCH_FLOWS: C,
+      WATCH_CUST_SPACES: space,
+      POLL_QPS: '5',
+      CAMS_ACCOUNT_QPS: '6',
+    });
     const before = simulator.calls.length;
     await poller.run(10);
     const calls = simulator.calls.slice(before);
