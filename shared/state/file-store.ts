@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { StateStoreError } from './errors';
+import { withFileLock } from './file-lock';
 import { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
 
 interface StoredItem {
@@ -12,29 +11,11 @@ interface StoredItem {
   readonly value: unknown;
 }
 
-const LOCK_STALE_MS = 10_000;
 /**
  * A writer holds a key's lock for one small write; waiting longer than this means a stuck or
  * dead holder, and the caller (a run with a deadline) is better told than held.
  */
 const LOCK_WAIT_MS = 1_000;
-
-/** Stale: older than LOCK_STALE_MS, or taken by a process of this host that no longer runs. */
-async function isStaleLock(lockPath: string): Promise<boolean> {
-  const info = await stat(lockPath).catch(() => undefined);
-  if (!info) return false;
-  if (Date.now() - info.mtimeMs > LOCK_STALE_MS) return true;
-  const owner = await readFile(lockPath, 'utf8').catch(() => '');
-  const [host, pidText] = owner.split(' ');
-  const pid = Number(pidText);
-  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 const COUNTERS_DIRECTORY = 'counters';
 
 function fileNameOf(key: string): string {
@@ -55,8 +36,8 @@ function unavailable(action: string, error: unknown): StateStoreError {
 /**
  * One JSON file per key under a directory. Each write goes to a temporary file, is flushed to
  * disk, then renamed over the old one: a crash mid-write leaves the previous version intact and
- * an orphan `.tmp` that reads ignore. Writers of one key take a lock file (O_EXCL), so
- * compare-and-set holds across processes on one machine too.
+ * an orphan `.tmp` that reads ignore. Writers of one key take its lock file (see file-lock.ts),
+ * so compare-and-set holds across processes and threads of one machine too.
  */
 export class FileStateStore implements StateStore {
   readonly #directory: string;
@@ -116,37 +97,8 @@ export class FileStateStore implements StateStore {
     return item as StoredItem;
   }
 
-  async #withLock<T>(fileName: string, work: () => Promise<T>, directory = this.#directory): Promise<T> {
-    const lockPath = join(directory, `${fileName}.lock`);
-    const giveUpAt = Date.now() + LOCK_WAIT_MS;
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        const handle = await open(lockPath, 'wx');
-        await handle.writeFile(`${hostname()} ${process.pid}`).finally(() => handle.close());
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new StateStoreError('StateUnavailable', `cannot lock state: ${(error as Error).message}`, {
-            retryable: true,
-            cause: error,
-          });
-        }
-        // A writer that crashed while holding the lock must not block the key forever.
-        if (await isStaleLock(lockPath)) await rm(lockPath, { force: true });
-        else if (Date.now() >= giveUpAt) {
-          throw new StateStoreError(
-            'StateLocked',
-            `state key ${fileName} stayed locked for ${LOCK_WAIT_MS} ms; retried next run`,
-            { retryable: true },
-          );
-        } else await delay(Math.min(50, 1 + attempt));
-      }
-    }
-    try {
-      return await work();
-    } finally {
-      await rm(lockPath, { force: true });
-    }
+  #withLock<T>(fileName: string, work: () => Promise<T>, directory = this.#directory): Promise<T> {
+    return withFileLock(join(directory, `${fileName}.lock`), LOCK_WAIT_MS, work);
   }
 
   async #writeAtomically(
