@@ -17,6 +17,8 @@ interface StoredItem {
  */
 const LOCK_WAIT_MS = 1_000;
 const COUNTERS_DIRECTORY = 'counters';
+/** Held by the one pruner of a counters directory; never a counter's name (those end in .json). */
+const PRUNE_LOCK = 'prune.lock';
 
 function fileNameOf(key: string): string {
   return `${Buffer.from(key, 'utf8').toString('base64url')}.json`;
@@ -44,6 +46,7 @@ export class FileStateStore implements StateStore {
   readonly #countersDirectory: string;
   #ready: Promise<void> | undefined;
   #lastPrunedAt = 0;
+  #pruning: Promise<void> | undefined;
 
   constructor(directory: string) {
     this.#directory = directory;
@@ -196,7 +199,7 @@ export class FileStateStore implements StateStore {
       },
       directory,
     );
-    await this.#pruneCounters();
+    this.#startPruning();
     return value;
   }
 
@@ -220,25 +223,44 @@ export class FileStateStore implements StateStore {
     return counters;
   }
 
-  /** Drops counters idle past their lifetime, at most once per lifetime per store. */
-  async #pruneCounters(): Promise<void> {
+  /**
+   * Drops counters idle past their lifetime, at most once per lifetime per store, off the path
+   * of the increment that triggers it: a budget decision has 100 ms, and pruning thousands of
+   * counters takes longer. Pruning is tidying; when it fails, the next one tries again.
+   */
+  #startPruning(): void {
     const now = Date.now();
-    if (now - this.#lastPrunedAt < COUNTER_MIN_LIFETIME_MS) return;
+    if (this.#pruning || now - this.#lastPrunedAt < COUNTER_MIN_LIFETIME_MS) return;
     this.#lastPrunedAt = now;
+    this.#pruning = withFileLock(join(this.#countersDirectory, PRUNE_LOCK), 0, () => this.#pruneCounters())
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pruning = undefined;
+      });
+  }
+
+  /**
+   * Removes each counter file not written for COUNTER_MIN_LIFETIME_MS. The age is judged again
+   * under the counter's own lock, so an increment landing meanwhile keeps its counter; a counter
+   * whose lock is held is in use and skipped.
+   */
+  async #pruneCounters(): Promise<void> {
     const directory = this.#countersDirectory;
-    const names = await readdir(directory).catch(() => []);
+    const isIdle = async (name: string) => {
+      const info = await stat(join(directory, name)).catch(() => undefined);
+      return info !== undefined && Date.now() - info.mtimeMs > COUNTER_MIN_LIFETIME_MS;
+    };
+    const names = await readdir(directory);
     for (const name of names.filter((entry) => entry.endsWith('.json'))) {
-      await this.#withLock(
-        name,
-        async () => {
-          const info = await stat(join(directory, name)).catch(() => undefined);
-          if (info && now - info.mtimeMs > COUNTER_MIN_LIFETIME_MS)
-            await rm(join(directory, name), { force: true });
-        },
-        directory,
-      ).catch(() => undefined);
+      if (!(await isIdle(name))) continue;
+      await withFileLock(join(directory, `${name}.lock`), 0, async () => {
+        if (await isIdle(name)) await rm(join(directory, name), { force: true });
+      }).catch(() => undefined);
     }
   }
 
-  async close(): Promise<void> {}
+  /** Waits for a pruning under way, so the directory can be removed once the store is closed. */
+  async close(): Promise<void> {
+    await this.#pruning;
+  }
 }

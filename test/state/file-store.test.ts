@@ -38,6 +38,19 @@ function plantLock(path: string, owner: { pid: number; thread: number; host?: st
   utimesSync(path, refreshedAt, refreshedAt);
 }
 
+/** Counters written `ageMs` ago, as a minute of budget traffic leaves them. */
+function plantCounters(directory: string, count: number, ageMs: number): string[] {
+  mkdirSync(join(directory, 'counters'), { recursive: true });
+  const writtenAt = new Date(Date.now() - ageMs);
+  return Array.from({ length: count }, (_, index) => {
+    const key = `budget/all/${String(index).padStart(13, '0')}`;
+    const path = join(directory, 'counters', fileNameOf(key));
+    writeFileSync(path, JSON.stringify({ key, version: 1, value: 1 }));
+    utimesSync(path, writtenAt, writtenAt);
+    return path;
+  });
+}
+
 describeStateStoreContract(
   'file store',
   async () => {
@@ -93,6 +106,7 @@ describe('file store', () => {
     utimesSync(join(directory, 'counters', oldFile ?? ''), longAgo, longAgo);
     const next = await createStateStore(`file:${directory}`);
     await next.increment('budget/all/new', 1);
+    await next.close();
     expect(await first.counters('budget/', 'budget0')).toEqual([{ key: 'budget/all/new', value: 1 }]);
   });
 
@@ -186,5 +200,47 @@ describe('file store locks', () => {
         .toBeLessThan(LOCK_STALE_MS);
     });
     expect(existsSync(lockPath)).toBe(false);
+  });
+});
+
+describe('file store counter pruning', () => {
+  it('runs off the increment path: the increment answers before any idle counter is removed', async () => {
+    const directory = freshDirectory();
+    const idle = plantCounters(directory, 200, COUNTER_MIN_LIFETIME_MS + 60_000);
+    const store = new FileStateStore(directory);
+    expect(await store.increment('budget/all/9999999999999', 1)).toBe(1);
+    expect(idle.every((path) => existsSync(path))).toBe(true);
+    await store.close();
+    expect(idle.some((path) => existsSync(path))).toBe(false);
+    expect(await store.counters('budget/', 'budget0')).toEqual([
+      { key: 'budget/all/9999999999999', value: 1 },
+    ]);
+  });
+
+  it('keeps a counter incremented while pruning is under way', async () => {
+    const directory = freshDirectory();
+    plantCounters(directory, 200, COUNTER_MIN_LIFETIME_MS + 60_000);
+    const store = new FileStateStore(directory);
+    await store.increment('budget/all/9999999999999', 1);
+    const late = await Promise.all(
+      [0, 50, 100, 150, 199].map((index) =>
+        store.increment(`budget/all/${String(index).padStart(13, '0')}`, 1),
+      ),
+    );
+    await store.close();
+    const kept = await store.counters('budget/', 'budget0');
+    // Each was idle when pruning began; once incremented it is live and must survive.
+    expect(kept).toHaveLength(6);
+    expect(late.every((value) => value === 1 || value === 2)).toBe(true);
+  });
+
+  it("leaves pruning to the one pruner holding the directory's prune lock", async () => {
+    const directory = freshDirectory();
+    const idle = plantCounters(directory, 20, COUNTER_MIN_LIFETIME_MS + 60_000);
+    plantLock(join(directory, 'counters', 'prune.lock'), { pid: process.pid, thread: threadId + 1000 });
+    const store = new FileStateStore(directory);
+    await store.increment('budget/all/9999999999999', 1);
+    await store.close();
+    expect(idle.every((path) => existsSync(path))).toBe(true);
   });
 });
