@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { StateStoreError } from './errors';
+import { withFileLock } from './file-lock';
 import { COUNTER_MIN_LIFETIME_MS, type Counter, type StateStore, type VersionedItem } from './types';
 
 interface StoredItem {
@@ -12,30 +11,14 @@ interface StoredItem {
   readonly value: unknown;
 }
 
-const LOCK_STALE_MS = 10_000;
 /**
  * A writer holds a key's lock for one small write; waiting longer than this means a stuck or
  * dead holder, and the caller (a run with a deadline) is better told than held.
  */
 const LOCK_WAIT_MS = 1_000;
-
-/** Stale: older than LOCK_STALE_MS, or taken by a process of this host that no longer runs. */
-async function isStaleLock(lockPath: string): Promise<boolean> {
-  const info = await stat(lockPath).catch(() => undefined);
-  if (!info) return false;
-  if (Date.now() - info.mtimeMs > LOCK_STALE_MS) return true;
-  const owner = await readFile(lockPath, 'utf8').catch(() => '');
-  const [host, pidText] = owner.split(' ');
-  const pid = Number(pidText);
-  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 const COUNTERS_DIRECTORY = 'counters';
+/** Held by the one pruner of a counters directory; never a counter's name (those end in .json). */
+const PRUNE_LOCK = 'prune.lock';
 
 function fileNameOf(key: string): string {
   return `${Buffer.from(key, 'utf8').toString('base64url')}.json`;
@@ -55,14 +38,15 @@ function unavailable(action: string, error: unknown): StateStoreError {
 /**
  * One JSON file per key under a directory. Each write goes to a temporary file, is flushed to
  * disk, then renamed over the old one: a crash mid-write leaves the previous version intact and
- * an orphan `.tmp` that reads ignore. Writers of one key take a lock file (O_EXCL), so
- * compare-and-set holds across processes on one machine too.
+ * an orphan `.tmp` that reads ignore. Writers of one key take its lock file (see file-lock.ts),
+ * so compare-and-set holds across processes and threads of one machine too.
  */
 export class FileStateStore implements StateStore {
   readonly #directory: string;
   readonly #countersDirectory: string;
   #ready: Promise<void> | undefined;
   #lastPrunedAt = 0;
+  #pruning: Promise<void> | undefined;
 
   constructor(directory: string) {
     this.#directory = directory;
@@ -116,37 +100,8 @@ export class FileStateStore implements StateStore {
     return item as StoredItem;
   }
 
-  async #withLock<T>(fileName: string, work: () => Promise<T>, directory = this.#directory): Promise<T> {
-    const lockPath = join(directory, `${fileName}.lock`);
-    const giveUpAt = Date.now() + LOCK_WAIT_MS;
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        const handle = await open(lockPath, 'wx');
-        await handle.writeFile(`${hostname()} ${process.pid}`).finally(() => handle.close());
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new StateStoreError('StateUnavailable', `cannot lock state: ${(error as Error).message}`, {
-            retryable: true,
-            cause: error,
-          });
-        }
-        // A writer that crashed while holding the lock must not block the key forever.
-        if (await isStaleLock(lockPath)) await rm(lockPath, { force: true });
-        else if (Date.now() >= giveUpAt) {
-          throw new StateStoreError(
-            'StateLocked',
-            `state key ${fileName} stayed locked for ${LOCK_WAIT_MS} ms; retried next run`,
-            { retryable: true },
-          );
-        } else await delay(Math.min(50, 1 + attempt));
-      }
-    }
-    try {
-      return await work();
-    } finally {
-      await rm(lockPath, { force: true });
-    }
+  #withLock<T>(fileName: string, work: () => Promise<T>, directory = this.#directory): Promise<T> {
+    return withFileLock(join(directory, `${fileName}.lock`), LOCK_WAIT_MS, work);
   }
 
   async #writeAtomically(
@@ -244,7 +199,7 @@ export class FileStateStore implements StateStore {
       },
       directory,
     );
-    await this.#pruneCounters();
+    this.#startPruning();
     return value;
   }
 
@@ -268,25 +223,44 @@ export class FileStateStore implements StateStore {
     return counters;
   }
 
-  /** Drops counters idle past their lifetime, at most once per lifetime per store. */
-  async #pruneCounters(): Promise<void> {
+  /**
+   * Drops counters idle past their lifetime, at most once per lifetime per store, off the path
+   * of the increment that triggers it: a budget decision has 100 ms, and pruning thousands of
+   * counters takes longer. Pruning is tidying; when it fails, the next one tries again.
+   */
+  #startPruning(): void {
     const now = Date.now();
-    if (now - this.#lastPrunedAt < COUNTER_MIN_LIFETIME_MS) return;
+    if (this.#pruning || now - this.#lastPrunedAt < COUNTER_MIN_LIFETIME_MS) return;
     this.#lastPrunedAt = now;
+    this.#pruning = withFileLock(join(this.#countersDirectory, PRUNE_LOCK), 0, () => this.#pruneCounters())
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pruning = undefined;
+      });
+  }
+
+  /**
+   * Removes each counter file not written for COUNTER_MIN_LIFETIME_MS. The age is judged again
+   * under the counter's own lock, so an increment landing meanwhile keeps its counter; a counter
+   * whose lock is held is in use and skipped.
+   */
+  async #pruneCounters(): Promise<void> {
     const directory = this.#countersDirectory;
-    const names = await readdir(directory).catch(() => []);
+    const isIdle = async (name: string) => {
+      const info = await stat(join(directory, name)).catch(() => undefined);
+      return info !== undefined && Date.now() - info.mtimeMs > COUNTER_MIN_LIFETIME_MS;
+    };
+    const names = await readdir(directory);
     for (const name of names.filter((entry) => entry.endsWith('.json'))) {
-      await this.#withLock(
-        name,
-        async () => {
-          const info = await stat(join(directory, name)).catch(() => undefined);
-          if (info && now - info.mtimeMs > COUNTER_MIN_LIFETIME_MS)
-            await rm(join(directory, name), { force: true });
-        },
-        directory,
-      ).catch(() => undefined);
+      if (!(await isIdle(name))) continue;
+      await withFileLock(join(directory, `${name}.lock`), 0, async () => {
+        if (await isIdle(name)) await rm(join(directory, name), { force: true });
+      }).catch(() => undefined);
     }
   }
 
-  async close(): Promise<void> {}
+  /** Waits for a pruning under way, so the directory can be removed once the store is closed. */
+  async close(): Promise<void> {
+    await this.#pruning;
+  }
 }

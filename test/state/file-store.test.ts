@@ -1,6 +1,16 @@
-import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   COUNTER_MIN_LIFETIME_MS,
@@ -8,10 +18,38 @@ import {
   type StateStore,
   StateStoreError,
 } from '../../shared/state';
+import { LOCK_STALE_MS, withFileLock } from '../../shared/state/file-lock';
+import { FileStateStore } from '../../shared/state/file-store';
 import { describeStateStoreContract } from './store-contract';
 
 const freshDirectory = () => mkdtempSync(join(tmpdir(), 'cfw-state-'));
 const directories = new WeakMap<StateStore, string>();
+const fileNameOf = (key: string) => `${Buffer.from(key, 'utf8').toString('base64url')}.json`;
+/** Above pid_max on common hosts: never a running process. */
+const DEAD_PID = 2 ** 22 + 12_345;
+
+/** A lock file as another owner leaves it, `ageMs` after its last refresh. */
+function plantLock(path: string, owner: { pid: number; thread: number; host?: string }, ageMs = 0): void {
+  writeFileSync(
+    path,
+    JSON.stringify({ nonce: `planted-${owner.pid}-${owner.thread}`, host: hostname(), ...owner }),
+  );
+  const refreshedAt = new Date(Date.now() - ageMs);
+  utimesSync(path, refreshedAt, refreshedAt);
+}
+
+/** Counters written `ageMs` ago, as a minute of budget traffic leaves them. */
+function plantCounters(directory: string, count: number, ageMs: number): string[] {
+  mkdirSync(join(directory, 'counters'), { recursive: true });
+  const writtenAt = new Date(Date.now() - ageMs);
+  return Array.from({ length: count }, (_, index) => {
+    const key = `budget/all/${String(index).padStart(13, '0')}`;
+    const path = join(directory, 'counters', fileNameOf(key));
+    writeFileSync(path, JSON.stringify({ key, version: 1, value: 1 }));
+    utimesSync(path, writtenAt, writtenAt);
+    return path;
+  });
+}
 
 describeStateStoreContract(
   'file store',
@@ -68,11 +106,141 @@ describe('file store', () => {
     utimesSync(join(directory, 'counters', oldFile ?? ''), longAgo, longAgo);
     const next = await createStateStore(`file:${directory}`);
     await next.increment('budget/all/new', 1);
-    expect(await next.counters('budget/', 'budget0')).toEqual([{ key: 'budget/all/new', value: 1 }]);
+    await next.close();
+    expect(await first.counters('budget/', 'budget0')).toEqual([{ key: 'budget/all/new', value: 1 }]);
   });
 
   it('rejects an unknown STATE_URL naming the accepted forms', async () => {
     await expect(createStateStore('redis://x')).rejects.toBeInstanceOf(StateStoreError);
     await expect(createStateStore('redis://x')).rejects.toThrow(/file:<path>.*tablestore:\/\//);
+  });
+});
+
+describe('file store locks', () => {
+  it("lets exactly one writer create a key once a dead writer's lock is broken", async () => {
+    for (let trial = 0; trial < 20; trial += 1) {
+      const directory = freshDirectory();
+      plantLock(join(directory, `${fileNameOf('flow/-/1')}.lock`), { pid: DEAD_PID, thread: 0 });
+      // Separate store objects stand for separate processes: the race needs no shared memory.
+      const stores = Array.from({ length: 8 }, () => new FileStateStore(directory));
+      const results = await Promise.all(
+        stores.map((store, writer) =>
+          store.put('flow/-/1', { writer }, 0).catch((error: StateStoreError) => error.code),
+        ),
+      );
+      expect(results.filter((result) => result === 1)).toHaveLength(1);
+      // A loser learns of the conflict; on a very busy machine it may instead time out waiting.
+      expect(
+        results.every((result) => result === 1 || result === undefined || result === 'StateLocked'),
+      ).toBe(true);
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it("counts every increment once a dead writer's counter lock is broken", async () => {
+    const key = 'budget/all/0000000000001';
+    for (let trial = 0; trial < 20; trial += 1) {
+      const directory = freshDirectory();
+      mkdirSync(join(directory, 'counters'));
+      plantLock(join(directory, 'counters', `${fileNameOf(key)}.lock`), { pid: DEAD_PID, thread: 0 });
+      const stores = Array.from({ length: 8 }, () => new FileStateStore(directory));
+      const values = await Promise.all(stores.map((store) => store.increment(key, 1).catch(() => undefined)));
+      const counted = values.filter((value) => value !== undefined);
+      expect(new Set(counted).size).toBe(counted.length);
+      expect(await stores[0]?.counters(key, `${key}0`)).toEqual([{ key, value: counted.length }]);
+      await Promise.all(stores.map((store) => store.close()));
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['a process of this host that has ended', { pid: DEAD_PID, thread: 0 }],
+    ['this thread, which no longer holds it', { pid: process.pid, thread: threadId }],
+  ])('breaks at once a lock left by %s', async (_owner, owner) => {
+    const directory = freshDirectory();
+    plantLock(join(directory, `${fileNameOf('k')}.lock`), owner);
+    const store = new FileStateStore(directory);
+    // No wait: a write that waited out the lock would fail with StateLocked instead.
+    expect(await store.put('k', 1, 0)).toBe(1);
+  });
+
+  it('breaks a lock left by a version before owner tokens when its process has ended', async () => {
+    const directory = freshDirectory();
+    writeFileSync(join(directory, `${fileNameOf('k')}.lock`), `${hostname()} ${DEAD_PID}`);
+    expect(await new FileStateStore(directory).put('k', 1, 0)).toBe(1);
+  });
+
+  it("waits on another thread's lock (a terminated emulator Worker shares the pid) until it goes unrefreshed", async () => {
+    const directory = freshDirectory();
+    const lockPath = join(directory, `${fileNameOf('k')}.lock`);
+    const store = new FileStateStore(directory);
+    plantLock(lockPath, { pid: process.pid, thread: threadId + 1000 });
+    await expect(store.put('k', 1, 0)).rejects.toMatchObject({ code: 'StateLocked', retryable: true });
+    plantLock(lockPath, { pid: process.pid, thread: threadId + 1000 }, LOCK_STALE_MS + 1000);
+    expect(await store.put('k', 1, 0)).toBe(1);
+  });
+
+  it('leaves a lock it does not own in place on release', async () => {
+    const directory = freshDirectory();
+    const lockPath = join(directory, 'k.lock');
+    // What a holder finds at release after its lock was taken for stale and the key taken again.
+    const foreign = { pid: DEAD_PID + 1, thread: 0 };
+    await withFileLock(lockPath, 1000, async () => plantLock(lockPath, foreign));
+    expect(readdirSync(directory)).toEqual(['k.lock']);
+  });
+
+  it('refreshes a held lock, so a long write is not taken for a dead one', async () => {
+    const directory = freshDirectory();
+    const lockPath = join(directory, 'k.lock');
+    await withFileLock(lockPath, 1000, async () => {
+      const longAgo = new Date(Date.now() - LOCK_STALE_MS - 1000);
+      utimesSync(lockPath, longAgo, longAgo);
+      await expect
+        .poll(() => Date.now() - statSync(lockPath).mtimeMs, { timeout: 10_000 })
+        .toBeLessThan(LOCK_STALE_MS);
+    });
+    expect(existsSync(lockPath)).toBe(false);
+  });
+});
+
+describe('file store counter pruning', () => {
+  it('runs off the increment path: the increment answers before any idle counter is removed', async () => {
+    const directory = freshDirectory();
+    const idle = plantCounters(directory, 200, COUNTER_MIN_LIFETIME_MS + 60_000);
+    const store = new FileStateStore(directory);
+    expect(await store.increment('budget/all/9999999999999', 1)).toBe(1);
+    expect(idle.every((path) => existsSync(path))).toBe(true);
+    await store.close();
+    expect(idle.some((path) => existsSync(path))).toBe(false);
+    expect(await store.counters('budget/', 'budget0')).toEqual([
+      { key: 'budget/all/9999999999999', value: 1 },
+    ]);
+  });
+
+  it('keeps a counter incremented while pruning is under way', async () => {
+    const directory = freshDirectory();
+    plantCounters(directory, 200, COUNTER_MIN_LIFETIME_MS + 60_000);
+    const store = new FileStateStore(directory);
+    await store.increment('budget/all/9999999999999', 1);
+    const late = await Promise.all(
+      [0, 50, 100, 150, 199].map((index) =>
+        store.increment(`budget/all/${String(index).padStart(13, '0')}`, 1),
+      ),
+    );
+    await store.close();
+    const kept = await store.counters('budget/', 'budget0');
+    // Each was idle when pruning began; once incremented it is live and must survive.
+    expect(kept).toHaveLength(6);
+    expect(late.every((value) => value === 1 || value === 2)).toBe(true);
+  });
+
+  it("leaves pruning to the one pruner holding the directory's prune lock", async () => {
+    const directory = freshDirectory();
+    const idle = plantCounters(directory, 20, COUNTER_MIN_LIFETIME_MS + 60_000);
+    plantLock(join(directory, 'counters', 'prune.lock'), { pid: process.pid, thread: threadId + 1000 });
+    const store = new FileStateStore(directory);
+    await store.increment('budget/all/9999999999999', 1);
+    await store.close();
+    expect(idle.every((path) => existsSync(path))).toBe(true);
   });
 });
