@@ -79,6 +79,9 @@ interface Attempt {
   readonly fields: ReadonlyArray<readonly [string, string]>;
 }
 
+/** What is wrong with an answer that passed its schema but cannot answer this call, if anything. */
+type AnswerCheck<S extends z.ZodMiniType> = (answer: z.infer<S>) => string | undefined;
+
 export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   const endpoint = new URL(options.endpoint ?? DEFAULT_CAMS_ENDPOINT);
   const clock = options.clock ?? systemClock;
@@ -149,6 +152,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   async function send<S extends z.ZodMiniType>(
     attempt: Attempt,
     schema: S,
+    check: AnswerCheck<S> | undefined,
     callOptions: CallOptions,
     attemptSignal: AbortSignal,
   ) {
@@ -188,6 +192,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
       text,
       typeof requestId === 'string' ? requestId : undefined,
       schema,
+      check,
       callOptions.credentials,
     );
   }
@@ -212,6 +217,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     text: string,
     headerRequestId: string | undefined,
     schema: S,
+    check: AnswerCheck<S> | undefined,
     credentials: CallOptions['credentials'],
   ): z.infer<S> {
     let json: unknown;
@@ -243,14 +249,16 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         upstreamMessage: `HTTP ${httpStatus}`,
       });
     }
+    const invalid = (problem: string) =>
+      fail(attempt, 'InvalidResponse', { httpStatus, requestId, upstreamMessage: problem });
+    if (json === undefined) throw invalid('body is not JSON');
+    // The reference: a 2xx is a success only with Code "OK"; one without a Code proves nothing.
+    if (!envelope.success) throw invalid(summariseIssues(envelope.error));
+    if (code !== 'OK') throw invalid(`a ${httpStatus} answer without Code (success is Code "OK")`);
     const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw fail(attempt, 'InvalidResponse', {
-        httpStatus,
-        requestId,
-        upstreamMessage: json === undefined ? 'body is not JSON' : summariseIssues(parsed.error),
-      });
-    }
+    if (!parsed.success) throw invalid(summariseIssues(parsed.error));
+    const problem = check?.(parsed.data);
+    if (problem !== undefined) throw invalid(problem);
     return parsed.data;
   }
 
@@ -273,6 +281,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     attempt: Attempt,
     schema: S,
     callOptions: CallOptions,
+    check?: AnswerCheck<S>,
   ): Promise<z.infer<S>> {
     const { signal, deadlineMs } = callOptions;
     await loadTransport();
@@ -297,7 +306,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         deadlineMs === undefined ? timeouts.callMs : Math.min(timeouts.callMs, deadlineMs - startedAt);
       const abort = attemptAbort(signal, Math.max(1, budgetMs));
       try {
-        const result = await send(attempt, schema, callOptions, abort.signal).finally(() => {
+        const result = await send(attempt, schema, check, callOptions, abort.signal).finally(() => {
           abort.dispose();
           // The answer (or the failure) is in: CAMS has counted this call by now, if at all.
           limiterSlot.settle();
@@ -348,6 +357,11 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
         { action: 'GetFlow', target: flowId, fields },
         getFlowResponseSchema(),
         callOptions,
+        // Never echoed: the id CAMS sent is unchecked text, the one asked for is in the message.
+        (answered) =>
+          answered.Data.FlowId === flowId
+            ? undefined
+            : 'CAMS answered for another flow: Data.FlowId is not the FlowId sent',
       );
       const data = answer.Data;
       return {

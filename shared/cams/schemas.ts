@@ -25,20 +25,47 @@ const nullableString = () =>
     z.transform((value) => value ?? ''),
   );
 
-const stringList = () =>
+/**
+ * A status is an upper-case word: the reference says to carry any upper-case status CAMS may add
+ * (Meta's THROTTLED, BLOCKED), and every documented one (DRAFT, PUBLISHED, DEPRECATED) is a letter
+ * then letters, digits or `_`. 32 characters is four times the longest known. Anything else
+ * (lower case, padding, markup, line breaks, kilobytes of text) is no status CAMS issues, and it
+ * would travel into webhook bodies and chat-robot messages.
+ */
+export const FLOW_STATUS = /^[A-Z][A-Z0-9_]{0,31}$/;
+
+/**
+ * Neither CAMS nor Meta documents a limit; AWS's Meta-backed CreateWhatsAppFlow caps a flow name at
+ * 200 characters and lists 9 categories, the longest 19 characters. The caps leave room above
+ * those and keep a hostile answer from carrying kilobytes into webhook bodies (Feishu refuses
+ * bodies over 20 KB). Names and categories are one line of text: they are shown in chat messages.
+ */
+export const MAX_FLOW_NAME_CHARS = 256;
+export const MAX_CATEGORIES = 16;
+export const MAX_CATEGORY_CHARS = 64;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
+
+const oneLine = (maxChars: number) => z.string().check(z.maxLength(maxChars), z.regex(ONE_LINE));
+
+const flowName = () =>
   z.pipe(
-    z.nullish(z.array(z.string())),
+    z.nullish(oneLine(MAX_FLOW_NAME_CHARS)),
+    z.transform((value) => value ?? ''),
+  );
+
+const categories = () =>
+  z.pipe(
+    z.nullish(z.array(oneLine(MAX_CATEGORY_CHARS)).check(z.maxLength(MAX_CATEGORIES))),
     z.transform((value) => value ?? []),
   );
 
 export const getFlowDataSchema = onFirstUse(() =>
   z.object({
     FlowId: z.string().check(z.minLength(1)),
-    FlowName: nullableString(),
-    // CAMS documents DRAFT/PUBLISHED/DEPRECATED; Meta also has THROTTLED/BLOCKED. Any other
-    // string is carried as sent so a new status is reported, not rejected.
-    Status: z.string().check(z.minLength(1)),
-    Categories: stringList(),
+    FlowName: flowName(),
+    Status: z.string().check(z.regex(FLOW_STATUS)),
+    Categories: categories(),
     JSONVersion: nullableString(),
     DataApiVersion: nullableString(),
     PreviewUrl: nullableString(),
@@ -59,9 +86,10 @@ export const listFlowResponseSchema = onFirstUse(() =>
     Data: z.nullish(
       z.array(
         z.object({
+          // Checked entry by entry by the caller (one unusable id does not cost the page).
           FlowId: z.string().check(z.minLength(1)),
-          FlowName: nullableString(),
-          Categories: stringList(),
+          FlowName: flowName(),
+          Categories: categories(),
         }),
       ),
     ),

@@ -10,7 +10,7 @@ export interface Credentials {
   readonly securityToken?: string | undefined;
 }
 
-/** A flow as GetFlow describes it, camelCased and validated. Unknown status strings are kept as sent. */
+/** A flow as GetFlow describes it, camelCased and validated. Unknown upper-case status words are kept as sent. */
 export interface Flow {
   readonly flowId: string;
   readonly flowName: string;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import Cams, * as $Cams from '@alicloud/cams20200606';
 import * as $OpenApi from '@alicloud/openapi-client';
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CamsSimulator,
@@ -10,6 +11,7 @@ import {
 } from '../../local/cams-simulator';
 import { canonicalRequestOf, expectedSignature, rfc3986 } from '../../local/cams-simulator/acs3-verifier';
 import { createCamsClient } from '../../shared/cams';
+import { formatAcsDate, signRequest } from '../../shared/cams/signer';
 import { VirtualClock } from '../support/virtual-clock';
 
 const FLOW = { flowId: '926753328126431', flowName: 'flow_001', status: 'DRAFT', categories: ['SIGN_UP'] };
@@ -74,6 +76,38 @@ describe('CAMS simulator', () => {
       previewUrl: expect.stringContaining(FLOW.flowId),
     });
     expect(answer.body?.data?.previewUrlExpires).toBeGreaterThan(Date.now());
+  });
+
+  it.each([
+    ['signed', 200, 'OK', true],
+    ['sent but not signed', 400, 'IncompleteSignature', false],
+  ])('a content-type %s is answered %s %s', async (_name, httpStatus, code, isContentTypeSigned) => {
+    simulator = await startCamsSimulator({ flows: [FLOW] });
+    const body = `FlowId=${FLOW.flowId}`;
+    const contentType = { 'content-type': 'application/x-www-form-urlencoded' };
+    const signed = signRequest({
+      method: 'POST',
+      host: new URL(simulator.endpoint).host,
+      path: '/',
+      query: {},
+      headers: {
+        'x-acs-action': 'GetFlow',
+        'x-acs-version': '2020-06-06',
+        ...(isContentTypeSigned ? contentType : {}),
+      },
+      body,
+      credentials: SIMULATOR_ACCESS_KEY,
+      date: formatAcsDate(Date.now()),
+      nonce: `content-type-${isContentTypeSigned}`,
+    });
+    const answer = await request(`${simulator.endpoint}/`, {
+      method: 'POST',
+      headers: { ...signed.headers, ...contentType },
+      body,
+    });
+    const json = (await answer.body.json()) as { Code: string; Message: string };
+    expect({ httpStatus: answer.statusCode, code: json.Code }).toEqual({ httpStatus, code });
+    if (!isContentTypeSigned) expect(json.Message).toContain('UnsignedRequiredHeader');
   });
 
   it('rejects an STS key without its security token', async () => {

@@ -68,10 +68,91 @@ describe('CAMS client against the simulator', () => {
     await expect(call(FLOW.flowId, SIMULATOR_ACCESS_KEY)).resolves.toMatchObject({ flowId: FLOW.flowId });
   });
 
-  it('keeps unknown status strings as sent', async () => {
+  it('keeps unknown upper-case status words as sent', async () => {
     simulator.setStatus(FLOW.flowId, 'UNDER_REVIEW');
     await expect(call()).resolves.toMatchObject({ status: 'UNDER_REVIEW' });
     simulator.setStatus(FLOW.flowId, FLOW.status);
+  });
+
+  /** The next GetFlow answers carry `patch` over their Data. */
+  const patchData = (patch: Record<string, unknown>) =>
+    simulator.injectFault(
+      {
+        kind: 'answer',
+        rewrite: (answer) => ({ ...answer, Data: { ...(answer.Data as object), ...patch } }),
+      },
+      { action: 'GetFlow' },
+    );
+
+  it('refuses an answer about another flow: InvalidResponse, not retried, with the request id, echoing neither id CAMS sent nor secrets', async () => {
+    patchData({ FlowId: '111111111111111', Status: 'BLOCKED' });
+    const error = await failure(call());
+    expect(error).toMatchObject({ code: 'InvalidResponse', retryable: false, httpStatus: 200 });
+    expect(error.requestId).toMatch(/^[0-9A-F-]{36}$/);
+    expect(error.message).toContain(`GetFlow ${FLOW.flowId} failed`);
+    expect(error.message).toContain('CAMS answered for another flow');
+    expect(error.message).not.toContain('111111111111111');
+    expect(error.message).not.toContain(SIMULATOR_CREDENTIALS.accessKeySecret);
+    expect(attempts.map((attempt) => attempt.code)).toEqual(['InvalidResponse']);
+  });
+
+  it.each([
+    ['lower case', 'published'],
+    ['padded', ' PUBLISHED '],
+    ['empty', ''],
+    ['markup', '<img src=x onerror=alert(1)>'],
+    ['a line break', 'PUBLISHED\n[webhook] verified'],
+    ['a leading digit', '1PUBLISHED'],
+    ['33 characters', `P${'X'.repeat(32)}`],
+    ['100 KB', 'X'.repeat(100_000)],
+  ])('refuses a Status that is no upper-case status word (%s) as InvalidResponse', async (_name, status) => {
+    patchData({ Status: status });
+    const error = await failure(call());
+    expect(error).toMatchObject({ code: 'InvalidResponse', retryable: false });
+    expect(error.message).toContain('Data.Status');
+    expect(error.message.length).toBeLessThan(1000);
+  });
+
+  it.each([['THROTTLED'], ['BLOCKED'], ['A'], [`P${'X'.repeat(31)}`]])(
+    'carries the upper-case status %s as sent',
+    async (status) => {
+      patchData({ Status: status });
+      await expect(call()).resolves.toMatchObject({ status });
+    },
+  );
+
+  it.each([
+    ['a FlowName of 257 characters', { FlowName: 'n'.repeat(257) }, 'Data.FlowName'],
+    ['a FlowName with a line break', { FlowName: 'sign_up\nPUBLISHED' }, 'Data.FlowName'],
+    ['17 Categories', { Categories: Array.from({ length: 17 }, () => 'OTHER') }, 'Data.Categories'],
+    ['a Category of 65 characters', { Categories: ['C'.repeat(65)] }, 'Data.Categories.0'],
+  ])('refuses %s as InvalidResponse', async (_name, patch, field) => {
+    patchData(patch);
+    const error = await failure(call());
+    expect(error).toMatchObject({ code: 'InvalidResponse', retryable: false });
+    expect(error.message).toContain(field);
+  });
+
+  it('takes names and categories up to the caps, in any script', async () => {
+    const categories = ['烟雾量大/合适', ...Array.from({ length: 15 }, () => 'C'.repeat(64))];
+    patchData({ FlowName: `注册 ${'n'.repeat(253)}`, Categories: categories });
+    const flow = await call();
+    expect(flow.flowName).toHaveLength(256);
+    expect(flow.categories).toEqual(categories);
+  });
+
+  it.each([
+    [
+      'without Code',
+      (answer: Record<string, unknown>) => ({ RequestId: answer.RequestId, Data: answer.Data }),
+    ],
+    ['with an empty Code', (answer: Record<string, unknown>) => ({ ...answer, Code: '' })],
+  ])('refuses a 2xx %s as InvalidResponse naming Code', async (_name, rewrite) => {
+    simulator.injectFault({ kind: 'answer', rewrite }, { action: 'GetFlow' });
+    const error = await failure(call());
+    expect(error).toMatchObject({ code: 'InvalidResponse', retryable: false, httpStatus: 200 });
+    expect(error.message).toContain('without Code');
+    expect(error.requestId).toBeTruthy();
   });
 
   it.each([
@@ -232,6 +313,23 @@ describe('CAMS client against the simulator', () => {
       ),
     ).rejects.toMatchObject({ code: 'InvalidParameter', field: 'custSpaceId' });
     expect(simulator.calls.length).toBe(before);
+  });
+
+  it.each([
+    ['a FlowName of 100 KB', { FlowName: 'n'.repeat(100_000) }],
+    ['Categories of 1000 entries', { Categories: Array.from({ length: 1000 }, () => 'OTHER') }],
+  ])('refuses a ListFlow page with %s as InvalidResponse', async (_name, patch) => {
+    simulator.injectFault(
+      {
+        kind: 'answer',
+        rewrite: (answer) => ({ ...answer, Data: [{ FlowId: FLOW.flowId, ...patch }] }),
+      },
+      { action: 'ListFlow' },
+    );
+    const error = await failure(
+      client.listFlows({ pageIndex: 1, pageSize: 20 }, { credentials: SIMULATOR_CREDENTIALS }),
+    );
+    expect(error).toMatchObject({ code: 'InvalidResponse', action: 'ListFlow', retryable: false });
   });
 
   it('lists flows page by page', async () => {

@@ -120,6 +120,48 @@ describe('malformed PreviewUrlExpires', () => {
   });
 });
 
+describe('GetFlow answers that cannot be right', () => {
+  it.each([
+    ['about another flow', { FlowId: '111111111111111', Status: 'BLOCKED' }],
+    ['with a lower-case status', { Status: 'published' }],
+    ['with a multi-line status', { Status: 'PUBLISHED\n[webhook] verified' }],
+    ['with a 100 KB status', { Status: 'X'.repeat(100_000) }],
+    ['with a 100 KB name', { FlowName: 'n'.repeat(100_000) }],
+  ])('%s: 502 InvalidResponse with the CAMS request id, not cached', async (_name, patch) => {
+    patchData(patch);
+    const fn = coldStart(env());
+    const answer = await fn.invoke({ path: `/flows/${FLOW_ID}`, headers: auth }, { credentials });
+    observed.add(`/flows/{flowId} GET ${answer.statusCode}`);
+    expect(answer.statusCode).toBe(502);
+    const error = errorOf(answer);
+    expect(error.code).toBe('InvalidResponse');
+    expect(error.camsRequestId).toMatch(/^[0-9A-F-]{36}$/);
+    expect(answer.body).not.toContain('111111111111111');
+    expect(answer.body.length).toBeLessThan(2000);
+    const again = await fn.invoke({ path: `/flows/${FLOW_ID}`, headers: auth }, { credentials });
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body)).toMatchObject({
+      flowId: FLOW_ID,
+      status: 'PUBLISHED',
+      flowName: 'hostile',
+    });
+  });
+
+  it('a 2xx without Code: 502 InvalidResponse naming Code', async () => {
+    simulator.injectFault(
+      { kind: 'answer', rewrite: (answer) => ({ RequestId: answer.RequestId, Data: answer.Data }) },
+      { action: 'GetFlow', times: 1 },
+    );
+    const fn = coldStart(env());
+    const answer = await fn.invoke({ path: `/flows/${FLOW_ID}`, headers: auth }, { credentials });
+    expect(answer.statusCode).toBe(502);
+    expect(errorOf(answer)).toMatchObject({
+      code: 'InvalidResponse',
+      message: expect.stringContaining('Code'),
+    });
+  });
+});
+
 describe('CAMS error details passed to callers', () => {
   const secrets = [
     SIMULATOR_CREDENTIALS.accessKeyId,

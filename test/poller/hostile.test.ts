@@ -80,6 +80,14 @@ function lateAnswerFor(flowId: string) {
   return { release, hasArrived };
 }
 
+/** Every flow recorded in `directory` is due for a check now. */
+async function makeDue(directory: string) {
+  const store = stateAt(directory);
+  for (const item of await store.list<Record<string, unknown>>('flow/')) {
+    await store.put(item.key, { ...item.value, lastCheckedAt: 0 }, item.version);
+  }
+}
+
 /** One poller run in its own OS process, on the given environment. */
 function runInProcess(env: Record<string, string>): Promise<Record<string, unknown>> {
   const script = `
@@ -189,12 +197,7 @@ describe('2. a bad ListFlow is not "everything removed"', () => {
     });
     expect(await poller.run()).toMatchObject({ flowsChecked: 3 });
     const from = receiver.received.length;
-    const store = stateAt(directory);
-    const due = async () => {
-      for (const item of await store.list<Record<string, unknown>>('flow/')) {
-        await store.put(item.key, { ...item.value, lastCheckedAt: 0 }, item.version);
-      }
-    };
+    const due = () => makeDue(directory);
     simulator.injectFault(
       { kind: 'answer', rewrite: ({ Data: _data, ...rest }) => rest },
       { action: 'ListFlow', times: 1 },
@@ -433,22 +436,42 @@ describe('5. failures are bounded', () => {
 });
 
 describe('6. statuses are data', () => {
-  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'BRAND_NEW'])(
-    'a flow in status %s is scheduled like *',
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    'a status %s (no upper-case word) is refused at the edge: the check fails, nothing is announced',
     async (status) => {
       seed();
-      simulator.setStatus(A, status);
       const directory = freshStateDirectory();
-      // Checks start until half a second before the deadline: a 3 s run at * every 0.2 s has
-      // room for ~12 checks of A, so a busy machine's slow start still leaves well over 3.
-      const poller = instance(directory, { POLL_INTERVALS: 'PUBLISHED=600,*=0.2' });
-      const before = simulator.calls.filter((call) => call.flowId === A).length;
-      const summary = await poller.run(3);
-      expect(summary.failed).toBe(0);
-      expect(simulator.calls.filter((call) => call.flowId === A).length - before).toBeGreaterThanOrEqual(3);
+      const poller = instance(directory);
+      expect(await poller.run()).toMatchObject({ flowsChecked: 3, failed: 0 });
+      const from = receiver.received.length;
+      simulator.setStatus(A, status);
+      await makeDue(directory);
+      const summary = await poller.run();
+      expect(summary).toMatchObject({ flowsChecked: 2, changes: 0 });
+      // Checked again only after its own backoff (2.5–5 s, then twice that) within the 10 s run.
+      expect(summary.failed).toBeGreaterThanOrEqual(1);
+      expect(summary.failed).toBeLessThanOrEqual(3);
+      expect(poller.logs()).toContainEqual(
+        expect.objectContaining({ msg: 'flow check failed; backing off', code: 'InvalidResponse' }),
+      );
+      expect(deliveriesOf(A, from)).toEqual([]);
       simulator.setStatus(A, 'PUBLISHED');
     },
   );
+
+  it.each(['BRAND_NEW', 'UNDER_REVIEW'])('a flow in status %s is scheduled like *', async (status) => {
+    seed();
+    simulator.setStatus(A, status);
+    const directory = freshStateDirectory();
+    // Checks start until half a second before the deadline: a 3 s run at * every 0.2 s has
+    // room for ~12 checks of A, so a busy machine's slow start still leaves well over 3.
+    const poller = instance(directory, { POLL_INTERVALS: 'PUBLISHED=600,*=0.2' });
+    const before = simulator.calls.filter((call) => call.flowId === A).length;
+    const summary = await poller.run(3);
+    expect(summary.failed).toBe(0);
+    expect(simulator.calls.filter((call) => call.flowId === A).length - before).toBeGreaterThanOrEqual(3);
+    simulator.setStatus(A, 'PUBLISHED');
+  });
 });
 
 describe('12. receiver-controlled values are bounded', () => {

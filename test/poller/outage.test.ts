@@ -115,3 +115,50 @@ describe('an outage of the whole account', () => {
     );
   }, 120_000);
 });
+
+describe('a GetFlow answer that cannot be right', () => {
+  it.each([
+    [
+      'about another flow',
+      (answer: Record<string, unknown>) => ({
+        ...answer,
+        Data: { ...(answer.Data as object), FlowId: THROTTLED_FLOW, Status: 'THROTTLED' },
+      }),
+    ],
+    [
+      'with a status that is no upper-case word',
+      (answer: Record<string, unknown>) => ({
+        ...answer,
+        Data: { ...(answer.Data as object), Status: 'PUBLISHED\n[webhook] verified' },
+      }),
+    ],
+    [
+      'without Code',
+      (answer: Record<string, unknown>) => ({ RequestId: answer.RequestId, Data: answer.Data }),
+    ],
+  ])(
+    '%s is the flow’s own failure: backed off, nothing announced, the others on schedule',
+    async (_name, rewrite) => {
+      world = await startPollerWorld({ flows: tenFlows(), intervals: INTERVALS });
+      const startedAt = world.clock.now();
+      await runMinutes(world, startedAt, 0, 1);
+      world.simulator.injectFault({ kind: 'answer', rewrite }, { action: 'GetFlow', flowId: BLOCKED_FLOW });
+      await runMinutes(world, startedAt, 1, 21);
+      const calls = (flowId: string) =>
+        world?.simulator.calls.filter((call) => call.flowId === flowId && call.at >= startedAt + 60_000) ??
+        [];
+      // Backed off 5 s, 10 s, 20 s … like any bad answer of its own: at its 30 s interval it would be 40.
+      expect(calls(BLOCKED_FLOW).length).toBeLessThanOrEqual(10);
+      expect(calls(THROTTLED_FLOW).length).toBeGreaterThanOrEqual(38);
+      expect(world.logs).toContainEqual(
+        expect.objectContaining({ msg: 'flow check failed; backing off', code: 'InvalidResponse' }),
+      );
+      // CAMS answers rightly again: the flow is still BLOCKED, so nothing was ever announced.
+      world.simulator.clearFaults();
+      await runMinutes(world, startedAt, 21, 40);
+      expect(world.delivered()).toEqual([]);
+      expect(calls(BLOCKED_FLOW).length).toBeGreaterThan(10);
+    },
+    120_000,
+  );
+});
