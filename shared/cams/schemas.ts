@@ -46,7 +46,8 @@ export const MAX_CATEGORY_CHARS = 64;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
 
-const oneLine = (maxChars: number) => z.string().check(z.maxLength(maxChars), z.regex(ONE_LINE));
+/** A line of at most `maxChars` characters: how a flow name or category is checked wherever it is read. */
+export const oneLine = (maxChars: number) => z.string().check(z.maxLength(maxChars), z.regex(ONE_LINE));
 
 const flowName = () =>
   z.pipe(

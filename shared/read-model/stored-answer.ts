@@ -1,5 +1,12 @@
 import * as z from 'zod/mini';
 import type { Flow } from '../cams';
+import {
+  FLOW_STATUS,
+  MAX_CATEGORIES,
+  MAX_CATEGORY_CHARS,
+  MAX_FLOW_NAME_CHARS,
+  oneLine,
+} from '../cams/schemas';
 
 /** A GetFlow answer kept in the state store, with when it was read from CAMS. */
 export interface StoredAnswer {
@@ -13,11 +20,13 @@ export interface StoredAnswer {
   readonly nextCheckAt?: number | undefined;
 }
 
+// The same rules as a GetFlow answer (shared/cams/schemas.ts): an entry written before they
+// existed, or by anyone else, that breaks them is no answer.
 const flowSchema = z.object({
   flowId: z.string().check(z.minLength(1)),
-  flowName: z.string(),
-  status: z.string().check(z.minLength(1)),
-  categories: z.array(z.string()),
+  flowName: oneLine(MAX_FLOW_NAME_CHARS),
+  status: z.string().check(z.regex(FLOW_STATUS)),
+  categories: z.array(oneLine(MAX_CATEGORY_CHARS)).check(z.maxLength(MAX_CATEGORIES)),
   jsonVersion: z.string(),
   dataApiVersion: z.string(),
   previewUrl: z.string(),

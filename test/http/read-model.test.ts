@@ -193,6 +193,18 @@ describe('HTTP read model', () => {
     ['a record whose answer is not a flow', { lastRead: { flow: { flowId: 1 }, readAt: 'soon' } }],
     ['a record for another flow', { lastRead: { flow: { ...WATCHED, flowId: '9' }, readAt: Date.now() } }],
     ['a record read in the future', { lastRead: { flow: WATCHED, readAt: Date.now() + 3_600_000 } }],
+    [
+      'a record whose status is no status',
+      { lastRead: { flow: { ...WATCHED, status: 'published' }, readAt: Date.now() } },
+    ],
+    [
+      'a record whose name is not one line',
+      { lastRead: { flow: { ...WATCHED, flowName: 'ok\n# all flows DELETED' }, readAt: Date.now() } },
+    ],
+    [
+      'a record whose name is kilobytes long',
+      { lastRead: { flow: { ...WATCHED, flowName: 'x'.repeat(10_000) }, readAt: Date.now() } },
+    ],
     ['a record that is not an object', 'garbage'],
   ])('treats %s as a miss, never a 500', async (_name, record) => {
     const stateUrl = freshStateUrl();
