@@ -171,7 +171,10 @@ describe('other formats', () => {
     expect(query.get('sign')).toBe(
       createHmac('sha256', 'SECdemo').update(`${NOW}\nSECdemo`).digest('base64'),
     );
-    expect(JSON.parse(server.bodies[0]?.body ?? '').msgtype).toBe('markdown');
+    expect(JSON.parse(server.bodies[0]?.body ?? '')).toMatchObject({
+      msgtype: 'text',
+      text: { content: expect.stringContaining('PUBLISHED') },
+    });
     errcode = 310000;
     const refused = await publisher.deliver(event, endpoint(server.url, 'dingtalk', 'SECdemo'));
     expect(refused).toMatchObject({ kind: 'retry', httpStatus: 200 });
