@@ -36,9 +36,17 @@ export interface WebhookReceiverOptions {
   log?: (delivery: ReceivedDelivery) => void;
 }
 
-/** Non-`whsec_` secrets are raw bytes, matching shared/webhook/formats/standard.ts. */
-function standardVerifier(secret: string): Webhook {
-  return new Webhook(secret.startsWith('whsec_') ? secret : Buffer.from(secret, 'utf8').toString('base64'));
+/**
+ * The secret goes to the reference library as given, the way a receiver following its docs uses it.
+ * The library refuses a secret that is not base64 (a meta app secret, say): such a receiver then
+ * verifies no Standard Webhooks delivery, rather than failing to start.
+ */
+function standardVerifier(secret: string): Webhook | undefined {
+  try {
+    return new Webhook(secret);
+  } catch {
+    return undefined;
+  }
 }
 
 function verifyMeta(secret: string, body: string, header: string | string[] | undefined): boolean {
@@ -68,6 +76,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     if (headers['x-hub-signature-256'] !== undefined) {
       return verifyMeta(options.secret, body, headers['x-hub-signature-256']);
     }
+    if (verifier === undefined) return false;
     try {
       verifier.verify(body, {
         'webhook-id': String(headers['webhook-id'] ?? ''),

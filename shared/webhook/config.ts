@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../config-error';
-import { standardSigningKey } from './formats/standard';
+import { STANDARD_SECRET_PREFIX, standardSigningKey } from './formats/standard';
 import { WEBHOOK_FORMATS, type WebhookEndpoint, type WebhookFormat } from './types';
 
 export { ConfigError };
@@ -15,17 +15,31 @@ export function endpointId(url: string): string {
 /** Standard Webhooks secrets are 24–64 random bytes; fewer is guessable, more is no receiver's. */
 const STANDARD_SECRET_BYTES = { min: 24, max: 64 } as const;
 
-/** The message never echoes the value: it is the signing key. */
+/**
+ * Standard Webhooks secrets are `whsec_` + base64 of the key. A receiver's library base64-decodes whatever
+ * it is given, so a bare string would be read as base64 there: only the documented form is accepted, and
+ * the base64 must be padded, which both Node and the reference library then decode alike.
+ * The messages never echo the value: it is the signing key.
+ */
 function checkStandardSecret(secret: string): void {
-  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
-  if (encoded !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) {
-    throw new ConfigError('WEBHOOK_SECRET', 'starts with whsec_ but the rest is not base64');
+  if (!secret.startsWith(STANDARD_SECRET_PREFIX)) {
+    throw new ConfigError(
+      'WEBHOOK_SECRET',
+      'must start with whsec_ for the standard format (Standard Webhooks): set whsec_ followed by the output of `openssl rand -base64 32`, and give the receiver that same string',
+    );
+  }
+  const encoded = secret.slice(STANDARD_SECRET_PREFIX.length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
+    throw new ConfigError(
+      'WEBHOOK_SECRET',
+      'starts with whsec_ but the rest is not padded base64: set whsec_ followed by the output of `openssl rand -base64 32`',
+    );
   }
   const bytes = standardSigningKey(secret).length;
   if (bytes < STANDARD_SECRET_BYTES.min || bytes > STANDARD_SECRET_BYTES.max) {
     throw new ConfigError(
       'WEBHOOK_SECRET',
-      `must decode to ${STANDARD_SECRET_BYTES.min}–${STANDARD_SECRET_BYTES.max} bytes (Standard Webhooks), not ${bytes}: generate one with \`openssl rand -base64 32\` and prefix whsec_`,
+      `must decode to ${STANDARD_SECRET_BYTES.min}–${STANDARD_SECRET_BYTES.max} bytes (Standard Webhooks), not ${bytes}: set whsec_ followed by the output of \`openssl rand -base64 32\``,
     );
   }
 }

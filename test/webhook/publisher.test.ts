@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -10,6 +10,7 @@ import {
   createWebhookPublisher,
   type FlowEvent,
   parseWebhookEndpoints,
+  signStandard,
   type WebhookEndpoint,
 } from '../../shared/webhook';
 import { VirtualClock } from '../support/virtual-clock';
@@ -129,10 +130,47 @@ describe('standard format', () => {
     expect(headers['webhook-signature']).toBe(`v1,${expected}`);
   });
 
-  it('treats a secret without whsec_ as raw bytes', async () => {
-    const r = await receiver('plain-secret-value');
-    await createWebhookPublisher().deliver(event, endpoint(r.url, 'standard', 'plain-secret-value'));
-    expect(r.received[0]?.verified).toBe(true);
+  it('signs so that the reference library verifies with the very string configured as WEBHOOK_SECRET', async () => {
+    const generated = randomBytes(32).toString('base64'); // what `openssl rand -base64 32` prints
+    const configured = `whsec_${generated}`;
+    const r = await receiver(configured);
+    const [configuredEndpoint] = parseWebhookEndpoints({ WEBHOOK_URL: r.url, WEBHOOK_SECRET: configured });
+    if (!configuredEndpoint) throw new Error('no endpoint parsed');
+    expect(await createWebhookPublisher().deliver(event, configuredEndpoint)).toMatchObject({
+      kind: 'delivered',
+    });
+    const delivery = r.received[0];
+    expect(delivery?.verified).toBe(true);
+    const signed = {
+      'webhook-id': String(delivery?.headers['webhook-id']),
+      'webhook-timestamp': String(delivery?.headers['webhook-timestamp']),
+      'webhook-signature': String(delivery?.headers['webhook-signature']),
+    };
+    expect(() => new Webhook(configured).verify(delivery?.body ?? '', signed)).not.toThrow();
+    // The library drops the prefix itself, so a receiver given only the base64 part verifies too.
+    expect(() => new Webhook(generated).verify(delivery?.body ?? '', signed)).not.toThrow();
+  });
+
+  it('refuses a secret without whsec_ at cold start, saying to prefix it, instead of signing what no receiver verifies', () => {
+    const generated = Buffer.alloc(32, 0x7a).toString('base64'); // 'enp6…': 'zz' never echoed
+    let thrown: unknown;
+    try {
+      parseWebhookEndpoints({ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: generated });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).variable).toBe('WEBHOOK_SECRET');
+    expect((thrown as ConfigError).message).toMatch(/must start with whsec_.*openssl rand -base64 32/);
+    expect((thrown as ConfigError).message).not.toContain(generated);
+  });
+
+  it('signs with the key the reference library derives from the same string, prefix or not', () => {
+    const generated = randomBytes(24).toString('base64');
+    for (const secret of [`whsec_${generated}`, generated]) {
+      const library = new Webhook(secret).sign('evt_abc123', new Date(NOW), '{}');
+      expect(signStandard(secret, 'evt_abc123', NOW / 1000, '{}')).toBe(library);
+    }
   });
 });
 
@@ -171,7 +209,10 @@ describe('other formats', () => {
     expect(query.get('sign')).toBe(
       createHmac('sha256', 'SECdemo').update(`${NOW}\nSECdemo`).digest('base64'),
     );
-    expect(JSON.parse(server.bodies[0]?.body ?? '').msgtype).toBe('markdown');
+    expect(JSON.parse(server.bodies[0]?.body ?? '')).toMatchObject({
+      msgtype: 'text',
+      text: { content: expect.stringContaining('PUBLISHED') },
+    });
     errcode = 310000;
     const refused = await publisher.deliver(event, endpoint(server.url, 'dingtalk', 'SECdemo'));
     expect(refused).toMatchObject({ kind: 'retry', httpStatus: 200 });
@@ -316,6 +357,11 @@ describe('parseWebhookEndpoints', () => {
       'WEBHOOK_SECRET',
     ],
     [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: 'zz'.repeat(33) }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: `whsec_zz${'A'.repeat(41)}` }, 'WEBHOOK_SECRET'],
+    [
+      { WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: Buffer.alloc(32, 0x7a).toString('base64') },
+      'WEBHOOK_SECRET',
+    ],
   ])('rejects %j naming %s', (env, variable) => {
     let thrown: unknown;
     try {

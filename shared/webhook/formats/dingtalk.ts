@@ -12,10 +12,12 @@ export const dingtalkFormat: FormatAdapter = {
     const url = new URL(endpoint.url);
     url.searchParams.set('timestamp', String(nowMs));
     url.searchParams.set('sign', signDingtalk(endpoint.secret ?? '', nowMs));
-    const text = describeEvent(event);
+    // A text message, not markdown: DingTalk's markdown documents no escape, and would show a flow
+    // name's images (fetched by every client), headings and disguised links. Text shows it as it is.
+    const content = describeEvent(event, (value) => value);
     return {
       url: url.toString(),
-      body: JSON.stringify({ msgtype: 'markdown', markdown: { title: 'WhatsApp Flow status', text } }),
+      body: JSON.stringify({ msgtype: 'text', text: { content } }),
       headers: { 'content-type': 'application/json', 'webhook-id': event.id },
     };
   },

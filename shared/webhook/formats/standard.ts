@@ -1,13 +1,18 @@
 import { createHmac } from 'node:crypto';
 import type { FormatAdapter } from '../types';
 
+export const STANDARD_SECRET_PREFIX = 'whsec_';
+
 /**
- * Standard Webhooks secrets are `whsec_` + base64 and the HMAC key is the decoded bytes.
- * A secret without the prefix is used as its raw UTF-8 bytes (receivers verify with
- * `new Webhook(Buffer.from(secret).toString('base64'))`).
+ * The HMAC key, derived from the secret exactly as the reference library (`new Webhook(secret)`) does:
+ * an optional `whsec_` prefix is dropped and the rest is base64-decoded. So a receiver handed the same
+ * string verifies what we sign; configuration only lets through `whsec_` + padded base64 (config.ts).
  */
 export function standardSigningKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret, 'utf8');
+  return Buffer.from(
+    secret.startsWith(STANDARD_SECRET_PREFIX) ? secret.slice(STANDARD_SECRET_PREFIX.length) : secret,
+    'base64',
+  );
 }
 
 export function signStandard(secret: string, id: string, timestampSeconds: number, body: string): string {
