@@ -1,5 +1,7 @@
-import { parseAccountShares } from '../../shared/budget';
+import { parseHttpConfig } from '../../functions/http/config';
 import { ConfigError } from '../../shared/config-error';
+import { parsePollerConfig } from '../../shared/poller/config';
+import { parseWebhookEndpoints } from '../../shared/webhook/config';
 
 /**
  * What the deploy workflow checks before `s deploy`, with the fix in each message: settings `s`
@@ -70,17 +72,25 @@ function authProblems(env: DeployEnv): string[] {
 }
 
 /**
- * CAMS_ACCOUNT_QPS and POLL_QPS by the rule both functions apply at cold start (s.yaml's defaults
- * are theirs): a pair they refuse would deploy an HTTP function answering only 500.
+ * Both functions' own configuration parsers, run on the values s.yaml hands them (its defaults are
+ * theirs): a value a function refuses at cold start blocks the deploy here instead, while the
+ * version already deployed keeps running. This covers CAMS_ACCOUNT_QPS with POLL_QPS, the webhook
+ * settings (WEBHOOK_URL, WEBHOOK_FORMAT, WEBHOOK_SECRET) and every other variable they read. The
+ * messages name the variable and never echo its value (tokens and secrets reach this check too).
  */
-function shareProblems(env: DeployEnv): string[] {
-  try {
-    parseAccountShares(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return [error.message];
-    throw error;
+function functionConfigProblems(env: DeployEnv): string[] {
+  // FC sets FC_REGION in the function (s.yaml's region); never in the deploying shell (see s.yaml).
+  const functionEnv = { ...env, FC_REGION: trimmedValue(env, 'DEPLOY_REGION') || 'ap-southeast-1' };
+  const problems = new Set<string>();
+  for (const parse of [parseHttpConfig, parsePollerConfig, parseWebhookEndpoints]) {
+    try {
+      parse(functionEnv);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.add(error.message);
+    }
   }
+  return [...problems];
 }
 
 /** Every problem found, each saying what to set; empty when `s deploy` may go ahead. */
@@ -92,7 +102,7 @@ export function deployConfigProblems(env: DeployEnv): string[] {
   if (!/^\d+$/.test(maxInstances) || Number(maxInstances) < 10) {
     problems.push('HTTP_MAX_INSTANCES must be a whole number of at least 10 (one request per instance)');
   }
-  return [...problems, ...shareProblems(env), ...vpcProblems(env), ...authProblems(env)];
+  return [...problems, ...functionConfigProblems(env), ...vpcProblems(env), ...authProblems(env)];
 }
 
 /** s.vpc.yaml when the VPC variables are set, else s.yaml. */

@@ -72,6 +72,42 @@ describe('deploy configuration check (the workflow step before s deploy)', () =>
     expect(problems).toEqual(problem ? [expect.stringMatching(problem)] : []);
   });
 
+  it.each([
+    [
+      'a plain WEBHOOK_SECRET for the standard format',
+      { WEBHOOK_URL: 'https://hooks.example.com/x', WEBHOOK_SECRET: 'plain-secret-of-thirty-two-bytes!' },
+      /^WEBHOOK_SECRET must start with whsec_/,
+    ],
+    [
+      'a webhook format that needs a secret without one',
+      { WEBHOOK_URL: 'https://hooks.example.com/x', WEBHOOK_FORMAT: 'feishu' },
+      /^WEBHOOK_SECRET is required when WEBHOOK_FORMAT is feishu/,
+    ],
+    [
+      'a webhook URL that is no URL',
+      { WEBHOOK_URL: 'token=abc123', WEBHOOK_FORMAT: 'slack' },
+      /^WEBHOOK_URL entry 1 is not a valid URL/,
+    ],
+    ['a POLL_INTERVALS typo', { POLL_INTERVALS: 'PUBLISHED=fast' }, /^POLL_INTERVALS /],
+    ['an HTTP cache lifetime out of range', { HTTP_CACHE_TTL_SECONDS: '99999' }, /^HTTP_CACHE_TTL_SECONDS /],
+    [
+      'POLL_QPS not below CAMS_ACCOUNT_QPS',
+      { CAMS_ACCOUNT_QPS: '4', POLL_QPS: '4' },
+      /^POLL_QPS \(4\) must be below CAMS_ACCOUNT_QPS \(4\)/,
+    ],
+  ])(
+    'refuses %s by the functions’ own rules, before s deploy, without echoing a secret',
+    (_name, values, message) => {
+      const problems = deployConfigProblems({ ...required, ...values });
+      expect(problems).toEqual([expect.stringMatching(message)]);
+      // The secrets' values never appear (a URL's query string is often its credential).
+      const secrets = Object.entries(values).filter(
+        ([name]) => name === 'WEBHOOK_SECRET' || name === 'WEBHOOK_URL',
+      );
+      for (const [, value] of secrets) expect(problems.join('\n')).not.toContain(value);
+    },
+  );
+
   it('runs as the workflow runs it: error annotations and exit 1, or S_TEMPLATE in $GITHUB_ENV', () => {
     const workflow = readFileSync(join(repoRoot, '.github/workflows/deploy.yml'), 'utf8');
     expect(workflow).toContain('npx tsx scripts/check-deploy.ts');
