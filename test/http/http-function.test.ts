@@ -449,7 +449,11 @@ describe('HTTP function budget on FC instances', () => {
       await vi.waitFor(() => expect(lines).toHaveLength(5));
       const firstSources = sources();
       expect(firstSources.every((source) => source === 'cams' || source === 'shared')).toBe(true);
-      expect(simulator.calls.length - before).toBe(firstSources.filter((source) => source === 'cams').length);
+      // Answered calls, not all calls: this file's simulator is shared, so the previous test's calls
+      // may still fill the account's second and refuse one here (it is then retried, or answered
+      // from the shared cache meanwhile).
+      const answeredCalls = simulator.calls.slice(before).filter((call) => call.code === 'OK');
+      expect(answeredCalls).toHaveLength(firstSources.filter((source) => source === 'cams').length);
       const camsCallsAfterFirstWave = simulator.calls.length;
       const second = await wave();
       expect(second.map((answer) => answer.statusCode)).toEqual([200, 200, 200, 200, 200]);
