@@ -62,3 +62,15 @@ export function functionEnvironment(resource: string, env: Env, path = S_YAML): 
   const resolved = substitute(props.environmentVariables ?? {}, env, {}) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(resolved).map(([name, value]) => [name, String(value)]));
 }
+
+/**
+ * How often FC retries a failed asynchronous invocation of `resource` (timer triggers invoke
+ * asynchronously): `asyncInvokeConfig.maxAsyncRetryAttempts`, FC's default 3 when unset.
+ */
+export function asyncRetryAttempts(resource: string, path = S_YAML): number {
+  const raw = readSYaml(path);
+  const props = (raw.resources as Record<string, Resource> | undefined)?.[resource]?.props;
+  const config = props?.asyncInvokeConfig as { maxAsyncRetryAttempts?: unknown } | undefined;
+  const attempts = config?.maxAsyncRetryAttempts;
+  return typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0 ? attempts : 3;
+}

@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Credentials } from '../shared/cams';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from './cams-simulator';
 import { DEFAULT_MAX_INSTANCES, FcFunction, fcTimerEvent, serveFcHttp } from './fc-emulator';
-import { functionEnvironment } from './s-yaml';
+import { asyncRetryAttempts, functionEnvironment } from './s-yaml';
 import { LOCAL_CUST_SPACE_ID, SEED_FLOWS, SEED_SCRIPTS } from './seed';
 import { startWebhookReceiver } from './webhook-receiver';
 
@@ -192,15 +193,26 @@ async function main(): Promise<void> {
   );
   lines.push(`Poller        dist/poller/index.js every ${pollIntervalSeconds}s (FC timer event)`);
 
+  // Timer invocations are asynchronous: FC retries a failed one (a crash, a timeout, an unhandled
+  // error — not a run that returned its own error report) up to maxAsyncRetryAttempts times.
+  const retryAttempts = asyncRetryAttempts('poller');
   let running: Promise<void> | undefined;
   const runPoller = () => {
-    if (running) return;
+    if (running) {
+      console.warn('[poller] tick skipped: the previous run is still going (the poller allows one instance)');
+      return;
+    }
     running = (async () => {
       try {
-        const invocation = await poller.invoke(
-          fcTimerEvent({ triggerName: 'local-timer', payload: '{"source":"npm-start"}' }),
-        );
-        if (!invocation.ok) console.error(`[poller] run failed: ${invocation.error.body.errorMessage}`);
+        for (let attempt = 0; attempt <= retryAttempts; attempt += 1) {
+          const invocation = await poller.invoke(
+            fcTimerEvent({ triggerName: 'local-timer', payload: '{"source":"npm-start"}' }),
+          );
+          if (invocation.ok) return;
+          const retry = attempt < retryAttempts ? `; retry ${attempt + 1} of ${retryAttempts} in 1 s` : '';
+          console.error(`[poller] run failed: ${invocation.error.body.errorMessage}${retry}`);
+          if (retry) await delay(1000);
+        }
       } catch (error) {
         console.error(`[poller] run failed: ${error instanceof Error ? error.message : String(error)}`);
       } finally {

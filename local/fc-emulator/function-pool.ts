@@ -9,6 +9,8 @@
  * the bundle), its own globals and timers, and — through the `env` option — its own process.env
  * holding only what FC would set, never this process's variables. `process.exit` or an uncaught
  * exception ends only that thread, which is what a crashing FC instance looks like from outside.
+ * Between invocations an instance is frozen, as FC freezes one once it has answered (instance.cjs);
+ * its V8 heap is capped at the function's memory size (Buffers are not: see `memoryMb`).
  */
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -34,6 +36,12 @@ export interface FcFunctionOptions {
   readonly exportName?: string;
   /** s.yaml `timeout`; fractions are allowed so tests can stay quick. Default 10. */
   readonly timeoutSeconds?: number;
+  /**
+   * s.yaml `memorySize`. Default 256. It caps the instance's V8 heap: past it the instance dies
+   * as an FC instance killed for running out of memory does. Buffers and other memory outside the
+   * heap (and Node's own) are not counted, so the emulator is still kinder than FC, which counts
+   * everything the instance holds.
+   */
   readonly memoryMb?: number;
   /** `concurrencyConfig.reservedConcurrency`: instances (= concurrent requests) at most. */
   readonly maxInstances?: number;
@@ -70,6 +78,8 @@ const INSTANCE_START_TIMEOUT_MS = 60_000;
 interface Instance {
   readonly id: number;
   readonly worker: Worker;
+  /** Shared with the instance, which stays frozen (blocked on it) until the pool stores 1. */
+  readonly thawSignal: Int32Array;
   isReady: boolean;
   /** Sends the waiting invocation once the bundle is loaded. */
   dispatchWhenReady: (() => void) | undefined;
@@ -89,6 +99,7 @@ export class FcFunction {
   readonly name: string;
   readonly timeoutSeconds: number;
   readonly maxInstances: number;
+  readonly memoryMb: number;
   private readonly options: FcFunctionOptions;
   private readonly instances = new Set<Instance>();
   /** Most recently freed last: FC keeps reusing the warmest instance. */
@@ -108,6 +119,7 @@ export class FcFunction {
     this.name = options.functionName ?? basename(dirname(options.bundle));
     this.timeoutSeconds = options.timeoutSeconds ?? 10;
     this.maxInstances = maxInstances;
+    this.memoryMb = options.memoryMb ?? 256;
   }
 
   /** One invocation, as FC's invoke path does it: an idle instance, a new one, or 429. */
@@ -160,6 +172,7 @@ export class FcFunction {
           this.timeoutSeconds * 1000,
         );
         running.worker.postMessage({ event: new Uint8Array(event), context });
+        thaw(running);
       };
       if (running.isReady) dispatch();
       else running.dispatchWhenReady = dispatch;
@@ -185,15 +198,22 @@ export class FcFunction {
   private startInstance(): Instance {
     const id = this.counts.instancesStarted + 1;
     this.counts.instancesStarted = id;
+    const thawSignal = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
     const worker = new Worker(INSTANCE_SCRIPT, {
-      workerData: { bundle: this.options.bundle, exportName: this.options.exportName ?? 'handler' },
+      workerData: {
+        bundle: this.options.bundle,
+        exportName: this.options.exportName ?? 'handler',
+        thawSignal: thawSignal.buffer,
+      },
       env: this.instanceEnv(id),
+      resourceLimits: { maxOldGenerationSizeMb: this.memoryMb },
       stdout: true,
       stderr: true,
     });
     const instance: Instance = {
       id,
       worker,
+      thawSignal,
       isReady: false,
       dispatchWhenReady: undefined,
       settle: undefined,
@@ -271,7 +291,7 @@ export class FcFunction {
       ...this.options.env,
       FC_FUNCTION_NAME: this.name,
       FC_FUNCTION_HANDLER: `index.${this.options.exportName ?? 'handler'}`,
-      FC_FUNCTION_MEMORY_SIZE: String(this.options.memoryMb ?? 256),
+      FC_FUNCTION_MEMORY_SIZE: String(this.memoryMb),
       FC_INSTANCE_ID: `local-${this.name}-${instanceId}`,
       ...(region ? { FC_REGION: region } : {}),
       ...(credentials
@@ -297,4 +317,10 @@ export class FcFunction {
       if (pending) log(pending);
     });
   }
+}
+
+/** Wakes a frozen instance: what it left pending runs first, then the invocation just posted. */
+function thaw(instance: Instance): void {
+  Atomics.store(instance.thawSignal, 0, 1);
+  Atomics.notify(instance.thawSignal, 0);
 }

@@ -1,7 +1,8 @@
 /**
  * What Function Compute does around a handler, for tests, `npm start` and the bench: FC 3.0's
  * event Buffers and context (`events.ts`), a function run as FC runs it — one request per
- * instance, each instance a worker thread with its own module state, 429 beyond the cap
+ * instance, each instance a worker thread with its own module state, frozen between invocations
+ * and its heap capped at the memory size, 429 beyond the cap
  * (`function-pool.ts`) — and the HTTP trigger in front of it (`http-trigger.ts`).
  */
 export {

@@ -48,21 +48,44 @@ interface RawAnswer {
 interface Transport {
   readonly request: typeof httpRequest;
   readonly agent: HttpAgent;
+  /** When the last request on this pool ended (or began): how long its idle sockets have sat. */
+  lastUsedAt: number;
 }
+/**
+ * Idle pooled connections older than this are closed instead of reused. FC freezes an instance
+ * between invocations, so neither our agent's idle timer nor the server's close (a FIN) is
+ * processed while frozen: on thaw, a pooled socket the server closed long ago still looks free,
+ * and a write sent on it fails (NetworkingError — the budget would fall back to its local share
+ * and the answer go unshared). Below the 5 s idle timeout common HTTP servers use (Node's default
+ * keepAliveTimeout); a warm instance under steady traffic keeps its connections.
+ */
+const MAX_IDLE_REUSE_MS = 4000;
 /** One keep-alive pool per protocol and warm instance, shared by every run's store. */
 let httpTransport: Transport | undefined;
 let httpsTransport: Promise<Transport> | undefined;
 /** node:https (and TLS with it) loads only for an https endpoint, not on every cold start. */
 function transportFor(protocol: string): Transport | Promise<Transport> {
   if (protocol !== 'https:') {
-    httpTransport ??= { request: httpRequest, agent: new HttpAgent({ keepAlive: true, timeout: 30_000 }) };
+    httpTransport ??= {
+      request: httpRequest,
+      agent: new HttpAgent({ keepAlive: true, timeout: 30_000 }),
+      lastUsedAt: 0,
+    };
     return httpTransport;
   }
   httpsTransport ??= import('node:https').then(({ Agent, request }) => ({
     request,
     agent: new Agent({ keepAlive: true, timeout: 30_000 }),
+    lastUsedAt: 0,
   }));
   return httpsTransport;
+}
+
+/** In-flight requests keep their sockets; only the pool's free ones go. */
+function closeIdleSockets(agent: HttpAgent): void {
+  for (const sockets of Object.values(agent.freeSockets)) {
+    for (const socket of sockets ?? []) socket.destroy();
+  }
 }
 
 export class TablestoreConnection {
@@ -89,7 +112,11 @@ export class TablestoreConnection {
 
   /** One POST; resolves once the whole answer is read (at most MAX_ANSWER_BYTES). */
   async #post(operation: string, headers: Record<string, string>, body: Buffer) {
-    const { request, agent } = await transportFor(this.#endpoint.protocol);
+    const transport = await transportFor(this.#endpoint.protocol);
+    const { request, agent } = transport;
+    const now = this.#clock.now();
+    if (now - transport.lastUsedAt > MAX_IDLE_REUSE_MS) closeIdleSockets(agent);
+    transport.lastUsedAt = now;
     const timeoutMs = this.#options.timeoutMs ?? 5000;
     return new Promise<RawAnswer>((resolve, reject) => {
       const outgoing = request(
@@ -124,7 +151,10 @@ export class TablestoreConnection {
         () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      outgoing.on('close', () => clearTimeout(timer));
+      outgoing.on('close', () => {
+        clearTimeout(timer);
+        transport.lastUsedAt = this.#clock.now();
+      });
       outgoing.on('error', reject);
       outgoing.end(body);
     });
