@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { toOneLine } from '../one-line';
 import '../zod-english';
 import { onFirstUse } from '../on-first-use';
 
@@ -36,30 +37,34 @@ export const FLOW_STATUS = /^[A-Z][A-Z0-9_]{0,31}$/;
 
 /**
  * Neither CAMS nor Meta documents a limit; AWS's Meta-backed CreateWhatsAppFlow caps a flow name at
- * 200 characters and lists 9 categories, the longest 19 characters. The caps leave room above
- * those and keep a hostile answer from carrying kilobytes into webhook bodies (Feishu refuses
- * bodies over 20 KB). Names and categories are one line of text: they are shown in chat messages.
+ * 200 characters and lists 9 categories, the longest 19 characters. Names and categories are
+ * bounded, not refused: one line each (a line break or control character becomes a space), a name
+ * cut at 256 characters and a category at 64 with "…", the first 16 categories kept. An odd name
+ * must not cost the flow its status checks, nor one flow a whole ListFlow page; bounded, it cannot
+ * carry kilobytes into webhook bodies (Feishu refuses bodies over 20 KB) or fake lines into chat
+ * messages.
  */
 export const MAX_FLOW_NAME_CHARS = 256;
 export const MAX_CATEGORIES = 16;
 export const MAX_CATEGORY_CHARS = 64;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
-
-/** A line of at most `maxChars` characters: how a flow name or category is checked wherever it is read. */
-export const oneLine = (maxChars: number) => z.string().check(z.maxLength(maxChars), z.regex(ONE_LINE));
 
 const flowName = () =>
   z.pipe(
-    z.nullish(oneLine(MAX_FLOW_NAME_CHARS)),
-    z.transform((value) => value ?? ''),
+    z.nullish(z.string()),
+    z.transform((value) => toOneLine(value ?? '', MAX_FLOW_NAME_CHARS)),
   );
 
 const categories = () =>
   z.pipe(
-    z.nullish(z.array(oneLine(MAX_CATEGORY_CHARS)).check(z.maxLength(MAX_CATEGORIES))),
-    z.transform((value) => value ?? []),
+    z.nullish(z.array(z.string())),
+    z.transform((values) =>
+      (values ?? []).slice(0, MAX_CATEGORIES).map((value) => toOneLine(value, MAX_CATEGORY_CHARS)),
+    ),
   );
+
+/** A name or category read back (the store): one that bounding would change was not written by us. */
+export const boundedLine = (maxChars: number) =>
+  z.string().check(z.refine((value) => toOneLine(value, maxChars) === value, 'not one bounded line'));
 
 export const getFlowDataSchema = onFirstUse(() =>
   z.object({

@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
 import type { Flow } from '../cams';
 import {
+  boundedLine,
   FLOW_STATUS,
   MAX_CATEGORIES,
   MAX_CATEGORY_CHARS,
   MAX_FLOW_NAME_CHARS,
-  oneLine,
 } from '../cams/schemas';
 
 /** A GetFlow answer kept in the state store, with when it was read from CAMS. */
@@ -24,9 +24,9 @@ export interface StoredAnswer {
 // existed, or by anyone else, that breaks them is no answer.
 const flowSchema = z.object({
   flowId: z.string().check(z.minLength(1)),
-  flowName: oneLine(MAX_FLOW_NAME_CHARS),
+  flowName: boundedLine(MAX_FLOW_NAME_CHARS),
   status: z.string().check(z.regex(FLOW_STATUS)),
-  categories: z.array(oneLine(MAX_CATEGORY_CHARS)).check(z.maxLength(MAX_CATEGORIES)),
+  categories: z.array(boundedLine(MAX_CATEGORY_CHARS)).check(z.maxLength(MAX_CATEGORIES)),
   jsonVersion: z.string(),
   dataApiVersion: z.string(),
   previewUrl: z.string(),

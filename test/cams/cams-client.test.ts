@@ -122,15 +122,22 @@ describe('CAMS client against the simulator', () => {
   );
 
   it.each([
-    ['a FlowName of 257 characters', { FlowName: 'n'.repeat(257) }, 'Data.FlowName'],
-    ['a FlowName with a line break', { FlowName: 'sign_up\nPUBLISHED' }, 'Data.FlowName'],
-    ['17 Categories', { Categories: Array.from({ length: 17 }, () => 'OTHER') }, 'Data.Categories'],
-    ['a Category of 65 characters', { Categories: ['C'.repeat(65)] }, 'Data.Categories.0'],
-  ])('refuses %s as InvalidResponse', async (_name, patch, field) => {
-    patchData(patch);
-    const error = await failure(call());
-    expect(error).toMatchObject({ code: 'InvalidResponse', retryable: false });
-    expect(error.message).toContain(field);
+    ['a FlowName of 257 characters', { FlowName: 'n'.repeat(257) }, { flowName: `${'n'.repeat(255)}…` }],
+    ['a FlowName of 100 KB', { FlowName: 'n'.repeat(100_000) }, { flowName: `${'n'.repeat(255)}…` }],
+    [
+      'a FlowName with a line break and a bidi override',
+      { FlowName: 'sign_up\nPUBLISHED\u202e' },
+      { flowName: 'sign_up PUBLISHED ' },
+    ],
+    [
+      '1000 Categories',
+      { Categories: Array.from({ length: 1000 }, () => 'OTHER') },
+      { categories: Array.from({ length: 16 }, () => 'OTHER') },
+    ],
+    ['a Category of 65 characters', { Categories: ['C'.repeat(65)] }, { categories: [`${'C'.repeat(63)}…`] }],
+  ])('bounds %s instead of refusing the answer: the status still counts', async (_name, patch, bounded) => {
+    patchData({ ...patch, Status: 'BLOCKED' });
+    await expect(call()).resolves.toMatchObject({ ...bounded, status: 'BLOCKED' });
   });
 
   it('takes names and categories up to the caps, in any script', async () => {
@@ -315,21 +322,37 @@ describe('CAMS client against the simulator', () => {
     expect(simulator.calls.length).toBe(before);
   });
 
-  it.each([
-    ['a FlowName of 100 KB', { FlowName: 'n'.repeat(100_000) }],
-    ['Categories of 1000 entries', { Categories: Array.from({ length: 1000 }, () => 'OTHER') }],
-  ])('refuses a ListFlow page with %s as InvalidResponse', async (_name, patch) => {
+  it('bounds one odd entry of a ListFlow page instead of refusing the page', async () => {
     simulator.injectFault(
       {
         kind: 'answer',
-        rewrite: (answer) => ({ ...answer, Data: [{ FlowId: FLOW.flowId, ...patch }] }),
+        rewrite: (answer) => ({
+          ...answer,
+          Data: [
+            { FlowId: '100000000000001', FlowName: 'n'.repeat(100_000), Categories: ['OTHER'] },
+            {
+              FlowId: '100000000000002',
+              FlowName: 'fine',
+              Categories: Array.from({ length: 1000 }, () => 'X'),
+            },
+            { FlowId: '100000000000003', FlowName: 'two\nlines', Categories: [] },
+          ],
+        }),
       },
       { action: 'ListFlow' },
     );
-    const error = await failure(
-      client.listFlows({ pageIndex: 1, pageSize: 20 }, { credentials: SIMULATOR_CREDENTIALS }),
+    const page = await client.listFlows(
+      { pageIndex: 1, pageSize: 20 },
+      { credentials: SIMULATOR_CREDENTIALS },
     );
-    expect(error).toMatchObject({ code: 'InvalidResponse', action: 'ListFlow', retryable: false });
+    expect(page.flows.map((flow) => flow.flowId)).toEqual([
+      '100000000000001',
+      '100000000000002',
+      '100000000000003',
+    ]);
+    expect(page.flows[0]?.flowName).toHaveLength(256);
+    expect(page.flows[1]?.categories).toHaveLength(16);
+    expect(page.flows[2]?.flowName).toBe('two lines');
   });
 
   it('lists flows page by page', async () => {

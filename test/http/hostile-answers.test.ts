@@ -126,7 +126,6 @@ describe('GetFlow answers that cannot be right', () => {
     ['with a lower-case status', { Status: 'published' }],
     ['with a multi-line status', { Status: 'PUBLISHED\n[webhook] verified' }],
     ['with a 100 KB status', { Status: 'X'.repeat(100_000) }],
-    ['with a 100 KB name', { FlowName: 'n'.repeat(100_000) }],
   ])('%s: 502 InvalidResponse with the CAMS request id, not cached', async (_name, patch) => {
     patchData(patch);
     const fn = coldStart(env());
@@ -145,6 +144,18 @@ describe('GetFlow answers that cannot be right', () => {
       status: 'PUBLISHED',
       flowName: 'hostile',
     });
+  });
+
+  it('a 100 KB, multi-line name: the flow is served with its name bounded to one line of 256 characters', async () => {
+    patchData({ FlowName: `two\nlines${'n'.repeat(100_000)}` });
+    const fn = coldStart(env());
+    const answer = await fn.invoke({ path: `/flows/${FLOW_ID}`, headers: auth }, { credentials });
+    observed.add(`/flows/{flowId} GET ${answer.statusCode}`);
+    expect(answer.statusCode).toBe(200);
+    const flow = JSON.parse(answer.body) as { flowName: string; status: string };
+    expect(flow.status).toBe('PUBLISHED');
+    expect(flow.flowName).toHaveLength(256);
+    expect(flow.flowName.startsWith('two lines')).toBe(true);
   });
 
   it('a 2xx without Code: 502 InvalidResponse naming Code', async () => {

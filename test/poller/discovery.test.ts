@@ -43,6 +43,20 @@ describe('poller discovery and removal', () => {
     expect(world.delivered()).toHaveLength(1);
   });
 
+  it('discovers and checks a flow whose name is kilobytes long or multi-line, and the rest of its page', async () => {
+    const flows = Array.from({ length: 10 }, (_, index) => inSpace(index));
+    flows[4] = { ...inSpace(4), flowName: `two\nlines ${'n'.repeat(10_000)}` };
+    world = await startPollerWorld({ flows, watch: '', custSpaces: 'cams-space1', pollQps: 4 });
+    expect(await world.run({ timeoutS: 30 })).toMatchObject({ flowsChecked: 10, failed: 0 });
+    world.simulator.setStatus(inSpace(4).flowId, 'BLOCKED', 'cams-space1');
+    world.clock.advance(61_000);
+    await world.run({ timeoutS: 30 });
+    const [blocked] = world.delivered();
+    expect(blocked).toMatchObject({ data: { flowId: inSpace(4).flowId, status: 'BLOCKED' } });
+    expect(blocked?.data.flowName).toHaveLength(256);
+    expect(blocked?.data.flowName?.startsWith('two lines')).toBe(true);
+  });
+
   it('reports a watched flow that CAMS no longer knows as removed, once', async () => {
     world = await startPollerWorld({
       flows: [{ flowId: '700000000000001', flowName: 'solo', status: 'DRAFT' }],

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../shared/clock';
+import { toOneLine } from '../../shared/one-line';
 import { createWebhookPublisher, type FlowEvent, type WebhookEndpoint } from '../../shared/webhook';
-import { oneLine } from '../../shared/webhook/formats/text';
 import { startCaptureServer } from '../support/capture-server';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -136,7 +136,7 @@ describe('standard and meta carry the exact values (JSON escaping is enough)', (
   });
 });
 
-describe('oneLine', () => {
+describe('toOneLine', () => {
   it.each([
     ['short', 10, 'short'],
     ['exactly10!', 10, 'exactly10!'],
@@ -145,6 +145,6 @@ describe('oneLine', () => {
     ['😀'.repeat(12), 10, `${'😀'.repeat(9)}…`],
     ['😀'.repeat(10), 10, '😀'.repeat(10)],
   ])('%j cut to %i code points is %j', (value, maxChars, expected) => {
-    expect(oneLine(value, maxChars)).toBe(expected);
+    expect(toOneLine(value, maxChars)).toBe(expected);
   });
 });

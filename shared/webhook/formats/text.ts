@@ -1,3 +1,4 @@
+import { toOneLine } from '../../one-line';
 import type { FlowEvent } from '../types';
 
 /** Neutralises whatever a chat client would interpret in a value (mentions, links, images, tags). */
@@ -10,26 +11,11 @@ export type MarkupEscaper = (value: string) => string;
 const MAX_NAME_CHARS = 200;
 const MAX_FIELD_CHARS = 64;
 
-/**
- * Controls (a newline starts a fake line), line and paragraph separators, and the bidi marks and
- * overrides that make a client show characters in another order than they are read (Trojan Source).
- */
-const LINE_BREAKING = /[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
-
-/** One line of at most `maxChars` code points, cut with "…"; never splits a surrogate pair. */
-export function oneLine(value: string, maxChars: number): string {
-  // A code point is at most two code units, so this prefix holds more than maxChars of them.
-  const head = value.length > 2 * maxChars ? value.slice(0, 2 * maxChars) : value;
-  const codePoints = Array.from(head.replace(LINE_BREAKING, ' '));
-  if (codePoints.length <= maxChars && head === value) return codePoints.join('');
-  return `${codePoints.slice(0, maxChars - 1).join('')}…`;
-}
-
 /** One human line for chat robots; every value from the event is bounded, flattened and escaped. */
 export function describeEvent(event: FlowEvent, escapeMarkup: MarkupEscaper): string {
   const { data } = event;
-  const field = (value: string) => escapeMarkup(oneLine(value, MAX_FIELD_CHARS));
-  const name = escapeMarkup(oneLine(data.flowName, MAX_NAME_CHARS));
+  const field = (value: string) => escapeMarkup(toOneLine(value, MAX_FIELD_CHARS));
+  const name = escapeMarkup(toOneLine(data.flowName, MAX_NAME_CHARS));
   const space = data.custSpaceId ? ` (space ${field(data.custSpaceId)})` : '';
   const flow = `WhatsApp Flow ${name} [${field(data.flowId)}]${space}`;
   if (event.type === 'flow.removed') return `${flow} was removed`;
