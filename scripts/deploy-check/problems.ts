@@ -1,4 +1,5 @@
 import { parseHttpConfig } from '../../functions/http/config';
+import { parseCamsEnv } from '../../shared/cams';
 import { ConfigError } from '../../shared/config-error';
 import { parsePollerConfig } from '../../shared/poller/config';
 import { parseWebhookEndpoints } from '../../shared/webhook/config';
@@ -74,15 +75,16 @@ function authProblems(env: DeployEnv): string[] {
 /**
  * Both functions' own configuration parsers, run on the values s.yaml hands them (its defaults are
  * theirs): a value a function refuses at cold start blocks the deploy here instead, while the
- * version already deployed keeps running. This covers CAMS_ACCOUNT_QPS with POLL_QPS, the webhook
- * settings (WEBHOOK_URL, WEBHOOK_FORMAT, WEBHOOK_SECRET) and every other variable they read. The
+ * version already deployed keeps running. This covers CAMS_ENDPOINT and CAMS_QPS, CAMS_ACCOUNT_QPS
+ * with POLL_QPS, the webhook settings (WEBHOOK_URL, WEBHOOK_FORMAT, WEBHOOK_SECRET) and every other
+ * variable they read. The
  * messages name the variable and never echo its value (tokens and secrets reach this check too).
  */
 function functionConfigProblems(env: DeployEnv): string[] {
   // FC sets FC_REGION in the function (s.yaml's region); never in the deploying shell (see s.yaml).
   const functionEnv = { ...env, FC_REGION: trimmedValue(env, 'DEPLOY_REGION') || 'ap-southeast-1' };
   const problems = new Set<string>();
-  for (const parse of [parseHttpConfig, parsePollerConfig, parseWebhookEndpoints]) {
+  for (const parse of [parseHttpConfig, parsePollerConfig, parseWebhookEndpoints, parseCamsEnv]) {
     try {
       parse(functionEnv);
     } catch (error) {

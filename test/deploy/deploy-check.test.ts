@@ -88,6 +88,12 @@ describe('deploy configuration check (the workflow step before s deploy)', () =>
       { WEBHOOK_URL: 'token=abc123', WEBHOOK_FORMAT: 'slack' },
       /^WEBHOOK_URL entry 1 is not a valid URL/,
     ],
+    [
+      'a CAMS_ENDPOINT without its scheme',
+      { CAMS_ENDPOINT: 'cams.ap-southeast-1.aliyuncs.com' },
+      /^CAMS_ENDPOINT /,
+    ],
+    ['a CAMS_QPS that is no number', { CAMS_QPS: 'five' }, /^CAMS_QPS /],
     ['a POLL_INTERVALS typo', { POLL_INTERVALS: 'PUBLISHED=fast' }, /^POLL_INTERVALS /],
     ['an HTTP cache lifetime out of range', { HTTP_CACHE_TTL_SECONDS: '99999' }, /^HTTP_CACHE_TTL_SECONDS /],
     [
