@@ -20,8 +20,16 @@ export const LOCK_STALE_MS = 5_000;
 /** A stale lock whose breaking claim is itself left stale by a crash: claims of claims, this deep. */
 const MAX_CLAIM_DEPTH = 3;
 
-/** The nonces of the locks this thread holds or is taking, shared by every store in this thread. */
-const heldByThisThread = new Set<string>();
+/**
+ * The nonces of the locks this thread holds or is taking, shared by every store in this thread —
+ * and by every copy of this module in it (a bundle loaded afresh per simulated FC instance, as the
+ * poller's tests do): on globalThis under a registered symbol, since a per-copy set would make one
+ * copy judge another copy's live lock stale and break it at once.
+ */
+const HELD_BY_THIS_THREAD = Symbol.for('cams-flow-watch.file-locks-held');
+const heldByThisThread: Set<string> = ((globalThis as Record<symbol, Set<string> | undefined>)[
+  HELD_BY_THIS_THREAD
+] ??= new Set<string>());
 
 interface LockOwner {
   readonly nonce: string;

@@ -10,8 +10,9 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   COUNTER_MIN_LIFETIME_MS,
   createStateStore,
@@ -178,6 +179,24 @@ describe('file store locks', () => {
     await expect(store.put('k', 1, 0)).rejects.toMatchObject({ code: 'StateLocked', retryable: true });
     plantLock(lockPath, { pid: process.pid, thread: threadId + 1000 }, LOCK_STALE_MS + 1000);
     expect(await store.put('k', 1, 0)).toBe(1);
+  });
+
+  it('excludes a second copy of the lock module in this thread (a bundle loaded afresh per simulated instance)', async () => {
+    const first = await import('../../shared/state/file-lock');
+    vi.resetModules();
+    const second = await import('../../shared/state/file-lock');
+    expect(second.withFileLock).not.toBe(first.withFileLock);
+    const lockPath = join(mkdtempSync(join(tmpdir(), 'cfw-lock-copies-')), 'key.lock');
+    let inside = 0;
+    let most = 0;
+    const work = async () => {
+      inside += 1;
+      most = Math.max(most, inside);
+      await delay(200);
+      inside -= 1;
+    };
+    await Promise.all([first.withFileLock(lockPath, 5000, work), second.withFileLock(lockPath, 5000, work)]);
+    expect(most).toBe(1);
   });
 
   it('leaves a lock it does not own in place on release', async () => {
