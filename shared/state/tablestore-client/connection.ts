@@ -48,7 +48,7 @@ interface RawAnswer {
 interface Transport {
   readonly request: typeof httpRequest;
   readonly agent: HttpAgent;
-  /** When the last request on this pool ended (or began): how long its idle sockets have sat. */
+  /** When (performance.now()) the last request on this pool ended or began: how long its idle sockets have sat. */
   lastUsedAt: number;
 }
 /**
@@ -114,7 +114,9 @@ export class TablestoreConnection {
   async #post(operation: string, headers: Record<string, string>, body: Buffer) {
     const transport = await transportFor(this.#endpoint.protocol);
     const { request, agent } = transport;
-    const now = this.#clock.now();
+    // Wall time, not the injected clock: the pool is the module's, shared by stores on any clock,
+    // and a socket's idleness is real time.
+    const now = performance.now();
     if (now - transport.lastUsedAt > MAX_IDLE_REUSE_MS) closeIdleSockets(agent);
     transport.lastUsedAt = now;
     const timeoutMs = this.#options.timeoutMs ?? 5000;
@@ -153,7 +155,7 @@ export class TablestoreConnection {
       );
       outgoing.on('close', () => {
         clearTimeout(timer);
-        transport.lastUsedAt = this.#clock.now();
+        transport.lastUsedAt = performance.now();
       });
       outgoing.on('error', reject);
       outgoing.end(body);
