@@ -63,14 +63,25 @@ export function functionEnvironment(resource: string, env: Env, path = S_YAML): 
   return Object.fromEntries(Object.entries(resolved).map(([name, value]) => [name, String(value)]));
 }
 
+function propsOf(resource: string, path: string): Record<string, unknown> | undefined {
+  const raw = readSYaml(path);
+  return (raw.resources as Record<string, Resource> | undefined)?.[resource]?.props;
+}
+
+/** The memory size (MB) s.yaml gives `resource`, or undefined when it sets none. */
+export function memorySize(resource: string, path = S_YAML): number | undefined {
+  const size = propsOf(resource, path)?.memorySize;
+  return typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : undefined;
+}
+
 /**
  * How often FC retries a failed asynchronous invocation of `resource` (timer triggers invoke
  * asynchronously): `asyncInvokeConfig.maxAsyncRetryAttempts`, FC's default 3 when unset.
  */
 export function asyncRetryAttempts(resource: string, path = S_YAML): number {
-  const raw = readSYaml(path);
-  const props = (raw.resources as Record<string, Resource> | undefined)?.[resource]?.props;
-  const config = props?.asyncInvokeConfig as { maxAsyncRetryAttempts?: unknown } | undefined;
+  const config = propsOf(resource, path)?.asyncInvokeConfig as
+    | { maxAsyncRetryAttempts?: unknown }
+    | undefined;
   const attempts = config?.maxAsyncRetryAttempts;
   return typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0 ? attempts : 3;
 }

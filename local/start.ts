@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Credentials } from '../shared/cams';
 import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from './cams-simulator';
 import { DEFAULT_MAX_INSTANCES, FcFunction, fcTimerEvent, serveFcHttp } from './fc-emulator';
-import { asyncRetryAttempts, functionEnvironment } from './s-yaml';
+import { asyncRetryAttempts, functionEnvironment, memorySize } from './s-yaml';
 import { LOCAL_CUST_SPACE_ID, SEED_FLOWS, SEED_SCRIPTS } from './seed';
 import { startWebhookReceiver } from './webhook-receiver';
 
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
     credentials,
     timeoutSeconds: 10,
     maxInstances,
+    memoryMb: memorySize('http'),
   });
   const poller = new FcFunction({
     bundle: resolve('dist/poller/index.js'),
@@ -177,6 +178,7 @@ async function main(): Promise<void> {
     credentials,
     timeoutSeconds: Math.max(5, pollIntervalSeconds - 1),
     maxInstances: 1,
+    memoryMb: memorySize('poller'),
   });
   closers.unshift(
     () => http.close(),

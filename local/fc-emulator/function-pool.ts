@@ -42,7 +42,7 @@ export interface FcFunctionOptions {
    * heap (and Node's own) are not counted, so the emulator is still kinder than FC, which counts
    * everything the instance holds.
    */
-  readonly memoryMb?: number;
+  readonly memoryMb?: number | undefined;
   /** `concurrencyConfig.reservedConcurrency`: instances (= concurrent requests) at most. */
   readonly maxInstances?: number;
   /** The RAM role's credentials, handed to every invocation in `context.credentials`. */

@@ -5,7 +5,7 @@ import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROUTES } from '../../functions/http/routes';
-import { asyncRetryAttempts } from '../../local/s-yaml';
+import { asyncRetryAttempts, memorySize } from '../../local/s-yaml';
 import { deployConfigProblems, TRIGGER_AUTH_TYPES } from '../../scripts/deploy-check/problems';
 import { envReadsOf, RUNTIME_PROVIDED } from './env-reads';
 import { fcCronProblem } from './fc-cron';
@@ -250,6 +250,8 @@ describe('s.yaml, as Serverless Devs renders it', () => {
       expect(poller?.asyncInvokeConfig).toEqual({ maxAsyncRetryAttempts: 2, maxAsyncEventAgeInSeconds: 300 });
       // npm start retries a failed timer run as often as FC would.
       expect(asyncRetryAttempts('poller')).toBe(2);
+      // npm start caps each local instance's heap at what s.yaml gives the function.
+      expect([memorySize('http'), memorySize('poller')]).toEqual([256, 256]);
     });
 
     it('triggers the poller with a cron expression FC accepts', () => {
