@@ -62,6 +62,13 @@ export interface AccountLoadReport {
   readonly instancesStarted: number;
   readonly maxInstances: number;
   readonly limitControl: number;
+  /**
+   * For each System.LimitControl, the calls CAMS counted in the second up to it, one line each
+   * (ms since the load began, which function, flow, code, and for an HTTP call the request that
+   * made it: its FC request id, when it began and ended, where its answer came from), so a
+   * failure shows which calls broke the window.
+   */
+  readonly limitControlWindows: readonly string[];
   readonly camsCalls: number;
   readonly camsCallsPerSecond: { readonly mean: number; readonly max: number };
   readonly pollerCamsCalls: number;
@@ -206,7 +213,16 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
       }
     })();
 
-    const samples: Array<{ source: AnswerSourceName; isWatched: boolean; ms: number; status: number }> = [];
+    const samples: Array<{
+      source: AnswerSourceName;
+      isWatched: boolean;
+      ms: number;
+      status: number;
+      flowId: string;
+      began: number;
+      ended: number;
+      requestId: string;
+    }> = [];
     const rampMs = options.rampMs ?? Math.min(options.durationMs / 3, options.callers * 200);
     await Promise.all(
       Array.from({ length: options.callers }, async (_, caller) => {
@@ -217,14 +233,20 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
             ? (watched[Math.floor(random() * watchedRead)] ?? '')
             : (unwatched[Math.floor(random() * unwatchedRead)] ?? '');
           const began = performance.now();
+          const beganAt = Date.now();
           const response = await request(`${server.url}/flows/${flowId}`, { dispatcher: agent });
           await response.body.text();
           const header = response.headers['cache-status'];
+          const requestId = response.headers['x-fc-request-id'];
           samples.push({
             source: sourceOf(typeof header === 'string' ? header : undefined),
             isWatched,
             ms: performance.now() - began,
             status: response.statusCode,
+            flowId,
+            began: beganAt,
+            ended: Date.now(),
+            requestId: typeof requestId === 'string' ? requestId : '',
           });
         }
       }),
@@ -244,6 +266,29 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
       const times = samples.filter((sample) => sample.source === source).map((sample) => sample.ms);
       if (times.length > 0) bySource[source] = summarise(times);
     }
+    const describeCall = (call: (typeof loadCalls)[number]) => {
+      const at = (ms: number) => `+${ms - startedAt} ms`;
+      const line = `${at(call.at)} ${isHttpCall(call) ? 'http' : 'poller'} ${call.action} ${call.flowId ?? '-'} ${call.code}`;
+      if (!isHttpCall(call)) return line;
+      const made = samples.filter(
+        (sample) => sample.flowId === call.flowId && sample.began <= call.at && call.at <= sample.ended,
+      );
+      const requests = made.map(
+        (sample) =>
+          `request ${sample.requestId} ${at(sample.began)}..${at(sample.ended)} answered from ${sample.source}`,
+      );
+      return `${line} (${requests.join('; ') || 'no caller request in flight for this flow'})`;
+    };
+    const limitControlWindows = loadCalls
+      .filter((call) => call.code === 'System.LimitControl')
+      .map((refused) =>
+        [
+          `System.LimitControl at +${refused.at - startedAt} ms; CAMS counted in the second up to it:`,
+          ...loadCalls
+            .filter((call) => call.at > refused.at - 1000 && call.at <= refused.at)
+            .map((call) => `  ${describeCall(call)}`),
+        ].join('\n'),
+      );
     const stats = http.stats();
     return {
       callers: options.callers,
@@ -263,7 +308,8 @@ export async function runAccountLoad(options: AccountLoadOptions): Promise<Accou
       emulatorThrottled: stats.throttled,
       instancesStarted: stats.instancesStarted,
       maxInstances,
-      limitControl: loadCalls.filter((call) => call.code === 'System.LimitControl').length,
+      limitControl: limitControlWindows.length,
+      limitControlWindows,
       camsCalls: loadCalls.length,
       camsCallsPerSecond: {
         mean: round(loadCalls.length / durationS),

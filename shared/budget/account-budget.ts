@@ -103,7 +103,8 @@ const ARRIVAL_ALLOWANCE_MS = WINDOW_MS;
 const MAX_IN_FLIGHT_MS = 15 * 60 * 1000;
 /**
  * How long a handler waits for the counts still pending when it is about to answer: a store that
- * answers in time decides a slot within this, so a count lands within it too.
+ * answers in time decides a slot within this, so a count lands within it too. A call's count
+ * again is waited for longer, until the decisions that need it are made (see `settled`).
  */
 export const MAX_COUNT_WAIT_MS = DECISION_MS;
 /** A store this slow several times running cannot hold the guarantee: treated as unreachable. */
@@ -176,8 +177,11 @@ export class AccountBudget {
   readonly #fallback: RateLimiter;
   readonly #fallbackQps: number;
   #hasLoggedFallback = false;
-  /** Counts started without being awaited (late, in-flight and fallback counts) and not yet over. */
-  readonly #pendingCounts = new Set<Promise<unknown>>();
+  /**
+   * Counts started without being awaited (late, in-flight and fallback counts, take-backs) and not
+   * yet over, each with the time by which it must have landed (-Infinity: no such time).
+   */
+  readonly #pendingCounts = new Map<Promise<unknown>, number>();
   /** The store failed (or was too slow) at this instance's last try: calls wait for the local limit first. */
   #isOnFallback = false;
   #slowDecisions = 0;
@@ -210,19 +214,30 @@ export class AccountBudget {
   }
 
   /**
-   * Waits, at most `maxWaitMs`, for the counts this instance started without awaiting them. FC
-   * freezes an instance once it has answered, so a count still pending then lands at the next
-   * invocation or never: the handler waits for them before it answers, bounded, because the
-   * store may be down and the caller must not pay its timeout.
+   * Waits for the counts this instance started without awaiting them. FC freezes an instance once
+   * it has answered, so a count still pending then lands at the next invocation or never. A call's
+   * count again (a cold connection, a late answer, a call still in flight) is waited for until the
+   * moment other instances' decisions stop seeing the call's previous count: lost, it would let
+   * them grant a slot in the second CAMS counts the call in. So at most a reach (1.2 s) after that
+   * count, and only while the store is slower to take it than the call took to answer; a store
+   * that answers in time costs nothing. Every other count (a fallback call's, a refused try's
+   * take-back, which only ever over-counts) is waited for at most `maxWaitMs`: the store may be
+   * down, and the caller must not pay its timeout.
    */
   async settled(maxWaitMs = MAX_COUNT_WAIT_MS): Promise<void> {
     if (this.#pendingCounts.size === 0) return;
-    await within(this.#options.clock, maxWaitMs, Promise.allSettled([...this.#pendingCounts]));
+    const { clock } = this.#options;
+    const now = clock.now();
+    await Promise.allSettled(
+      [...this.#pendingCounts].map(([count, mustLandBy]) =>
+        within(clock, Math.max(maxWaitMs, mustLandBy - now), count),
+      ),
+    );
   }
 
   /** Not awaited by the call: tracked, so `settled` can wait for it before the answer. */
-  #pending(count: Promise<unknown>): void {
-    this.#pendingCounts.add(count);
+  #pending(count: Promise<unknown>, mustLandBy = Number.NEGATIVE_INFINITY): void {
+    this.#pendingCounts.set(count, mustLandBy);
     void count.finally(() => this.#pendingCounts.delete(count));
   }
 
@@ -286,7 +301,11 @@ export class AccountBudget {
       // No call is in flight longer than its function may run (FC's longest timeout is 24 h for
       // asynchronous invocations; ours are 10–60 s): a slot someone forgot ends its counts then.
       maxInFlightMs: MAX_IN_FLIGHT_MS,
-      countAgain: (at) => this.#pending(countBestEffort(store, [lateKey(Math.floor(at / BUCKET_MS))])),
+      countAgain: (at, previousCountAt) =>
+        this.#pending(
+          countBestEffort(store, [lateKey(Math.floor(at / BUCKET_MS))]),
+          lastSeenAfter(previousCountAt),
+        ),
       local,
     });
   }
@@ -409,6 +428,15 @@ export class AccountBudget {
       .sort((left, right) => left - right)[0];
     return oldest === undefined ? (bucket + 1) * BUCKET_MS : (oldest + SPAN_BUCKETS + 1) * BUCKET_MS;
   }
+}
+
+/**
+ * The last moment every instance's decisions still see a count made at `countedAt`: decisions
+ * stamped in the bucket a reach past its own no longer do, and a clock ahead by the skew makes
+ * that bucket come this much sooner.
+ */
+function lastSeenAfter(countedAt: number): number {
+  return (Math.floor(countedAt / BUCKET_MS) + SPAN_BUCKETS + 1) * BUCKET_MS - CLOCK_SKEW_MS;
 }
 
 /**

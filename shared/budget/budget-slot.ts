@@ -14,6 +14,11 @@ import type { Clock } from '../clock';
  * connection to CAMS was set up more than `connectAllowanceMs` after its stamp (a cold
  * connection: DNS, TCP and TLS) is counted again once, when the connection is up: its request is
  * written right then, so its arrival falls within that count's reach.
+ *
+ * Each count again names the count before it (`previousCountAt`): decisions made more than a reach
+ * after that one no longer see it, so the new count must have landed by then. The budget's
+ * `settled()` waits that long for it, since FC freezes an instance once it has answered and a
+ * count still pending then lands only when the instance runs again, if ever.
  */
 export class BudgetSlot implements LimiterSlot {
   readonly #stampedAt: number;
@@ -21,7 +26,9 @@ export class BudgetSlot implements LimiterSlot {
   readonly #allowanceMs: number;
   readonly #connectAllowanceMs: number;
   #isCountedAtConnect = false;
-  readonly #countAgain: (at: number) => void;
+  /** When the call was last counted: its stamp, then each count again. */
+  #lastCountAt: number;
+  readonly #countAgain: (at: number, previousCountAt: number) => void;
   readonly #local: LimiterSlot | undefined;
   /** Ends the in-flight counts once the slot is settled or released. */
   readonly #over = new AbortController();
@@ -36,8 +43,11 @@ export class BudgetSlot implements LimiterSlot {
     readonly recountEveryMs: number;
     /** The in-flight counts end this long after the stamp even if the slot is never settled. */
     readonly maxInFlightMs: number;
-    /** Counts the call again at `at`; must not throw (it is not awaited; the budget tracks it). */
-    readonly countAgain: (at: number) => void;
+    /**
+     * Counts the call again at `at`, its previous count made at `previousCountAt`; must not throw
+     * (it is not awaited; the budget tracks it).
+     */
+    readonly countAgain: (at: number, previousCountAt: number) => void;
     /** The local limiter's token the call also holds (the fallback's), settled or released with it. */
     readonly local?: LimiterSlot | undefined;
   }) {
@@ -45,6 +55,7 @@ export class BudgetSlot implements LimiterSlot {
     this.#clock = options.clock;
     this.#allowanceMs = options.allowanceMs;
     this.#connectAllowanceMs = options.connectAllowanceMs;
+    this.#lastCountAt = options.stampedAt;
     this.#countAgain = options.countAgain;
     this.#local = options.local;
     void this.#countWhileInFlight(options.recountEveryMs, options.maxInFlightMs);
@@ -58,8 +69,14 @@ export class BudgetSlot implements LimiterSlot {
         return;
       }
       if (this.#over.signal.aborted) return;
-      this.#countAgain(this.#clock.now());
+      this.#count();
     }
+  }
+
+  #count(): void {
+    const at = this.#clock.now();
+    this.#countAgain(at, this.#lastCountAt);
+    this.#lastCountAt = at;
   }
 
   /** A new connection to CAMS is up at `atMs`, while the call is in flight; the request follows it at once. */
@@ -67,7 +84,7 @@ export class BudgetSlot implements LimiterSlot {
     if (this.#over.signal.aborted || this.#isCountedAtConnect) return;
     if (atMs - this.#stampedAt <= this.#connectAllowanceMs) return;
     this.#isCountedAtConnect = true;
-    this.#countAgain(this.#clock.now());
+    this.#count();
   }
 
   /** The answer (or failure, timeout, abort of a sent call) is in. Only the first of settle/release counts. */
@@ -75,8 +92,7 @@ export class BudgetSlot implements LimiterSlot {
     if (this.#over.signal.aborted) return;
     this.#over.abort();
     this.#local?.settle();
-    const settledAt = this.#clock.now();
-    if (settledAt - this.#stampedAt > this.#allowanceMs) this.#countAgain(settledAt);
+    if (this.#clock.now() - this.#stampedAt > this.#allowanceMs) this.#count();
   }
 
   /** The call was never sent: nothing more to count, and the local token costs nothing. */

@@ -23,6 +23,37 @@ function httpBudget(clock: Clock, accountQps = 5): AccountBudget {
 }
 
 /**
+ * A store slow (on the virtual clock, outside `tracked`, so time moves meanwhile) to take a count
+ * again: `delay.ms`, which a test may change. Once `isFrozen()` holds, a count that was on its
+ * way never lands, as on an FC instance frozen after answering.
+ */
+function slowToCountAgain(
+  inner: StateStore,
+  clock: Clock,
+  delay: { ms: number },
+  isFrozen: () => boolean = () => false,
+): StateStore {
+  return {
+    ...aroundStore(inner, (call) => call()),
+    increment: async (key, by) => {
+      if (key.endsWith('/late')) await clock.sleep(delay.ms);
+      if (isFrozen()) return new Promise<number>(() => {});
+      return inner.increment(key, by);
+    },
+  };
+}
+
+/** One instance's budget on a store slow to take a count again (see slowToCountAgain). */
+async function slowCountingInstance(lateCountMs: number) {
+  const pending = { count: 0 };
+  const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), { isBusy: () => pending.count > 0 });
+  const inner = tracked(await openStore(), pending);
+  const delay = { ms: lateCountMs };
+  const budget = httpBudget(clock);
+  return { clock, inner, delay, budget, bound: budget.bind(slowToCountAgain(inner, clock, delay)) };
+}
+
+/**
  * `callers` FC instances of the HTTP function (each its own budget, CAMS client and store client)
  * calling the CAMS simulator in a loop for `durationMs`, plus, when `slowTransitMs` is set, as many
  * single calls whose request spends that long in transit before CAMS sees (and counts) it, or,
@@ -42,6 +73,12 @@ async function runCallers(options: {
   readonly slowCalls?: number;
   readonly answerDelayMs?: number;
   readonly rateLimit?: number | false;
+  /**
+   * The slow callers' store takes this long (virtual) to take a late count, and each slow caller is
+   * then frozen as FC freezes an instance that has answered: a count still pending once its
+   * `settled()` is over never lands.
+   */
+  readonly slowLateCountMs?: number;
 }): Promise<{
   arrivals: number[];
   codes: string[];
@@ -88,9 +125,15 @@ async function runCallers(options: {
   try {
     const directory = mkdtempSync(join(tmpdir(), 'cfw-late-'));
     const startedAt = clock.now();
-    const instance = async (slowConnectMs?: number) => {
-      const store = tracked(await createStateStore(`file:${directory}`), storeCalls);
-      const bound = httpBudget(clock).bind(store);
+    const instance = async (slowConnectMs?: number, lateCountMs?: number) => {
+      const tracking = tracked(await createStateStore(`file:${directory}`), storeCalls);
+      const frozen = { isFrozen: false };
+      const store =
+        lateCountMs === undefined
+          ? tracking
+          : slowToCountAgain(tracking, clock, { ms: lateCountMs }, () => frozen.isFrozen);
+      const accountBudget = httpBudget(clock);
+      const bound = accountBudget.bind(store);
       let answered: Promise<void> = Promise.resolve();
       const budget: CallBudget = {
         acquire: async (acquireOptions) => {
@@ -120,6 +163,10 @@ async function runCallers(options: {
       return async (flowId: string) => {
         await client.getFlow({ flowId }, { credentials: SIMULATOR_CREDENTIALS, budget });
         await answered;
+        if (lateCountMs === undefined) return;
+        // The handler answers once its budget has settled; FC then freezes the instance.
+        await accountBudget.settled();
+        frozen.isFrozen = true;
       };
     };
     if (options.slowTransitMs !== undefined) {
@@ -130,7 +177,7 @@ async function runCallers(options: {
     const slowCallers =
       options.slowTransitMs === undefined && options.slowConnectMs === undefined
         ? []
-        : await Promise.all(slowFlows.map(() => instance(options.slowConnectMs)));
+        : await Promise.all(slowFlows.map(() => instance(options.slowConnectMs, options.slowLateCountMs)));
     const callers = await Promise.all(flows.map(() => instance()));
     await Promise.all([
       ...slowCallers.map(async (call, index) => {
@@ -247,20 +294,8 @@ describe('account budget: a call that reaches CAMS late', () => {
   });
 
   it('waits, at most 100 ms, for the counts it started without awaiting them, so they land before the handler answers', async () => {
-    const pending = { count: 0 };
-    const clock = new VirtualClock(Date.UTC(2026, 10, 25, 12, 0, 0), { isBusy: () => pending.count > 0 });
-    const inner = tracked(await openStore(), pending);
-    let lateCountMs = 50;
-    // A store stand-in slow (on the virtual clock) to take a late count: 50 ms, then forever.
-    const store: StateStore = {
-      ...aroundStore(inner, (call) => call()),
-      increment: async (key, by) => {
-        if (key.endsWith('/late')) await clock.sleep(lateCountMs);
-        return inner.increment(key, by);
-      },
-    };
-    const budget = httpBudget(clock);
-    const bound = budget.bind(store);
+    // A store slow to take a late count: 50 ms, then forever.
+    const { clock, inner, delay, budget, bound } = await slowCountingInstance(50);
 
     const slow = await bound.acquire();
     clock.advance(1100);
@@ -268,13 +303,41 @@ describe('account budget: a call that reaches CAMS late', () => {
     await budget.settled();
     expect(Object.keys(await countersOf(inner)).filter((key) => key.endsWith('/late'))).toHaveLength(1);
 
-    lateCountMs = Number.POSITIVE_INFINITY;
+    delay.ms = Number.POSITIVE_INFINITY;
     const stuck = await bound.acquire();
     clock.advance(1100);
     stuck.settle();
     const waitedFrom = clock.now();
     await budget.settled();
     expect(clock.now() - waitedFrom).toBe(100);
+  });
+
+  it('waits for a count again until decisions stop seeing the call’s previous count, so a frozen instance cannot lose it', async () => {
+    const { clock, inner, delay, budget, bound } = await slowCountingInstance(300);
+
+    // A cold connection up 500 ms after the stamp, answered at once; its count takes 300 ms.
+    const cold = await bound.acquire();
+    clock.advance(500);
+    cold.connected?.(clock.now());
+    cold.settle();
+    let waitedFrom = clock.now();
+    await budget.settled();
+    expect(clock.now() - waitedFrom).toBe(300);
+    expect(Object.keys(await countersOf(inner)).filter((key) => key.endsWith('/late'))).toHaveLength(1);
+
+    // A store that never takes it: waited for until the stamp leaves the reach (1.2 s after it,
+    // less the clock skew), never longer.
+    delay.ms = Number.POSITIVE_INFINITY;
+    await clock.sleep(5000);
+    const stampedAt = clock.now();
+    const stuck = await bound.acquire();
+    clock.advance(500);
+    stuck.connected?.(clock.now());
+    stuck.settle();
+    waitedFrom = clock.now();
+    await budget.settled();
+    expect(clock.now()).toBe(stampedAt + 1200);
+    expect(clock.now() - waitedFrom).toBe(700);
   });
 
   it('costs a normal call nothing more, and a slot whose call was never sent nothing at all', async () => {
@@ -349,6 +412,21 @@ describe('account budget: a call that reaches CAMS late', () => {
     // Counted again once, when its connection was up; the others' instant connections cost nothing.
     expect(world.lateKeys).toEqual([lateKey(Math.floor((world.startedAt + 500) / 100))]);
     expect(world.arrivals.length).toBeGreaterThanOrEqual(14);
+  });
+
+  it('keeps calls within 5 per rolling second, by arrival, when an instance that took 500 ms to connect answers while its store takes 300 ms to count it again, and is frozen', async () => {
+    // CAMS's own limit off, so an over-count would show as a 6th arrival instead of a refusal.
+    const world = await runCallers({
+      callers: 4,
+      durationMs: 4000,
+      slowConnectMs: 500,
+      slowLateCountMs: 300,
+      rateLimit: false,
+    });
+
+    expect(world.slowArrivals).toEqual([world.startedAt + 500]);
+    expect(busiestWindow(world.arrivals)).toBeLessThanOrEqual(5);
+    expect(world.lateKeys).toEqual([lateKey(Math.floor((world.startedAt + 500) / 100))]);
   });
 
   it('counts a call on a warm connection nothing more', async () => {
