@@ -27,9 +27,9 @@ const MAX_CLAIM_DEPTH = 3;
  * copy judge another copy's live lock stale and break it at once.
  */
 const HELD_BY_THIS_THREAD = Symbol.for('cams-flow-watch.file-locks-held');
-const heldByThisThread: Set<string> = ((globalThis as Record<symbol, Set<string> | undefined>)[
-  HELD_BY_THIS_THREAD
-] ??= new Set<string>());
+const threadRegistry = globalThis as Record<symbol, Set<string> | undefined>;
+const heldByThisThread: Set<string> = threadRegistry[HELD_BY_THIS_THREAD] ?? new Set<string>();
+threadRegistry[HELD_BY_THIS_THREAD] = heldByThisThread;
 
 interface LockOwner {
   readonly nonce: string;
