@@ -45,6 +45,8 @@ export interface HttpHandlerDependencies {
 
 /** Leave this much of the function's timeout to answer and log after a slow CAMS call. */
 const DEADLINE_MARGIN_MS = 1000;
+/** The budget's counts in flight are waited for at most until this long before FC's timeout. */
+const ANSWER_MARGIN_MS = 200;
 /** A redirect must not point at a preview URL that expires before the caller can follow it. */
 const PREVIEW_MIN_VALIDITY_MS = 60_000;
 
@@ -277,6 +279,9 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     internal: Record<string, unknown>;
   };
   const stateOf = (request: HttpRequestContext) => request.internal.state as RequestState;
+  /** When FC's timeout for this invocation ends, less the margin to answer and log. */
+  const answerBy = (request: HttpRequestContext) =>
+    stateOf(request).startedAt + (request.context?.function?.timeout ?? 10) * 1000 - ANSWER_MARGIN_MS;
 
   /** First in: FC's Buffer event becomes a validated, normalised HttpRequest. */
   const fcHttpEventParser = {
@@ -355,11 +360,11 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     // FC freezes the instance once it has answered: the budget's counts still in flight (a slow
     // call's late count) land first, within a bound, and the logged duration includes that wait.
     after: async function requestLogAfter(request: HttpRequestContext) {
-      await budget?.settled();
+      await budget?.settled({ notAfter: answerBy(request) });
       finishResponse(request);
     },
     onError: async function requestLogOnError(request: HttpRequestContext) {
-      await budget?.settled();
+      await budget?.settled({ notAfter: answerBy(request) });
       finishResponse(request);
     },
   };

@@ -222,15 +222,19 @@ export class AccountBudget {
    * count, and only while the store is slower to take it than the call took to answer; a store
    * that answers in time costs nothing. Every other count (a fallback call's, a refused try's
    * take-back, which only ever over-counts) is waited for at most `maxWaitMs`: the store may be
-   * down, and the caller must not pay its timeout.
+   * down, and the caller must not pay its timeout. Never past `notAfter` (epoch ms): the caller's
+   * own deadline to answer (the HTTP function's typed 504 must come before FC's timeout cuts it
+   * off, and a count not landed by then is lost either way).
    */
-  async settled(maxWaitMs = MAX_COUNT_WAIT_MS): Promise<void> {
+  async settled(options: { notAfter?: number | undefined; maxWaitMs?: number } = {}): Promise<void> {
     if (this.#pendingCounts.size === 0) return;
     const { clock } = this.#options;
     const now = clock.now();
+    const maxWaitMs = options.maxWaitMs ?? MAX_COUNT_WAIT_MS;
+    const ceiling = Math.max(0, (options.notAfter ?? Number.POSITIVE_INFINITY) - now);
     await Promise.allSettled(
       [...this.#pendingCounts].map(([count, mustLandBy]) =>
-        within(clock, Math.max(maxWaitMs, mustLandBy - now), count),
+        within(clock, Math.min(ceiling, Math.max(maxWaitMs, mustLandBy - now)), count),
       ),
     );
   }

@@ -293,7 +293,7 @@ describe('account budget: a call that reaches CAMS late', () => {
     );
   });
 
-  it('waits, at most 100 ms, for the counts it started without awaiting them, so they land before the handler answers', async () => {
+  it('waits for a late answer’s count before the handler answers, and gives up on a store that never takes it once decisions stop seeing the call', async () => {
     // A store slow to take a late count: 50 ms, then forever.
     const { clock, inner, delay, budget, bound } = await slowCountingInstance(50);
 
@@ -309,7 +309,28 @@ describe('account budget: a call that reaches CAMS late', () => {
     stuck.settle();
     const waitedFrom = clock.now();
     await budget.settled();
+    // The stamp leaves the reach 1.2 s after it: 100 ms after this answer, 1.1 s after the stamp.
     expect(clock.now() - waitedFrom).toBe(100);
+  });
+
+  it('never waits past the caller’s own deadline to answer (the HTTP function’s 504 must beat FC’s timeout)', async () => {
+    const { clock, delay, budget, bound } = await slowCountingInstance(Number.POSITIVE_INFINITY);
+    delay.ms = Number.POSITIVE_INFINITY;
+    const cold = await bound.acquire();
+    clock.advance(500);
+    cold.connected?.(clock.now());
+    cold.settle();
+    const waitedFrom = clock.now();
+    await budget.settled({ notAfter: waitedFrom + 250 });
+    expect(clock.now() - waitedFrom).toBe(250);
+    // Already past it: no wait at all.
+    const again = await bound.acquire();
+    clock.advance(500);
+    again.connected?.(clock.now());
+    again.settle();
+    const at = clock.now();
+    await budget.settled({ notAfter: at - 1 });
+    expect(clock.now()).toBe(at);
   });
 
   it('waits for a count again until decisions stop seeing the call’s previous count, so a frozen instance cannot lose it', async () => {
