@@ -48,13 +48,15 @@ export const MAX_FLOW_NAME_CHARS = 256;
 export const MAX_CATEGORIES = 16;
 export const MAX_CATEGORY_CHARS = 64;
 
-const flowName = () =>
+/** A flow name as shown anywhere: CAMS's (or a stored one), bounded to one line. */
+export const boundedFlowName = () =>
   z.pipe(
     z.nullish(z.string()),
     z.transform((value) => toOneLine(value ?? '', MAX_FLOW_NAME_CHARS)),
   );
 
-const categories = () =>
+/** A flow's categories as shown anywhere: the first 16, each bounded to one line. */
+export const boundedCategories = () =>
   z.pipe(
     z.nullish(z.array(z.string())),
     z.transform((values) =>
@@ -62,16 +64,12 @@ const categories = () =>
     ),
   );
 
-/** A name or category read back (the store): one that bounding would change was not written by us. */
-export const boundedLine = (maxChars: number) =>
-  z.string().check(z.refine((value) => toOneLine(value, maxChars) === value, 'not one bounded line'));
-
 export const getFlowDataSchema = onFirstUse(() =>
   z.object({
     FlowId: z.string().check(z.minLength(1)),
-    FlowName: flowName(),
+    FlowName: boundedFlowName(),
     Status: z.string().check(z.regex(FLOW_STATUS)),
-    Categories: categories(),
+    Categories: boundedCategories(),
     JSONVersion: nullableString(),
     DataApiVersion: nullableString(),
     PreviewUrl: nullableString(),
@@ -94,8 +92,8 @@ export const listFlowResponseSchema = onFirstUse(() =>
         z.object({
           // Checked entry by entry by the caller (one unusable id does not cost the page).
           FlowId: z.string().check(z.minLength(1)),
-          FlowName: flowName(),
-          Categories: categories(),
+          FlowName: boundedFlowName(),
+          Categories: boundedCategories(),
         }),
       ),
     ),

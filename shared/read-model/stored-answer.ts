@@ -1,12 +1,6 @@
 import * as z from 'zod/mini';
 import type { Flow } from '../cams';
-import {
-  boundedLine,
-  FLOW_STATUS,
-  MAX_CATEGORIES,
-  MAX_CATEGORY_CHARS,
-  MAX_FLOW_NAME_CHARS,
-} from '../cams/schemas';
+import { boundedCategories, boundedFlowName, FLOW_STATUS } from '../cams/schemas';
 
 /** A GetFlow answer kept in the state store, with when it was read from CAMS. */
 export interface StoredAnswer {
@@ -20,13 +14,14 @@ export interface StoredAnswer {
   readonly nextCheckAt?: number | undefined;
 }
 
-// The same rules as a GetFlow answer (shared/cams/schemas.ts): an entry written before they
-// existed, or by anyone else, that breaks them is no answer.
+// The same rules as a GetFlow answer (shared/cams/schemas.ts): a status that is no upper-case
+// word makes an entry no answer; a name or categories written unbounded (by an older version, or
+// anyone else) are served bounded, as CAMS's own would be.
 const flowSchema = z.object({
   flowId: z.string().check(z.minLength(1)),
-  flowName: boundedLine(MAX_FLOW_NAME_CHARS),
+  flowName: boundedFlowName(),
   status: z.string().check(z.regex(FLOW_STATUS)),
-  categories: z.array(boundedLine(MAX_CATEGORY_CHARS)).check(z.maxLength(MAX_CATEGORIES)),
+  categories: boundedCategories(),
   jsonVersion: z.string(),
   dataApiVersion: z.string(),
   previewUrl: z.string(),
