@@ -135,8 +135,9 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
         log({ level: 'info', msg: 'poller run', requestId: context?.requestId ?? null, ...summary });
         return summary;
       } finally {
-        // FC freezes the instance once the run returns: counts still in flight land first, bounded.
-        await budget.settled();
+        // FC freezes the instance once the run returns: counts still in flight land first, bounded,
+        // and never past the invocation's timeout (FC would end it and retry the timer event).
+        await budget.settled({ notAfter: deadlineMs - 500 });
         await store.close();
       }
     } catch (error) {
