@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { text } from 'node:stream/consumers';
 import { Webhook } from 'standardwebhooks';
+import { type ConnectionWatch, watchConnections } from './connections';
 import { listen } from './listen';
 
 export interface ReceivedDelivery {
@@ -25,6 +26,7 @@ export interface WebhookReceiver {
   readonly received: ReceivedDelivery[];
   /** Requests held unanswered right now (a responder returned 'hang' and the client is still there). */
   readonly hanging: number;
+  readonly connections: ConnectionWatch;
   setResponse(response: number | ReceiverAnswer | ReceiverResponder): void;
   close(): Promise<void>;
 }
@@ -124,11 +126,13 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
       res.end();
     });
   });
+  const connections = watchConnections(server);
   const { port } = await listen(server, options.port ?? 0, '127.0.0.1');
 
   return {
     url: `http://127.0.0.1:${port}/webhook`,
     received,
+    connections,
     get hanging() {
       return hanging.size;
     },

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
 import { systemClock } from '../../shared/clock';
+import { watchConnections } from '../connections';
 import { listen } from '../listen';
 import { type ArrivedRequest, parseAuthorization, verifyRequest } from './acs3-verifier';
 import { FlowBook } from './flow-book';
@@ -337,12 +338,14 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
+  const connections = watchConnections(server);
   const { port } = await listen(server, options.port ?? 0, '127.0.0.1');
   const book = defaultAccount.book;
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    connections,
     setFlow: (flow: SimFlow) => book.set(flow),
     setStatus: (flowId, status, custSpaceId) => book.setStatus(flowId, status, custSpaceId),
     scriptStatus: (flowId, steps, custSpaceId) => book.script(flowId, steps, custSpaceId, clock.now()),

@@ -1,5 +1,6 @@
 import type { Credentials } from '../../shared/cams/types';
 import type { Clock } from '../../shared/clock';
+import type { ConnectionWatch } from '../connections';
 
 export interface SimFlow {
   readonly flowId: string;
@@ -98,5 +99,6 @@ export interface CamsSimulator {
   setRateLimit(limit: number | false): void;
   /** Every request, in arrival order. Never holds secrets. */
   readonly calls: readonly SimCall[];
+  readonly connections: ConnectionWatch;
   close(): Promise<void>;
 }
