@@ -1,6 +1,7 @@
 import { validateFlowId } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 // Direct imports, not the folder's index: it would pull the poller's configuration schema into this bundle.
+import type { HistoryEntry } from '../../shared/poller/history';
 import { type FlowRecord, flowKey, type OutboxEntry } from '../../shared/poller/records';
 import { holdsEvent, requeueEvent } from '../../shared/poller/redelivery';
 import type { StateStore } from '../../shared/state';
@@ -105,12 +106,14 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
       );
     }
     if (flow === 'unreadable') throw unreadableRecord(key);
-    const entries = [...(flow.record.history ?? [])].reverse();
-    const served = page(entries, (entry) => [newestFirst(entry.observedAt), entry.eventId], {
-      after,
-      limit,
-      scope,
-    });
+    // Sorted by the cursor's own order, not taken as stored: paging keeps only what comes after
+    // the cursor, so an entry stored out of time order (instances' clocks, another version, a hand
+    // edit) would otherwise vanish between pages.
+    const positionOf = (entry: HistoryEntry) => [newestFirst(entry.observedAt), entry.eventId] as const;
+    const entries = [...(flow.record.history ?? [])].sort((a, b) =>
+      comparePositions(positionOf(a), positionOf(b)),
+    );
+    const served = page(entries, positionOf, { after, limit, scope });
     return jsonAnswer(
       200,
       {
