@@ -1,4 +1,4 @@
-import { flowRecordSchema, parseStored } from '../../shared/poller/record-schema';
+import { parseFlowRecordAt } from '../../shared/poller/record-schema';
 import { FLOW_PREFIX, type FlowRecord } from '../../shared/poller/records';
 import type { StateStore } from '../../shared/state';
 import { mapStateErrors } from './state-store';
@@ -20,8 +20,8 @@ export interface FlowListing {
  * damaged in the store, must not break a listing. The stored value itself comes back, unknown
  * keys and key order included, so a record written back (redelivery) keeps its exact bytes.
  */
-function parseFlowRecord(value: unknown): FlowRecord | undefined {
-  const parsed = parseStored<FlowRecord>(flowRecordSchema(), value);
+function parseFlowRecord(key: string, value: unknown): FlowRecord | undefined {
+  const parsed = parseFlowRecordAt(key, value);
   return parsed.ok ? parsed.record : undefined;
 }
 
@@ -30,7 +30,7 @@ export async function listFlows(store: StateStore): Promise<FlowListing> {
   const flows: StoredFlow[] = [];
   const unreadable: string[] = [];
   for (const item of items) {
-    const record = parseFlowRecord(item.value);
+    const record = parseFlowRecord(item.key, item.value);
     if (record) flows.push({ key: item.key, version: item.version, record });
     else unreadable.push(item.key);
   }
@@ -43,6 +43,6 @@ export async function readFlow(
 ): Promise<StoredFlow | 'absent' | 'unreadable'> {
   const item = await mapStateErrors(() => store.get(key));
   if (!item) return 'absent';
-  const record = parseFlowRecord(item.value);
+  const record = parseFlowRecord(item.key, item.value);
   return record ? { key, version: item.version, record } : 'unreadable';
 }

@@ -175,11 +175,16 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
         'eventId must be evt_ followed by 32 lowercase hex digits',
       );
     }
-    const { flows } = await listFlows(store);
+    const { flows, unreadable } = await listFlows(store);
     let current: StoredFlow | 'absent' | 'unreadable' | undefined = flows.find((flow) =>
       holdsEvent(flow.record, eventId),
     );
-    if (!current) throw new HttpError(404, 'EventNotFound', `no flow record holds event ${eventId}`);
+    if (!current) {
+      // The poller never delivers from an unreadable record, so the event cannot be requeued there.
+      const unusable =
+        unreadable.length > 0 ? `; ${unreadable.length} unreadable (GET /overview counts them)` : '';
+      throw new HttpError(404, 'EventNotFound', `no readable flow record holds event ${eventId}${unusable}`);
+    }
     const key = current.key;
     // Compare-and-set: the poller may write the same record meanwhile; start again from its write.
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {

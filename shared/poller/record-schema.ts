@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import '../zod-english';
 import { onFirstUse } from '../on-first-use';
 import { historyEntrySchema } from './history';
-import type { DiscoveryRecord, EndpointRecord, FlowRecord } from './records';
+import { type DiscoveryRecord, type EndpointRecord, type FlowRecord, flowKey } from './records';
 
 /**
  * Schemas for what the poller reads back from the state store, which may hold anything: a
@@ -99,6 +99,23 @@ export function parseStored<T>(
     .map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`)
     .join('; ');
   return { ok: false, problem };
+}
+
+/**
+ * A flow record as the poller and the operator routes both judge it: the schema, and a key that is
+ * the one its flowId and custSpaceId make (a record copied or renamed by hand, or written under
+ * another version's keys, is never checked or delivered from by the poller, so it must not look
+ * usable to an operator either).
+ */
+export function parseFlowRecordAt(
+  key: string,
+  value: unknown,
+): { ok: true; record: FlowRecord } | { ok: false; problem: string } {
+  const parsed = parseStored<FlowRecord>(flowRecordSchema(), value);
+  if (parsed.ok && flowKey(parsed.record.flowId, parsed.record.custSpaceId) !== key) {
+    return { ok: false, problem: 'its flowId/custSpaceId do not match its key' };
+  }
+  return parsed;
 }
 
 export type { DiscoveryRecord, EndpointRecord, FlowRecord };

@@ -24,7 +24,13 @@ import {
   enqueue,
   type TryDeliver,
 } from './outbox';
-import { discoveryRecordSchema, endpointRecordSchema, flowRecordSchema, parseStored } from './record-schema';
+import {
+  discoveryRecordSchema,
+  endpointRecordSchema,
+  flowRecordSchema,
+  parseFlowRecordAt,
+  parseStored,
+} from './record-schema';
 import {
   type DiscoveryRecord,
   discoveryKey,
@@ -200,10 +206,8 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       quarantine(item.key, item.unreadable);
       continue;
     }
-    const parsed = parseStored<FlowRecord>(flowRecordSchema(), item.value);
+    const parsed = parseFlowRecordAt(item.key, item.value);
     if (!parsed.ok) quarantine(item.key, parsed.problem);
-    else if (flowKey(parsed.record.flowId, parsed.record.custSpaceId) !== item.key)
-      quarantine(item.key, 'its flowId/custSpaceId do not match its key');
     else held.set(item.key, { record: parsed.record, version: item.version });
   }
 

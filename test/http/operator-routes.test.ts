@@ -419,6 +419,38 @@ describe('hostile state', () => {
     await store.delete(flowKey(flowId, undefined), 1);
   });
 
+  it('counts a record kept under another flow’s key as unreadable, as the poller quarantines it: no 202 into a record nothing delivers from', async () => {
+    const store = await createStateStore(`file:${stateDirectory}`);
+    const original = await store.get<FlowRecord>(flowKey(DEAD_FLOW, undefined));
+    const record = original?.value as FlowRecord;
+    const eventId = record.history?.[0]?.eventId ?? '';
+    const copyKey = flowKey('920000000000099', undefined);
+    await store.put(copyKey, record, 0);
+    try {
+      const overview = body(await call('/overview', { path: '/overview', headers: read })) as unknown as {
+        totals: { flows: number; unreadable: number };
+      };
+      expect(overview.totals).toMatchObject({ flows: 3, unreadable: 1 });
+      const history = await call('/flows/{flowId}/history', {
+        path: '/flows/920000000000099/history',
+        headers: read,
+      });
+      expect([history.statusCode, errorCode(history)]).toEqual([500, 'StateCorrupt']);
+      // The event is still found in the record under its own key, and only there.
+      await store.delete(flowKey(DEAD_FLOW, undefined), original?.version ?? 0);
+      const redelivery = await call('/events/{eventId}/redeliver', {
+        method: 'POST',
+        path: `/events/${eventId}/redeliver`,
+        headers: admin,
+      });
+      expect([redelivery.statusCode, errorCode(redelivery)]).toEqual([404, 'EventNotFound']);
+      expect(redelivery.body).toContain('1 unreadable');
+    } finally {
+      await store.put(flowKey(DEAD_FLOW, undefined), record, 0);
+      await store.delete(copyKey, 1);
+    }
+  });
+
   it('answers a record the store cannot read at all (truncated file) with the same 500 StateCorrupt', async () => {
     const key = flowKey('920000000000007', undefined);
     const file = join(stateDirectory, `${Buffer.from(key).toString('base64url')}.json`);
