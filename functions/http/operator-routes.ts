@@ -205,6 +205,13 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
       if (result.kind === 'not-found')
         throw new HttpError(404, 'EventNotFound', `no flow record holds event ${eventId}`);
       if (result.kind === 'inconsistent') throw unreadableRecord(key);
+      if (result.kind === 'all-gone') {
+        throw new HttpError(
+          409,
+          'EndpointsGone',
+          `every webhook endpoint of event ${eventId} answered 410 Gone (${result.endpointIds.join(', ')}): fix the receiver, delete its endpoint/<id> state row (or change WEBHOOK_URL), then ask again`,
+        );
+      }
       if (result.kind === 'no-endpoints') {
         throw new HttpError(
           409,

@@ -14,6 +14,8 @@ export type RequeueResult =
   | { readonly kind: 'already-pending'; readonly event: FlowEvent; readonly endpointIds: readonly string[] }
   /** The history names the event but it was owed to no endpoint (no WEBHOOK_URL then). */
   | { readonly kind: 'no-endpoints'; readonly event: FlowEvent }
+  /** Every endpoint it would go to answered 410 Gone: the poller sends nothing there any more. */
+  | { readonly kind: 'all-gone'; readonly event: FlowEvent; readonly endpointIds: readonly string[] }
   /** The history entry no longer rebuilds to its own id: the record was altered outside the poller. */
   | { readonly kind: 'inconsistent' }
   | { readonly kind: 'not-found' };
@@ -53,6 +55,14 @@ export function requeueEvent(record: FlowRecord, eventId: string, now: number): 
     return { kind: 'not-found' };
   }
   if (endpointIds.length === 0) return { kind: 'no-endpoints', event };
+  // An endpoint that answered 410 Gone is sent nothing again (the poller drops it from every
+  // outbox entry): requeued to it, the event would be listed as pending there forever.
+  const gone = new Set(
+    (historyEntry?.deliveries ?? []).filter((delivery) => delivery.state === 'gone').map((d) => d.endpointId),
+  );
+  const live = endpointIds.filter((endpointId) => !gone.has(endpointId));
+  if (live.length === 0) return { kind: 'all-gone', event, endpointIds };
+  endpointIds = live;
   record.deadLetters = record.deadLetters.filter((entry) => entry.event.id !== eventId);
   record.outbox.push({
     event,

@@ -101,4 +101,28 @@ describe('poller history', () => {
       deliveries: [expect.objectContaining({ state: 'delivered' })],
     });
   });
+
+  it('requeues an event only to endpoints that did not answer 410 Gone, and says so when none is left', async () => {
+    world = await startPollerWorld({ flows: [{ flowId: FLOW_ID, flowName: 'gone', status: 'DRAFT' }] });
+    await world.run();
+    await change(world, 'PUBLISHED');
+    const record = structuredClone(await recordOf(world));
+    const entry = record.history?.[0];
+    if (!entry) throw new Error('no history entry');
+    const eventId = entry.eventId;
+    const delivered = entry.deliveries[0];
+    if (!delivered) throw new Error('no delivery');
+    // A second endpoint that answered 410 Gone for this event.
+    entry.deliveries = [delivered, { ...delivered, endpointId: 'aaaaaaaaaaaa', state: 'gone' }];
+    expect(requeueEvent(structuredClone(record), eventId, world.clock.now())).toMatchObject({
+      kind: 'requeued',
+      endpointIds: [delivered.endpointId],
+    });
+    entry.deliveries = [{ ...delivered, state: 'gone' }];
+    expect(requeueEvent(record, eventId, world.clock.now())).toMatchObject({
+      kind: 'all-gone',
+      endpointIds: [delivered.endpointId],
+    });
+    expect(record.outbox).toEqual([]);
+  });
 });
