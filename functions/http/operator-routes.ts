@@ -2,7 +2,8 @@ import { validateFlowId } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 // Direct imports, not the folder's index: it would pull the poller's configuration schema into this bundle.
 import type { HistoryEntry } from '../../shared/poller/history';
-import { type FlowRecord, flowKey, type OutboxEntry } from '../../shared/poller/records';
+import { goneEndpointIds } from '../../shared/poller/record-schema';
+import { ENDPOINT_PREFIX, type FlowRecord, flowKey, type OutboxEntry } from '../../shared/poller/records';
 import { holdsEvent, requeueEvent } from '../../shared/poller/redelivery';
 import type { StateStore } from '../../shared/state';
 import { authoriseAdmin } from './auth';
@@ -186,13 +187,14 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
       throw new HttpError(404, 'EventNotFound', `no readable flow record holds event ${eventId}${unusable}`);
     }
     const key = current.key;
+    const goneEndpoints = goneEndpointIds(await mapStateErrors(() => store.list(ENDPOINT_PREFIX)));
     // Compare-and-set: the poller may write the same record meanwhile; start again from its write.
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
       if (current === 'absent')
         throw new HttpError(404, 'EventNotFound', `no flow record holds event ${eventId}`);
       if (current === 'unreadable' || current === undefined) throw unreadableRecord(key);
       const record = structuredClone(current.record);
-      const result = requeueEvent(record, eventId, options.clock.now());
+      const result = requeueEvent(record, eventId, options.clock.now(), goneEndpoints);
       const logged = {
         level: 'info',
         msg: 'event redelivery',

@@ -2,7 +2,13 @@ import * as z from 'zod/mini';
 import '../zod-english';
 import { onFirstUse } from '../on-first-use';
 import { historyEntrySchema } from './history';
-import { type DiscoveryRecord, type EndpointRecord, type FlowRecord, flowKey } from './records';
+import {
+  type DiscoveryRecord,
+  ENDPOINT_PREFIX,
+  type EndpointRecord,
+  type FlowRecord,
+  flowKey,
+} from './records';
 
 /**
  * Schemas for what the poller reads back from the state store, which may hold anything: a
@@ -116,6 +122,22 @@ export function parseFlowRecordAt(
     return { ok: false, problem: 'its flowId/custSpaceId do not match its key' };
   }
   return parsed;
+}
+
+/**
+ * The webhook endpoints the poller no longer sends to: their `endpoint/<id>` row says they
+ * answered 410 Gone (until it is deleted or the configuration changes). An unusable row silences
+ * nothing, as in the poller.
+ */
+export function goneEndpointIds(
+  items: ReadonlyArray<{ key: string; value: unknown; unreadable?: string | undefined }>,
+): Set<string> {
+  const gone = new Set<string>();
+  for (const item of items) {
+    const parsed = parseStored<EndpointRecord>(endpointRecordSchema(), item.value);
+    if (!item.unreadable && parsed.ok && parsed.record.gone) gone.add(item.key.slice(ENDPOINT_PREFIX.length));
+  }
+  return gone;
 }
 
 export type { DiscoveryRecord, EndpointRecord, FlowRecord };

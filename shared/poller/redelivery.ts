@@ -14,7 +14,7 @@ export type RequeueResult =
   | { readonly kind: 'already-pending'; readonly event: FlowEvent; readonly endpointIds: readonly string[] }
   /** The history names the event but it was owed to no endpoint (no WEBHOOK_URL then). */
   | { readonly kind: 'no-endpoints'; readonly event: FlowEvent }
-  /** Every endpoint it would go to answered 410 Gone: the poller sends nothing there any more. */
+  /** Every endpoint it would go to is silenced (410 Gone): the poller sends nothing there now. */
   | { readonly kind: 'all-gone'; readonly event: FlowEvent; readonly endpointIds: readonly string[] }
   /** The history entry no longer rebuilds to its own id: the record was altered outside the poller. */
   | { readonly kind: 'inconsistent' }
@@ -35,7 +35,13 @@ export function holdsEvent(record: FlowRecord, eventId: string): boolean {
  * `record`; the caller writes it back by compare-and-set. Asking again while the event is still
  * owed changes nothing.
  */
-export function requeueEvent(record: FlowRecord, eventId: string, now: number): RequeueResult {
+export function requeueEvent(
+  record: FlowRecord,
+  eventId: string,
+  now: number,
+  /** Endpoints whose `endpoint/<id>` row says 410 Gone now (goneEndpointIds): the poller skips them. */
+  goneEndpoints: ReadonlySet<string> = new Set(),
+): RequeueResult {
   const owed = record.outbox.find((entry) => entry.event.id === eventId);
   if (owed) return { kind: 'already-pending', event: owed.event, endpointIds: owed.pendingEndpoints };
   const historyEntry = (record.history ?? []).find((entry) => entry.eventId === eventId);
@@ -55,12 +61,11 @@ export function requeueEvent(record: FlowRecord, eventId: string, now: number): 
     return { kind: 'not-found' };
   }
   if (endpointIds.length === 0) return { kind: 'no-endpoints', event };
-  // An endpoint that answered 410 Gone is sent nothing again (the poller drops it from every
-  // outbox entry): requeued to it, the event would be listed as pending there forever.
-  const gone = new Set(
-    (historyEntry?.deliveries ?? []).filter((delivery) => delivery.state === 'gone').map((d) => d.endpointId),
-  );
-  const live = endpointIds.filter((endpointId) => !gone.has(endpointId));
+  // An endpoint silenced by a 410 Gone is sent nothing (the poller drops it from every outbox
+  // entry) until its row is deleted: requeued to it, the event would be listed as pending there
+  // forever. Its row, not this event's history, says so: the 410 may have come for another event,
+  // and a row an operator deleted un-silences it.
+  const live = endpointIds.filter((endpointId) => !goneEndpoints.has(endpointId));
   if (live.length === 0) return { kind: 'all-gone', event, endpointIds };
   endpointIds = live;
   record.deadLetters = record.deadLetters.filter((entry) => entry.event.id !== eventId);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_HISTORY } from '../../shared/poller/history';
+import { goneEndpointIds } from '../../shared/poller/record-schema';
 import { type FlowRecord, flowKey } from '../../shared/poller/records';
 import { requeueEvent } from '../../shared/poller/redelivery';
 import { type PollerWorld, startPollerWorld } from './harness';
@@ -102,27 +103,31 @@ describe('poller history', () => {
     });
   });
 
-  it('requeues an event only to endpoints that did not answer 410 Gone, and says so when none is left', async () => {
+  it('requeues an event to no endpoint whose row says 410 Gone — whichever event the 410 came for — and again once the row is deleted', async () => {
     world = await startPollerWorld({ flows: [{ flowId: FLOW_ID, flowName: 'gone', status: 'DRAFT' }] });
     await world.run();
-    await change(world, 'PUBLISHED');
-    const record = structuredClone(await recordOf(world));
-    const entry = record.history?.[0];
-    if (!entry) throw new Error('no history entry');
-    const eventId = entry.eventId;
-    const delivered = entry.deliveries[0];
-    if (!delivered) throw new Error('no delivery');
-    // A second endpoint that answered 410 Gone for this event.
-    entry.deliveries = [delivered, { ...delivered, endpointId: 'aaaaaaaaaaaa', state: 'gone' }];
-    expect(requeueEvent(structuredClone(record), eventId, world.clock.now())).toMatchObject({
-      kind: 'requeued',
-      endpointIds: [delivered.endpointId],
-    });
-    entry.deliveries = [{ ...delivered, state: 'gone' }];
-    expect(requeueEvent(record, eventId, world.clock.now())).toMatchObject({
+    await change(world, 'PUBLISHED'); // delivered
+    const delivered = (await recordOf(world)).history?.[0]?.eventId ?? '';
+    world.receiver.setResponse(410);
+    await change(world, 'DEPRECATED'); // answered 410: the endpoint's row says gone
+    const goneRows = await world.store.list('endpoint/');
+    const gone = goneEndpointIds(goneRows);
+    expect(gone.size).toBe(1);
+    // The first event was delivered before the 410, yet it cannot go there now.
+    expect(requeueEvent(await recordOf(world), delivered, world.clock.now(), gone)).toMatchObject({
       kind: 'all-gone',
-      endpointIds: [delivered.endpointId],
     });
-    expect(record.outbox).toEqual([]);
+    // The operator fixes the receiver and deletes the row, as the 409 says: then it requeues.
+    for (const row of goneRows) await world.store.delete(row.key, row.version);
+    const record = await recordOf(world);
+    const goneEvent = record.history?.[0]?.eventId ?? '';
+    expect(
+      requeueEvent(
+        record,
+        goneEvent,
+        world.clock.now(),
+        goneEndpointIds(await world.store.list('endpoint/')),
+      ),
+    ).toMatchObject({ kind: 'requeued' });
   });
 });
