@@ -127,15 +127,17 @@ export function parseFlowRecordAt(
 /**
  * The webhook endpoints the poller no longer sends to: their `endpoint/<id>` row says they
  * answered 410 Gone (until it is deleted or the configuration changes). An unusable row silences
- * nothing, as in the poller.
+ * nothing; `onUnusable` hears of it.
  */
 export function goneEndpointIds(
   items: ReadonlyArray<{ key: string; value: unknown; unreadable?: string | undefined }>,
+  onUnusable: (key: string) => void = () => undefined,
 ): Set<string> {
   const gone = new Set<string>();
   for (const item of items) {
     const parsed = parseStored<EndpointRecord>(endpointRecordSchema(), item.value);
-    if (!item.unreadable && parsed.ok && parsed.record.gone) gone.add(item.key.slice(ENDPOINT_PREFIX.length));
+    if (item.unreadable || !parsed.ok) onUnusable(item.key);
+    else if (parsed.record.gone) gone.add(item.key.slice(ENDPOINT_PREFIX.length));
   }
   return gone;
 }

@@ -26,8 +26,8 @@ import {
 } from './outbox';
 import {
   discoveryRecordSchema,
-  endpointRecordSchema,
   flowRecordSchema,
+  goneEndpointIds,
   parseFlowRecordAt,
   parseStored,
 } from './record-schema';
@@ -192,14 +192,10 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   // Endpoints that answered 410 once stay silenced until their configuration changes.
   const configured = new Set(dependencies.endpoints.map((endpoint) => endpoint.id));
   const endpoints = new Map(dependencies.endpoints.map((endpoint) => [endpoint.id, endpoint]));
-  for (const item of await store.list<EndpointRecord>(ENDPOINT_PREFIX)) {
-    const parsed = parseStored<EndpointRecord>(endpointRecordSchema(), item.value);
-    if (item.unreadable || !parsed.ok) {
-      log({ level: 'error', msg: 'stored endpoint record is unusable; ignored', key: item.key });
-      continue;
-    }
-    if (parsed.record.gone) endpoints.delete(item.key.slice(ENDPOINT_PREFIX.length));
-  }
+  const gone = goneEndpointIds(await store.list(ENDPOINT_PREFIX), (key) =>
+    log({ level: 'error', msg: 'stored endpoint record is unusable; ignored', key }),
+  );
+  for (const endpointId of gone) endpoints.delete(endpointId);
 
   for (const item of await store.list<FlowRecord>(FLOW_PREFIX)) {
     if (item.unreadable) {
