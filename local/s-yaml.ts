@@ -50,22 +50,21 @@ export function loadSYaml(
   return { raw, resources };
 }
 
+function propsOf(resource: string, path: string): Record<string, unknown> | undefined {
+  const raw = readSYaml(path);
+  return (raw.resources as Record<string, Resource> | undefined)?.[resource]?.props;
+}
+
 /**
  * The `environmentVariables` s.yaml gives `resource`, resolved against `env` (the deploying
  * shell's): what FC sets in that function's instances. Only that block is resolved, so deploy-only
  * variables such as FC_ROLE_ARN need not be set locally.
  */
 export function functionEnvironment(resource: string, env: Env, path = S_YAML): Record<string, string> {
-  const raw = readSYaml(path);
-  const props = (raw.resources as Record<string, Resource> | undefined)?.[resource]?.props;
+  const props = propsOf(resource, path);
   if (!props) throw new Error(`s.yaml has no resource named ${resource}`);
   const resolved = substitute(props.environmentVariables ?? {}, env, {}) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(resolved).map(([name, value]) => [name, String(value)]));
-}
-
-function propsOf(resource: string, path: string): Record<string, unknown> | undefined {
-  const raw = readSYaml(path);
-  return (raw.resources as Record<string, Resource> | undefined)?.[resource]?.props;
 }
 
 /** The memory size (MB) s.yaml gives `resource`, or undefined when it sets none. */
