@@ -97,7 +97,6 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
   const seenNonces = new Map<string, number>();
   let faults: ActiveFault[] = [];
   const calls: SimCall[] = [];
-  const sockets = new Set<import('node:net').Socket>();
 
   /**
    * The reference does not say whether CAMS counts a refused call toward the account's 5 calls/s.
@@ -334,10 +333,6 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
       if (!response.headersSent) response.writeHead(500).end(String(error));
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
   const connections = watchConnections(server);
   const { port } = await listen(server, options.port ?? 0, '127.0.0.1');
   const book = defaultAccount.book;
@@ -361,7 +356,7 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
+        server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
