@@ -226,6 +226,14 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
       until: answered,
       prepare,
     });
+    /** Another bundle asked for the watched flow: the SDK handler's, or the store read alone. */
+    const watchedFlowRun = (bundle: string, prepare?: () => Promise<void>): ChildRun => ({
+      script: HTTP_CHILD,
+      bundle,
+      env: { ...env, BENCH_FLOW_ID: WATCHED_FLOW.flowId },
+      until: answered,
+      ...(prepare ? { prepare } : {}),
+    });
     const cases: ReadonlyArray<{ name: ColdStartHandler; bytes: number; run: ChildRun }> = [
       {
         name: 'http: watched flow (store)',
@@ -240,23 +248,12 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
       {
         name: 'store read alone (watched floor)',
         bytes: statSync(STORE_READ_BUNDLE).size,
-        run: {
-          script: HTTP_CHILD,
-          bundle: STORE_READ_BUNDLE,
-          env: { ...env, BENCH_FLOW_ID: WATCHED_FLOW.flowId },
-          until: answered,
-          prepare: storeFreshWatchedAnswer,
-        },
+        run: watchedFlowRun(STORE_READ_BUNDLE, storeFreshWatchedAnswer),
       },
       {
         name: 'sdk',
         bytes: statSync(SDK_BUNDLE).size,
-        run: {
-          script: HTTP_CHILD,
-          bundle: SDK_BUNDLE,
-          env: { ...env, BENCH_FLOW_ID: WATCHED_FLOW.flowId },
-          until: answered,
-        },
+        run: watchedFlowRun(SDK_BUNDLE),
       },
       {
         name: 'node only',
