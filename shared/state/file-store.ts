@@ -97,6 +97,14 @@ export class FileStateStore implements StateStore {
     ) {
       throw new StateStoreError('StateCorrupt', `state file ${fileName} has no valid key and version`);
     }
+    // A file copied or renamed by hand holds another key than its name says. Tablestore answers a
+    // row's own key, so reading this one as the named key would let a record pass for another.
+    if (item.key !== keyOf(fileName)) {
+      throw new StateStoreError(
+        'StateCorrupt',
+        `state file ${fileName} holds the key ${JSON.stringify(item.key.slice(0, 200))}, not the one its name encodes`,
+      );
+    }
     return item as StoredItem;
   }
 

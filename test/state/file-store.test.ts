@@ -72,6 +72,27 @@ describeStateStoreContract(
 );
 
 describe('file store', () => {
+  it('reads a file copied or renamed under another key as StateCorrupt, as Tablestore never answers a row under a key not its own', async () => {
+    const directory = freshDirectory();
+    const store = await createStateStore(`file:${directory}`);
+    await store.put('flow/-/1', { status: 'PUBLISHED' }, 0);
+    // What `cp` of one record's file to another's name leaves.
+    writeFileSync(
+      join(directory, fileNameOf('flow/-/2')),
+      JSON.stringify({ key: 'flow/-/1', version: 1, value: { status: 'PUBLISHED' } }),
+    );
+    const read = store.get('flow/-/2');
+    await expect(read).rejects.toBeInstanceOf(StateStoreError);
+    await expect(read).rejects.toMatchObject({ code: 'StateCorrupt', retryable: false });
+    await expect(read).rejects.toThrow(/holds the key "flow\/-\/1", not the one its name encodes/);
+    const listed = await store.list('flow/');
+    expect(listed.map(({ key, version }) => ({ key, version }))).toEqual([
+      { key: 'flow/-/1', version: 1 },
+      { key: 'flow/-/2', version: -1 },
+    ]);
+    expect(listed[1]?.unreadable).toMatch(/not the one its name encodes/);
+  });
+
   it('survives a crash mid-write: leftover temp files are ignored and data stays intact', async () => {
     const directory = freshDirectory();
     const store = await createStateStore(`file:${directory}`);
