@@ -21,6 +21,8 @@ export interface InvokeOptions {
   regionId: string;
   credentials: { accessKeyId: string; accessKeySecret: string; securityToken?: string };
   timeoutMs: number;
+  /** The variable that overrides functionName, for messages saying what to check. */
+  nameVariable: 'DEPLOY_HTTP_FUNCTION_NAME' | 'DEPLOY_POLLER_FUNCTION_NAME';
 }
 
 const USAGE = 'usage: npm run invoke -- <http|poller> [event JSON]';
@@ -49,8 +51,8 @@ export function invokeOptionsFrom(
   const regionId = env.DEPLOY_REGION?.trim() || env.ALIBABA_CLOUD_REGION?.trim() || 'ap-southeast-1';
   const { endpoint, protocol } = endpointFrom(env, regionId);
   const qualifier = env.DEPLOY_QUALIFIER?.trim();
-  const nameOverride =
-    env[target === 'http' ? 'DEPLOY_HTTP_FUNCTION_NAME' : 'DEPLOY_POLLER_FUNCTION_NAME']?.trim();
+  const nameVariable = target === 'http' ? 'DEPLOY_HTTP_FUNCTION_NAME' : 'DEPLOY_POLLER_FUNCTION_NAME';
+  const nameOverride = env[nameVariable]?.trim();
   const timeoutSeconds = Number(env.DEPLOY_INVOKE_TIMEOUT_SECONDS ?? '90');
 
   return {
@@ -62,6 +64,7 @@ export function invokeOptionsFrom(
     regionId,
     credentials: { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) },
     timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : 90_000,
+    nameVariable,
   };
 }
 

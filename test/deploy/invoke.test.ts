@@ -240,6 +240,66 @@ describe('invoke tool', () => {
   });
 
   it.each([
+    [
+      "a gateway's HTML 502",
+      502,
+      { 'content-type': 'text/html' },
+      '<html><body>502 Bad Gateway</body></html>',
+      undefined,
+    ],
+    ['an empty 403', 403, { 'x-fc-request-id': '1-6740-empty' }, '', '1-6740-empty'],
+    ["a proxy's non-JSON 429", 429, { 'content-type': 'text/plain' }, 'Too Many Requests', undefined],
+  ])(
+    "reports %s with its HTTP status, request id and endpoint, saying it is not FC's JSON error",
+    async (_, status, headers, body, requestId) => {
+      const api = await startFakeFcApi((_request, response) => {
+        response.writeHead(status, headers);
+        response.end(body);
+      });
+      const env = { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api.endpoint };
+
+      const failure = await invoke(invokeOptionsFrom(['http'], env)).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(InvokeApiError);
+      expect(failure).toMatchObject({ code: 'UnexpectedAnswer', httpStatus: status, requestId });
+
+      const { err, io } = captureIo();
+      expect(await runInvokeCli(['http'], env, io)).toBe(1);
+      expect(err).toEqual([
+        expect.stringMatching(
+          `^InvokeFunction cams-flow-watch-http failed: HTTP ${status} from ${api.endpoint}, request id ${requestId ?? '\\(none\\)'}: the answer is not FC's JSON error`,
+        ),
+      ]);
+      expect(err.join('\n')).not.toContain(SECRET);
+    },
+  );
+
+  it('names the region, endpoint and variables to check when FC has no function by that name', async () => {
+    const api = await startFakeFcApi((_, response) => {
+      response.writeHead(404, { 'content-type': 'application/json', 'x-fc-request-id': '1-6740-missing' });
+      response.end(
+        JSON.stringify({
+          Code: 'FunctionNotFound',
+          Message: 'function not found',
+          RequestId: '1-6740-missing',
+        }),
+      );
+    });
+    const env = {
+      ...credentialsEnv,
+      DEPLOY_FC_ENDPOINT: api.endpoint,
+      DEPLOY_REGION: 'cn-hangzhou',
+      DEPLOY_POLLER_FUNCTION_NAME: 'renamed-poller',
+    };
+
+    const { err, io } = captureIo();
+    expect(await runInvokeCli(['poller'], env, io)).toBe(1);
+    expect(err.join('\n')).toMatch(/^InvokeFunction renamed-poller failed: FunctionNotFound \(HTTP 404\)/);
+    expect(err.join('\n')).toContain(
+      `nothing by that name in region cn-hangzhou at ${api.endpoint}: check DEPLOY_REGION, DEPLOY_POLLER_FUNCTION_NAME, and ALIBABA_CLOUD_ACCOUNT_ID (or DEPLOY_FC_ENDPOINT)`,
+    );
+  });
+
+  it.each([
     ['no credentials', ['http'], { DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9' }, /ALIBABA_CLOUD_ACCESS_KEY_ID/],
     ['no account id or endpoint', ['http'], credentialsEnv, /ALIBABA_CLOUD_ACCOUNT_ID/],
     ['an unknown target', ['nope'], credentialsEnv, /usage: npm run invoke/],

@@ -59,6 +59,8 @@ async function listen(server: Server): Promise<string> {
 async function deployLocally(options: {
   throttleHttp?: number;
   throttleInvoke?: number;
+  /** How those 429s come: FC's JSON error (the default) or a proxy's plain text. */
+  throttleInvokeAs?: 'json' | 'text';
   /** The HTTP trigger's authType; `function` refuses requests without FC's signature (403). */
   triggerAuthType?: string;
   /** While true, InvokeFunction of the poller answers 429: a timer run holds its one slot. */
@@ -146,6 +148,10 @@ async function deployLocally(options: {
           path === '/2023-03-30/functions/cams-flow-watch-poller/invocations'
         ) {
           if (invokeThrottles-- > 0 || options.isPollerBusy?.()) {
+            if (options.throttleInvokeAs === 'text') {
+              response.writeHead(429, { 'content-type': 'text/plain' }).end('Too Many Requests');
+              return;
+            }
             response.writeHead(429, json).end(
               JSON.stringify({
                 Code: 'ResourceThrottled',
@@ -302,6 +308,15 @@ describe('smoke check (npm run smoke)', () => {
     expect(deployment.invocations).toHaveLength(1);
     expect(Math.max(...waits)).toBe(1000);
     expect(err.filter((line) => line.startsWith('poller dry run: FC answered 429')).length).toBeLessThan(10);
+  });
+
+  it("retries a 429 that is not FC's JSON error (a proxy's plain text) like FC's own", async () => {
+    const deployment = await deployLocally({ throttleInvoke: 2, throttleInvokeAs: 'text' });
+    const { out, err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(0);
+    expect(out).toContain('poller dry run: cams: ok (GetFlow 620000000000001)');
+    expect(deployment.invocations).toHaveLength(1);
+    expect(err.filter((line) => line.startsWith('poller dry run: FC answered 429'))).toHaveLength(2);
   });
 
   it('gives up when FC keeps answering 429, saying why', async () => {
