@@ -53,7 +53,7 @@ export function invokeOptionsFrom(
   const qualifier = env.DEPLOY_QUALIFIER?.trim();
   const nameVariable = target === 'http' ? 'DEPLOY_HTTP_FUNCTION_NAME' : 'DEPLOY_POLLER_FUNCTION_NAME';
   const nameOverride = env[nameVariable]?.trim();
-  const timeoutSeconds = Number(env.DEPLOY_INVOKE_TIMEOUT_SECONDS ?? '90');
+  const timeoutSeconds = invokeTimeoutSeconds(env.DEPLOY_INVOKE_TIMEOUT_SECONDS);
 
   return {
     functionName: nameOverride || DEFAULT_FUNCTION_NAMES[target],
@@ -63,9 +63,23 @@ export function invokeOptionsFrom(
     protocol,
     regionId,
     credentials: { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) },
-    timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : 90_000,
+    timeoutMs: timeoutSeconds * 1000,
     nameVariable,
   };
+}
+
+/** Whole seconds; unset or empty is 90, anything else that is not a positive whole number is refused. */
+function invokeTimeoutSeconds(raw: string | undefined): number {
+  const text = raw?.trim() ?? '';
+  if (text === '') return 90;
+  const seconds = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new InvokeUsageError(
+      'InvalidSetting',
+      `DEPLOY_INVOKE_TIMEOUT_SECONDS must be a whole number of seconds of at least 1 (unset: 90), got ${JSON.stringify(text.slice(0, 40))}`,
+    );
+  }
+  return seconds;
 }
 
 function isTarget(value: string | undefined): value is FunctionTarget {

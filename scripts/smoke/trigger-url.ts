@@ -12,13 +12,22 @@ export interface HttpTrigger {
   readonly authType: string;
 }
 
-/** FC 3.0 gives an HTTP trigger's settings as a JSON string: `{"authType":"…","methods":[…]}`. */
+/** FC's default HTTP trigger authType: requests must carry FC's signature. */
+const DEFAULT_AUTH_TYPE = 'function';
+
+/**
+ * FC 3.0 gives an HTTP trigger's settings as a JSON string: `{"authType":"…","methods":[…]}`. One
+ * that does not say (or cannot be read) is taken as FC's default, so the check goes through the
+ * signed InvokeFunction rather than an unsigned request FC would refuse.
+ */
 function authTypeOf(triggerConfig: string | undefined): string {
   try {
-    const config = JSON.parse(triggerConfig ?? '{}') as { authType?: unknown };
-    return typeof config.authType === 'string' ? config.authType : 'anonymous';
+    const config = JSON.parse(triggerConfig ?? '{}') as { authType?: unknown } | null;
+    return typeof config?.authType === 'string' && config.authType !== ''
+      ? config.authType
+      : DEFAULT_AUTH_TYPE;
   } catch {
-    return 'anonymous';
+    return DEFAULT_AUTH_TYPE;
   }
 }
 

@@ -312,6 +312,35 @@ describe('invoke tool', () => {
     expect(err.join('\n')).toMatch(message);
   });
 
+  it.each(['abc', '0', '1.5', '-3'])(
+    'exits 2 naming DEPLOY_INVOKE_TIMEOUT_SECONDS=%s instead of quietly waiting 90 s',
+    async (timeout) => {
+      const env = {
+        ...credentialsEnv,
+        DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9',
+        DEPLOY_INVOKE_TIMEOUT_SECONDS: timeout,
+      };
+      const { out, err, io } = captureIo();
+
+      expect(await runInvokeCli(['http'], env, io)).toBe(2);
+      expect(out).toEqual([]);
+      expect(err).toEqual([
+        `DEPLOY_INVOKE_TIMEOUT_SECONDS must be a whole number of seconds of at least 1 (unset: 90), got ${JSON.stringify(timeout)}`,
+      ]);
+    },
+  );
+
+  it('reads DEPLOY_INVOKE_TIMEOUT_SECONDS as the read timeout, 90 s when unset or empty', () => {
+    const endpoint = { ...credentialsEnv, DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9' };
+    expect(invokeOptionsFrom(['http'], endpoint).timeoutMs).toBe(90_000);
+    expect(invokeOptionsFrom(['http'], { ...endpoint, DEPLOY_INVOKE_TIMEOUT_SECONDS: '' }).timeoutMs).toBe(
+      90_000,
+    );
+    expect(
+      invokeOptionsFrom(['http'], { ...endpoint, DEPLOY_INVOKE_TIMEOUT_SECONDS: ' 30 ' }).timeoutMs,
+    ).toBe(30_000);
+  });
+
   it('targets the per-account FC 3.0 endpoint of the region', () => {
     const options = invokeOptionsFrom(['http'], {
       ...credentialsEnv,

@@ -63,6 +63,8 @@ async function deployLocally(options: {
   throttleInvokeAs?: 'json' | 'text';
   /** The HTTP trigger's authType; `function` refuses requests without FC's signature (403). */
   triggerAuthType?: string;
+  /** GetTrigger's triggerConfig as FC might send it; by default built from triggerAuthType. */
+  triggerConfig?: string;
   /** While true, InvokeFunction of the poller answers 429: a timer run holds its one slot. */
   isPollerBusy?: () => boolean;
   pollerEnv?: Record<string, string>;
@@ -124,10 +126,12 @@ async function deployLocally(options: {
           response.writeHead(200, json).end(
             JSON.stringify({
               triggerName: 'http',
-              triggerConfig: JSON.stringify({
-                authType: options.triggerAuthType ?? 'anonymous',
-                methods: ['GET', 'HEAD', 'POST'],
-              }),
+              triggerConfig:
+                options.triggerConfig ??
+                JSON.stringify({
+                  authType: options.triggerAuthType ?? 'anonymous',
+                  methods: ['GET', 'HEAD', 'POST'],
+                }),
               httpTrigger: { urlInternet: `${trigger}/` },
             }),
           );
@@ -345,6 +349,21 @@ describe('smoke check (npm run smoke)', () => {
     expect(out[0]).toMatch(
       /^healthz: InvokeFunction cams-flow-watch-http \(trigger authType function: FC refuses unsigned requests\) → 200, version /,
     );
+  });
+
+  it.each([
+    ['says no authType', '{"methods":["GET","HEAD","POST"]}'],
+    ['cannot be read', 'not json'],
+  ])("takes a trigger whose config %s as FC's default authType, function", async (_, triggerConfig) => {
+    const deployment = await deployLocally({
+      triggerAuthType: 'function',
+      triggerConfig,
+      httpEnv: { HTTP_AUTH: 'none' },
+    });
+    const { out, err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(0);
+    expect(complaints(err)).toEqual([]);
+    expect(out[0]).toMatch(/^healthz: InvokeFunction cams-flow-watch-http \(trigger authType function/);
   });
 
   it('says what to fix when the trigger refuses the unsigned request', async () => {
