@@ -12,6 +12,7 @@ import { type CamsSimulator, SIMULATOR_CREDENTIALS, startCamsSimulator } from '.
 import { DEFAULT_MAX_INSTANCES, FcFunction, fcTimerEvent, serveFcHttp } from './fc-emulator';
 import { asyncRetryAttempts, functionEnvironment, memorySize } from './s-yaml';
 import { LOCAL_CUST_SPACE_ID, SEED_FLOWS, SEED_SCRIPTS } from './seed';
+import { takeStartLock } from './start-lock';
 import { startWebhookReceiver } from './webhook-receiver';
 
 const LOCAL_DIR = resolve('.local');
@@ -79,6 +80,9 @@ async function main(): Promise<void> {
   const port = positiveInteger('PORT', 9000, 65_535);
   const pollIntervalSeconds = positiveInteger('LOCAL_POLL_INTERVAL_SECONDS', 10);
   const maxInstances = positiveInteger('LOCAL_MAX_INSTANCES', DEFAULT_MAX_INSTANCES);
+  // Before anything in .local/ changes: a refused second start must leave the running one's state alone.
+  const startLock = await takeStartLock(LOCAL_DIR, port);
+  process.on('exit', () => startLock.release());
   const env = process.env;
   // The HTTP function divides its share of the account among this many instances when the store fails.
   env.HTTP_MAX_INSTANCES = String(maxInstances);

@@ -100,6 +100,14 @@ export function deployConfigProblems(env: DeployEnv): string[] {
   const problems = ['DEPLOY_ROLE_ARN', 'STATE_URL']
     .filter((name) => trimmedValue(env, name) === '')
     .map((name) => `${name} is not set (see docs/deploy.md)`);
+  const stateUrl = trimmedValue(env, 'STATE_URL');
+  // file: parses (it is how local runs keep state), but in FC it is the read-only code folder or
+  // one instance's own /tmp: no shared budget, records or cache between the two functions.
+  if (stateUrl !== '' && !stateUrl.startsWith('tablestore://')) {
+    problems.push(
+      'STATE_URL must be tablestore://<instance>/<table> in Function Compute: file: is for local runs, where each FC instance would keep its own state or none (see docs/deploy.md)',
+    );
+  }
   const maxInstances = trimmedValue(env, 'HTTP_MAX_INSTANCES') || '10';
   if (!/^\d+$/.test(maxInstances) || Number(maxInstances) < 10) {
     problems.push('HTTP_MAX_INSTANCES must be a whole number of at least 10 (one request per instance)');

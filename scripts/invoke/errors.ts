@@ -1,6 +1,6 @@
 /** The command line or the environment does not describe an invocation we can make (exit 2). */
 export class InvokeUsageError extends Error {
-  readonly code: 'InvalidUsage' | 'MissingCredentials' | 'MissingAccountId';
+  readonly code: 'InvalidUsage' | 'MissingCredentials' | 'MissingAccountId' | 'InvalidSetting';
   constructor(code: InvokeUsageError['code'], message: string) {
     super(message);
     this.name = 'InvokeUsageError';

@@ -21,6 +21,8 @@ export interface InvokeOptions {
   regionId: string;
   credentials: { accessKeyId: string; accessKeySecret: string; securityToken?: string };
   timeoutMs: number;
+  /** The variable that overrides functionName, for messages saying what to check. */
+  nameVariable: 'DEPLOY_HTTP_FUNCTION_NAME' | 'DEPLOY_POLLER_FUNCTION_NAME';
 }
 
 const USAGE = 'usage: npm run invoke -- <http|poller> [event JSON]';
@@ -49,9 +51,9 @@ export function invokeOptionsFrom(
   const regionId = env.DEPLOY_REGION?.trim() || env.ALIBABA_CLOUD_REGION?.trim() || 'ap-southeast-1';
   const { endpoint, protocol } = endpointFrom(env, regionId);
   const qualifier = env.DEPLOY_QUALIFIER?.trim();
-  const nameOverride =
-    env[target === 'http' ? 'DEPLOY_HTTP_FUNCTION_NAME' : 'DEPLOY_POLLER_FUNCTION_NAME']?.trim();
-  const timeoutSeconds = Number(env.DEPLOY_INVOKE_TIMEOUT_SECONDS ?? '90');
+  const nameVariable = target === 'http' ? 'DEPLOY_HTTP_FUNCTION_NAME' : 'DEPLOY_POLLER_FUNCTION_NAME';
+  const nameOverride = env[nameVariable]?.trim();
+  const timeoutSeconds = invokeTimeoutSeconds(env.DEPLOY_INVOKE_TIMEOUT_SECONDS);
 
   return {
     functionName: nameOverride || DEFAULT_FUNCTION_NAMES[target],
@@ -61,8 +63,23 @@ export function invokeOptionsFrom(
     protocol,
     regionId,
     credentials: { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) },
-    timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : 90_000,
+    timeoutMs: timeoutSeconds * 1000,
+    nameVariable,
   };
+}
+
+/** Whole seconds; unset or empty is 90, anything else that is not a positive whole number is refused. */
+function invokeTimeoutSeconds(raw: string | undefined): number {
+  const text = raw?.trim() ?? '';
+  if (text === '') return 90;
+  const seconds = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new InvokeUsageError(
+      'InvalidSetting',
+      `DEPLOY_INVOKE_TIMEOUT_SECONDS must be a whole number of seconds of at least 1 (unset: 90), got ${JSON.stringify(text.slice(0, 40))}`,
+    );
+  }
+  return seconds;
 }
 
 function isTarget(value: string | undefined): value is FunctionTarget {

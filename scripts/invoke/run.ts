@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import type FcClient from '@alicloud/fc20230330';
 import { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20230330';
+import { type AnswerSeen, seeingAnswer } from './answer-seen';
 import { fcClientFor, runtimeOptions } from './client';
 import { InvokeApiError } from './errors';
 import type { InvokeOptions } from './options';
@@ -30,12 +30,10 @@ export async function invoke(options: InvokeOptions): Promise<InvokeResult> {
   const headers = new InvokeFunctionHeaders({ xFcLogType: 'Tail', xFcInvocationType: 'Sync' });
   const runtime = runtimeOptions(options.timeoutMs);
 
-  let response: Awaited<ReturnType<FcClient['invokeFunctionWithOptions']>>;
-  try {
-    response = await client.invokeFunctionWithOptions(options.functionName, request, headers, runtime);
-  } catch (error) {
-    throw apiError(options.functionName, error);
-  }
+  const response = await seeingAnswer(
+    () => client.invokeFunctionWithOptions(options.functionName, request, headers, runtime),
+    (error, answer) => apiError(options.functionName, error, 'InvokeFunction', options, answer),
+  );
   const responseHeaders = response.headers ?? {};
   return {
     functionName: options.functionName,
@@ -53,25 +51,57 @@ async function readAll(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-// The SDK's errors carry code/statusCode/requestId; its message is safe (no credentials in it).
-export function apiError(functionName: string, error: unknown, action = 'InvokeFunction'): InvokeApiError {
+/** Where a call went, for messages that say what to check. */
+export type CallTarget = Pick<InvokeOptions, 'endpoint' | 'protocol' | 'regionId'> &
+  Partial<Pick<InvokeOptions, 'nameVariable'>>;
+
+const NOT_FOUND_CODES = new Set(['FunctionNotFound', 'TriggerNotFound']);
+
+function notFoundHint(target: CallTarget): string {
+  const nameVariable = target.nameVariable ?? 'DEPLOY_HTTP_FUNCTION_NAME / DEPLOY_POLLER_FUNCTION_NAME';
+  return ` — nothing by that name in region ${target.regionId} at ${target.protocol}://${target.endpoint}: check DEPLOY_REGION, ${nameVariable}, and ALIBABA_CLOUD_ACCOUNT_ID (or DEPLOY_FC_ENDPOINT) against where s deploy put it`;
+}
+
+const definedString = (value: unknown) =>
+  typeof value === 'string' && value !== '' && value !== 'undefined' ? value : undefined;
+
+/**
+ * The SDK's errors carry code/statusCode/requestId from FC's JSON error, and a message that is
+ * safe (no credentials in it). An answer that is not FC's JSON error (a gateway's HTML 502, an
+ * empty 403, a proxy's 429) reaches us as the SDK's bare SyntaxError; its status line comes from
+ * `answer` (answer-seen.ts), so 429 stays a 429 the smoke check retries.
+ */
+export function apiError(
+  functionName: string,
+  error: unknown,
+  action: string,
+  target: CallTarget,
+  answer?: AnswerSeen,
+): InvokeApiError {
   const details = (error ?? {}) as {
     code?: unknown;
     statusCode?: unknown;
     requestId?: unknown;
     message?: unknown;
   };
-  const httpStatus = typeof details.statusCode === 'number' ? details.statusCode : undefined;
-  const code =
-    typeof details.code === 'string' && details.code !== 'undefined' ? details.code : 'InvokeFailed';
-  const requestId =
-    typeof details.requestId === 'string' && details.requestId !== 'undefined'
-      ? details.requestId
-      : undefined;
   const reason = typeof details.message === 'string' ? details.message : String(error);
+  if (typeof details.statusCode !== 'number' && answer !== undefined && answer.status >= 400) {
+    const requestId = answer.requestId;
+    return new InvokeApiError({
+      code: 'UnexpectedAnswer',
+      message: `${action} ${functionName} failed: HTTP ${answer.status} from ${target.protocol}://${target.endpoint}, request id ${requestId ?? '(none)'}: the answer is not FC's JSON error (a proxy or gateway in between, or DEPLOY_FC_ENDPOINT pointing at something else?): ${reason}`,
+      httpStatus: answer.status,
+      ...(requestId ? { requestId } : {}),
+      cause: error,
+    });
+  }
+  const httpStatus = typeof details.statusCode === 'number' ? details.statusCode : undefined;
+  const code = definedString(details.code) ?? 'InvokeFailed';
+  const requestId = definedString(details.requestId) ?? answer?.requestId;
+  const hint = NOT_FOUND_CODES.has(code) ? notFoundHint(target) : '';
   return new InvokeApiError({
     code,
-    message: `${action} ${functionName} failed: ${code}${httpStatus ? ` (HTTP ${httpStatus})` : ''}: ${reason}`,
+    message: `${action} ${functionName} failed: ${code}${httpStatus ? ` (HTTP ${httpStatus})` : ''}: ${reason}${hint}`,
     ...(httpStatus !== undefined ? { httpStatus } : {}),
     ...(requestId ? { requestId } : {}),
     cause: error,

@@ -1,5 +1,6 @@
+import { seeingAnswer } from '../invoke/answer-seen';
 import { type ConnectionOptions, fcClientFor, runtimeOptions } from '../invoke/client';
-import { apiError } from '../invoke/run';
+import { apiError, type CallTarget } from '../invoke/run';
 
 /** The trigger s.yaml gives the http function. */
 export const HTTP_TRIGGER_NAME = 'http';
@@ -11,13 +12,22 @@ export interface HttpTrigger {
   readonly authType: string;
 }
 
-/** FC 3.0 gives an HTTP trigger's settings as a JSON string: `{"authType":"…","methods":[…]}`. */
+/** FC's default HTTP trigger authType: requests must carry FC's signature. */
+const DEFAULT_AUTH_TYPE = 'function';
+
+/**
+ * FC 3.0 gives an HTTP trigger's settings as a JSON string: `{"authType":"…","methods":[…]}`. One
+ * that does not say (or cannot be read) is taken as FC's default, so the check goes through the
+ * signed InvokeFunction rather than an unsigned request FC would refuse.
+ */
 function authTypeOf(triggerConfig: string | undefined): string {
   try {
-    const config = JSON.parse(triggerConfig ?? '{}') as { authType?: unknown };
-    return typeof config.authType === 'string' ? config.authType : 'anonymous';
+    const config = JSON.parse(triggerConfig ?? '{}') as { authType?: unknown } | null;
+    return typeof config?.authType === 'string' && config.authType !== ''
+      ? config.authType
+      : DEFAULT_AUTH_TYPE;
   } catch {
-    return 'anonymous';
+    return DEFAULT_AUTH_TYPE;
   }
 }
 
@@ -27,17 +37,15 @@ function authTypeOf(triggerConfig: string | undefined): string {
  * authType, which decides whether an unsigned request can get through at all.
  */
 export async function httpTrigger(
-  connection: ConnectionOptions,
+  connection: ConnectionOptions & CallTarget,
   functionName: string,
   triggerName = HTTP_TRIGGER_NAME,
 ): Promise<HttpTrigger> {
   const client = fcClientFor(connection);
-  let body: Awaited<ReturnType<typeof client.getTriggerWithOptions>>['body'];
-  try {
-    ({ body } = await client.getTriggerWithOptions(functionName, triggerName, {}, runtimeOptions(30_000)));
-  } catch (error) {
-    throw apiError(`${functionName}/${triggerName}`, error, 'GetTrigger');
-  }
+  const { body } = await seeingAnswer(
+    () => client.getTriggerWithOptions(functionName, triggerName, {}, runtimeOptions(30_000)),
+    (error, answer) => apiError(`${functionName}/${triggerName}`, error, 'GetTrigger', connection, answer),
+  );
   const url = body?.httpTrigger?.urlInternet;
   if (!url) throw new Error(`GetTrigger ${functionName}/${triggerName} returned no httpTrigger.urlInternet`);
   return { url: url.replace(/\/+$/, ''), authType: authTypeOf(body?.triggerConfig) };

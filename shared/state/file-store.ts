@@ -28,6 +28,20 @@ function keyOf(fileName: string): string {
   return Buffer.from(fileName.slice(0, -'.json'.length), 'base64url').toString('utf8');
 }
 
+function hasMissingFileCause(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return true;
+  }
+  return false;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (info) => info.isDirectory(),
+    () => false,
+  );
+}
+
 function unavailable(action: string, error: unknown): StateStoreError {
   return new StateStoreError('StateUnavailable', `cannot ${action}: ${(error as Error).message}`, {
     retryable: true,
@@ -68,6 +82,23 @@ export class FileStateStore implements StateStore {
       },
     );
     return this.#ready;
+  }
+
+  /**
+   * Runs `work` in the store's directory. When the directory was removed under a live store
+   * (`rm -rf .local/state` while `npm start` runs), the store recreates it and runs `work` once
+   * more, as a fresh store would: a failed step wrote nothing, so the second run is safe.
+   */
+  async #inDirectory<T>(work: () => Promise<T>): Promise<T> {
+    await this.#ensureDirectory();
+    try {
+      return await work();
+    } catch (error) {
+      if (!hasMissingFileCause(error) || (await isDirectory(this.#countersDirectory))) throw error;
+      this.#ready = undefined;
+      await this.#ensureDirectory();
+      return work();
+    }
   }
 
   async #read(fileName: string, directory = this.#directory): Promise<StoredItem | undefined> {
@@ -136,8 +167,11 @@ export class FileStateStore implements StateStore {
   }
 
   async list<T = unknown>(prefix: string): Promise<VersionedItem<T>[]> {
-    await this.#ensureDirectory();
-    const names = await readdir(this.#directory);
+    const names = await this.#inDirectory(() =>
+      readdir(this.#directory).catch((error: unknown) => {
+        throw unavailable('list state', error);
+      }),
+    );
     const keys = names
       .filter((name) => name.endsWith('.json'))
       .map(keyOf)
@@ -157,67 +191,73 @@ export class FileStateStore implements StateStore {
   }
 
   async put(key: string, value: unknown, expectedVersion: number): Promise<number | undefined> {
-    await this.#ensureDirectory();
     const fileName = fileNameOf(key);
-    return this.#withLock(fileName, async () => {
-      const current = await this.#read(fileName);
-      if ((current?.version ?? 0) !== expectedVersion) return undefined;
-      const version = expectedVersion + 1;
-      try {
-        await this.#writeAtomically(fileName, { key, version, value: JSON.parse(JSON.stringify(value)) });
-      } catch (error) {
-        throw new StateStoreError('StateUnavailable', `cannot write state: ${(error as Error).message}`, {
-          retryable: true,
-          cause: error,
-        });
-      }
-      return version;
-    });
+    return this.#inDirectory(() =>
+      this.#withLock(fileName, async () => {
+        const current = await this.#read(fileName);
+        if ((current?.version ?? 0) !== expectedVersion) return undefined;
+        const version = expectedVersion + 1;
+        try {
+          await this.#writeAtomically(fileName, { key, version, value: JSON.parse(JSON.stringify(value)) });
+        } catch (error) {
+          throw new StateStoreError('StateUnavailable', `cannot write state: ${(error as Error).message}`, {
+            retryable: true,
+            cause: error,
+          });
+        }
+        return version;
+      }),
+    );
   }
 
   async delete(key: string, expectedVersion: number): Promise<boolean> {
-    await this.#ensureDirectory();
     const fileName = fileNameOf(key);
-    return this.#withLock(fileName, async () => {
-      const current = await this.#read(fileName);
-      if (!current || current.version !== expectedVersion) return false;
-      await unlink(join(this.#directory, fileName));
-      return true;
-    });
+    return this.#inDirectory(() =>
+      this.#withLock(fileName, async () => {
+        const current = await this.#read(fileName);
+        if (!current || current.version !== expectedVersion) return false;
+        await unlink(join(this.#directory, fileName)).catch((error: unknown) => {
+          throw unavailable('delete state', error);
+        });
+        return true;
+      }),
+    );
   }
 
   async increment(key: string, by: number): Promise<number> {
-    await this.#ensureDirectory();
     const fileName = fileNameOf(key);
     const directory = this.#countersDirectory;
-    const value = await this.#withLock(
-      fileName,
-      async () => {
-        const current = await this.#read(fileName, directory);
-        const next = (typeof current?.value === 'number' ? current.value : 0) + by;
-        // Counters only count recent calls: a crash losing the last one matters less than an fsync per call.
-        await this.#writeAtomically(
-          fileName,
-          { key, version: 1, value: next },
-          { directory, isDurable: false },
-        ).catch((error: unknown) => {
-          throw unavailable('write a counter', error);
-        });
-        return next;
-      },
-      directory,
+    const value = await this.#inDirectory(() =>
+      this.#withLock(
+        fileName,
+        async () => {
+          const current = await this.#read(fileName, directory);
+          const next = (typeof current?.value === 'number' ? current.value : 0) + by;
+          // Counters only count recent calls: a crash losing the last one matters less than an fsync per call.
+          await this.#writeAtomically(
+            fileName,
+            { key, version: 1, value: next },
+            { directory, isDurable: false },
+          ).catch((error: unknown) => {
+            throw unavailable('write a counter', error);
+          });
+          return next;
+        },
+        directory,
+      ),
     );
     this.#startPruning();
     return value;
   }
 
   async counters(startKey: string, endKey: string): Promise<Counter[]> {
-    await this.#ensureDirectory();
     const start = Buffer.from(startKey, 'utf8');
     const end = Buffer.from(endKey, 'utf8');
-    const names = await readdir(this.#countersDirectory).catch((error: unknown) => {
-      throw unavailable('list counters', error);
-    });
+    const names = await this.#inDirectory(() =>
+      readdir(this.#countersDirectory).catch((error: unknown) => {
+        throw unavailable('list counters', error);
+      }),
+    );
     const inRange = names
       .filter((name) => name.endsWith('.json'))
       .map((name) => ({ name, key: Buffer.from(keyOf(name), 'utf8') }))

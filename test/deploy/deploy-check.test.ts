@@ -38,6 +38,23 @@ describe('deploy configuration check (the workflow step before s deploy)', () =>
     ]);
   });
 
+  it.each(['file:.local/state', 'file:/tmp/state', ' file:/mnt/nas/state '])(
+    'refuses STATE_URL=%s: in FC that is the read-only code folder or one instance’s own /tmp',
+    (stateUrl) => {
+      expect(deployConfigProblems({ ...required, STATE_URL: stateUrl })).toEqual([
+        expect.stringMatching(
+          /^STATE_URL must be tablestore:\/\/<instance>\/<table> in Function Compute: file: is for local runs/,
+        ),
+      ]);
+    },
+  );
+
+  it('refuses a STATE_URL that is neither form, naming tablestore:// as the one for FC', () => {
+    expect(deployConfigProblems({ ...required, STATE_URL: 'redis://cache:6379' })).toContain(
+      'STATE_URL must be tablestore://<instance>/<table> in Function Compute: file: is for local runs, where each FC instance would keep its own state or none (see docs/deploy.md)',
+    );
+  });
+
   it('reads DEPLOY_VSWITCH_IDS as s.vpc.yaml does: trimmed, empty entries dropped', () => {
     expect(vSwitchIdsOf('vsw-a, vsw-b,')).toEqual(['vsw-a', 'vsw-b']);
     expect(vSwitchIdsOf(' vsw-a ,,vsw-b ')).toEqual(['vsw-a', 'vsw-b']);
@@ -136,5 +153,15 @@ describe('deploy configuration check (the workflow step before s deploy)', () =>
     }
     expect(failed.status).toBe(1);
     expect(failed.stdout).toMatch(/^::error::HTTP_TRIGGER_AUTH_TYPE=jwt is not supported/);
+    failed = {};
+    try {
+      run({ ...required, STATE_URL: 'file:.local/state' });
+    } catch (error) {
+      failed = error as typeof failed;
+    }
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toMatch(
+      /^::error::STATE_URL must be tablestore:\/\/<instance>\/<table> in Function Compute/,
+    );
   });
 });

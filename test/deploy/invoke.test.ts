@@ -240,6 +240,66 @@ describe('invoke tool', () => {
   });
 
   it.each([
+    [
+      "a gateway's HTML 502",
+      502,
+      { 'content-type': 'text/html' },
+      '<html><body>502 Bad Gateway</body></html>',
+      undefined,
+    ],
+    ['an empty 403', 403, { 'x-fc-request-id': '1-6740-empty' }, '', '1-6740-empty'],
+    ["a proxy's non-JSON 429", 429, { 'content-type': 'text/plain' }, 'Too Many Requests', undefined],
+  ])(
+    "reports %s with its HTTP status, request id and endpoint, saying it is not FC's JSON error",
+    async (_, status, headers, body, requestId) => {
+      const api = await startFakeFcApi((_request, response) => {
+        response.writeHead(status, headers);
+        response.end(body);
+      });
+      const env = { ...credentialsEnv, DEPLOY_FC_ENDPOINT: api.endpoint };
+
+      const failure = await invoke(invokeOptionsFrom(['http'], env)).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(InvokeApiError);
+      expect(failure).toMatchObject({ code: 'UnexpectedAnswer', httpStatus: status, requestId });
+
+      const { err, io } = captureIo();
+      expect(await runInvokeCli(['http'], env, io)).toBe(1);
+      expect(err).toEqual([
+        expect.stringMatching(
+          `^InvokeFunction cams-flow-watch-http failed: HTTP ${status} from ${api.endpoint}, request id ${requestId ?? '\\(none\\)'}: the answer is not FC's JSON error`,
+        ),
+      ]);
+      expect(err.join('\n')).not.toContain(SECRET);
+    },
+  );
+
+  it('names the region, endpoint and variables to check when FC has no function by that name', async () => {
+    const api = await startFakeFcApi((_, response) => {
+      response.writeHead(404, { 'content-type': 'application/json', 'x-fc-request-id': '1-6740-missing' });
+      response.end(
+        JSON.stringify({
+          Code: 'FunctionNotFound',
+          Message: 'function not found',
+          RequestId: '1-6740-missing',
+        }),
+      );
+    });
+    const env = {
+      ...credentialsEnv,
+      DEPLOY_FC_ENDPOINT: api.endpoint,
+      DEPLOY_REGION: 'cn-hangzhou',
+      DEPLOY_POLLER_FUNCTION_NAME: 'renamed-poller',
+    };
+
+    const { err, io } = captureIo();
+    expect(await runInvokeCli(['poller'], env, io)).toBe(1);
+    expect(err.join('\n')).toMatch(/^InvokeFunction renamed-poller failed: FunctionNotFound \(HTTP 404\)/);
+    expect(err.join('\n')).toContain(
+      `nothing by that name in region cn-hangzhou at ${api.endpoint}: check DEPLOY_REGION, DEPLOY_POLLER_FUNCTION_NAME, and ALIBABA_CLOUD_ACCOUNT_ID (or DEPLOY_FC_ENDPOINT)`,
+    );
+  });
+
+  it.each([
     ['no credentials', ['http'], { DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9' }, /ALIBABA_CLOUD_ACCESS_KEY_ID/],
     ['no account id or endpoint', ['http'], credentialsEnv, /ALIBABA_CLOUD_ACCOUNT_ID/],
     ['an unknown target', ['nope'], credentialsEnv, /usage: npm run invoke/],
@@ -250,6 +310,35 @@ describe('invoke tool', () => {
     expect(await runInvokeCli(args, env, io)).toBe(2);
     expect(out).toEqual([]);
     expect(err.join('\n')).toMatch(message);
+  });
+
+  it.each(['abc', '0', '1.5', '-3'])(
+    'exits 2 naming DEPLOY_INVOKE_TIMEOUT_SECONDS=%s instead of quietly waiting 90 s',
+    async (timeout) => {
+      const env = {
+        ...credentialsEnv,
+        DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9',
+        DEPLOY_INVOKE_TIMEOUT_SECONDS: timeout,
+      };
+      const { out, err, io } = captureIo();
+
+      expect(await runInvokeCli(['http'], env, io)).toBe(2);
+      expect(out).toEqual([]);
+      expect(err).toEqual([
+        `DEPLOY_INVOKE_TIMEOUT_SECONDS must be a whole number of seconds of at least 1 (unset: 90), got ${JSON.stringify(timeout)}`,
+      ]);
+    },
+  );
+
+  it('reads DEPLOY_INVOKE_TIMEOUT_SECONDS as the read timeout, 90 s when unset or empty', () => {
+    const endpoint = { ...credentialsEnv, DEPLOY_FC_ENDPOINT: 'http://127.0.0.1:9' };
+    expect(invokeOptionsFrom(['http'], endpoint).timeoutMs).toBe(90_000);
+    expect(invokeOptionsFrom(['http'], { ...endpoint, DEPLOY_INVOKE_TIMEOUT_SECONDS: '' }).timeoutMs).toBe(
+      90_000,
+    );
+    expect(
+      invokeOptionsFrom(['http'], { ...endpoint, DEPLOY_INVOKE_TIMEOUT_SECONDS: ' 30 ' }).timeoutMs,
+    ).toBe(30_000);
   });
 
   it('targets the per-account FC 3.0 endpoint of the region', () => {

@@ -114,7 +114,7 @@ describe('s.yaml, as Serverless Devs renders it', () => {
     });
 
     // Job-level env reaches every step: npm ci's install scripts (any dependency's postinstall),
-    // npm test and the build would all see the deployer's keys and the functions' secrets.
+    // the tests and the build would all see the deployer's keys and the functions' secrets.
     it('the deploy workflow gives secrets only to the steps that use them', () => {
       const steps = workflowJobs.flatMap((job) => job.steps ?? []);
       expect(steps.some((step) => Object.values(step.env ?? {}).some(usesSecret))).toBe(true);
@@ -122,10 +122,10 @@ describe('s.yaml, as Serverless Devs renders it', () => {
         expect(Object.entries(job.env ?? {}).filter(([, value]) => usesSecret(value))).toEqual([]);
       }
       const untrusted = steps.filter(
-        (step) => step.uses || /\bnpm (ci|install|test|run build)\b/.test(step.run ?? ''),
+        (step) => step.uses || /\bnpm (ci|install|test|run build)\b|\.ci\/run/.test(step.run ?? ''),
       );
       expect(untrusted.map((step) => step.run ?? step.uses)).toEqual(
-        expect.arrayContaining(['npm ci', 'npm test', 'npm run build']),
+        expect.arrayContaining([expect.stringMatching(/\.ci\/run$/), 'npm run build']),
       );
       for (const step of untrusted) {
         expect({
@@ -151,6 +151,19 @@ describe('s.yaml, as Serverless Devs renders it', () => {
           [],
         );
       }
+    });
+
+    // The Node 20.10 built-bundle suite exists to stop a bundle that breaks only there; a gate of
+    // npm test alone would deploy it.
+    it('the deploy workflow gates s deploy on .ci/run, the Node 20.10 bundle suite included', () => {
+      const steps = workflowJobs.flatMap((job) => job.steps ?? []);
+      const runs = steps.map((step) => step.run ?? '');
+      const gate = runs.findIndex((run) => /(^|\s)\.ci\/run$/.test(run));
+      const deploy = runs.findIndex((run) => /\bs deploy\b/.test(run));
+      expect(gate).toBeGreaterThanOrEqual(0);
+      expect(deploy).toBeGreaterThan(gate);
+      expect(text('.ci/run')).toContain('test/bundles/bundles.node-test.ts');
+      expect(text('.ci/run')).toMatch(/^npm test$/m);
     });
 
     it('takes configuration from the deploying environment, with documented defaults', () => {

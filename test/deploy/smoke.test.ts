@@ -59,8 +59,12 @@ async function listen(server: Server): Promise<string> {
 async function deployLocally(options: {
   throttleHttp?: number;
   throttleInvoke?: number;
+  /** How those 429s come: FC's JSON error (the default) or a proxy's plain text. */
+  throttleInvokeAs?: 'json' | 'text';
   /** The HTTP trigger's authType; `function` refuses requests without FC's signature (403). */
   triggerAuthType?: string;
+  /** GetTrigger's triggerConfig as FC might send it; by default built from triggerAuthType. */
+  triggerConfig?: string;
   /** While true, InvokeFunction of the poller answers 429: a timer run holds its one slot. */
   isPollerBusy?: () => boolean;
   pollerEnv?: Record<string, string>;
@@ -122,10 +126,12 @@ async function deployLocally(options: {
           response.writeHead(200, json).end(
             JSON.stringify({
               triggerName: 'http',
-              triggerConfig: JSON.stringify({
-                authType: options.triggerAuthType ?? 'anonymous',
-                methods: ['GET', 'HEAD', 'POST'],
-              }),
+              triggerConfig:
+                options.triggerConfig ??
+                JSON.stringify({
+                  authType: options.triggerAuthType ?? 'anonymous',
+                  methods: ['GET', 'HEAD', 'POST'],
+                }),
               httpTrigger: { urlInternet: `${trigger}/` },
             }),
           );
@@ -146,6 +152,10 @@ async function deployLocally(options: {
           path === '/2023-03-30/functions/cams-flow-watch-poller/invocations'
         ) {
           if (invokeThrottles-- > 0 || options.isPollerBusy?.()) {
+            if (options.throttleInvokeAs === 'text') {
+              response.writeHead(429, { 'content-type': 'text/plain' }).end('Too Many Requests');
+              return;
+            }
             response.writeHead(429, json).end(
               JSON.stringify({
                 Code: 'ResourceThrottled',
@@ -304,6 +314,15 @@ describe('smoke check (npm run smoke)', () => {
     expect(err.filter((line) => line.startsWith('poller dry run: FC answered 429')).length).toBeLessThan(10);
   });
 
+  it("retries a 429 that is not FC's JSON error (a proxy's plain text) like FC's own", async () => {
+    const deployment = await deployLocally({ throttleInvoke: 2, throttleInvokeAs: 'text' });
+    const { out, err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(0);
+    expect(out).toContain('poller dry run: cams: ok (GetFlow 620000000000001)');
+    expect(deployment.invocations).toHaveLength(1);
+    expect(err.filter((line) => line.startsWith('poller dry run: FC answered 429'))).toHaveLength(2);
+  });
+
   it('gives up when FC keeps answering 429, saying why', async () => {
     const deployment = await deployLocally({ throttleHttp: 10_000, isPollerBusy: () => true });
     const { err, io } = captureIo();
@@ -330,6 +349,21 @@ describe('smoke check (npm run smoke)', () => {
     expect(out[0]).toMatch(
       /^healthz: InvokeFunction cams-flow-watch-http \(trigger authType function: FC refuses unsigned requests\) → 200, version /,
     );
+  });
+
+  it.each([
+    ['says no authType', '{"methods":["GET","HEAD","POST"]}'],
+    ['cannot be read', 'not json'],
+  ])("takes a trigger whose config %s as FC's default authType, function", async (_, triggerConfig) => {
+    const deployment = await deployLocally({
+      triggerAuthType: 'function',
+      triggerConfig,
+      httpEnv: { HTTP_AUTH: 'none' },
+    });
+    const { out, err, io } = captureIo();
+    expect(await smoke(deployment.env, io).result).toBe(0);
+    expect(complaints(err)).toEqual([]);
+    expect(out[0]).toMatch(/^healthz: InvokeFunction cams-flow-watch-http \(trigger authType function/);
   });
 
   it('says what to fix when the trigger refuses the unsigned request', async () => {

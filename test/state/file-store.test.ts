@@ -132,6 +132,50 @@ describe('file store', () => {
     expect(await first.counters('budget/', 'budget0')).toEqual([{ key: 'budget/all/new', value: 1 }]);
   });
 
+  it('recreates its folder when it is removed under a live store (rm -rf .local/state), instead of failing every call', async () => {
+    const directory = freshDirectory();
+    const store = await createStateStore(`file:${directory}`);
+    await store.put('flow/-/1', { status: 'PUBLISHED' }, 0);
+    await store.increment('budget/all/1', 1);
+    rmSync(directory, { recursive: true, force: true });
+
+    expect(await store.list('flow/')).toEqual([]);
+    expect(await store.get('flow/-/1')).toBeUndefined();
+    expect(await store.counters('budget/', 'budget0')).toEqual([]);
+    rmSync(directory, { recursive: true, force: true });
+    expect(await store.put('flow/-/1', { status: 'THROTTLED' }, 0)).toBe(1);
+    rmSync(directory, { recursive: true, force: true });
+    expect(await store.increment('budget/all/1', 2)).toBe(2);
+    rmSync(directory, { recursive: true, force: true });
+    expect(await store.delete('flow/-/1', 1)).toBe(false);
+    expect(await store.put('flow/-/2', { status: 'DRAFT' }, 0)).toBe(1);
+    expect(await store.delete('flow/-/2', 1)).toBe(true);
+    expect(existsSync(join(directory, 'counters'))).toBe(true);
+    await store.close();
+  });
+
+  it('answers a folder it cannot recreate with a typed retryable StateUnavailable, not a raw ENOENT', async () => {
+    const parent = freshDirectory();
+    const directory = join(parent, 'state');
+    const store = await createStateStore(`file:${directory}`);
+    await store.put('flow/-/1', { status: 'PUBLISHED' }, 0);
+    rmSync(parent, { recursive: true, force: true });
+    // A file where the parent folder was: mkdir -p cannot recreate the store's folder.
+    writeFileSync(parent, 'not a folder');
+    try {
+      for (const call of [
+        () => store.list('flow/'),
+        () => store.put('flow/-/1', {}, 0),
+        () => store.increment('budget/all/1', 1),
+        () => store.counters('budget/', 'budget0'),
+      ]) {
+        await expect(call()).rejects.toMatchObject({ code: 'StateUnavailable', retryable: true });
+      }
+    } finally {
+      rmSync(parent, { force: true });
+    }
+  });
+
   it('rejects an unknown STATE_URL naming the accepted forms', async () => {
     await expect(createStateStore('redis://x')).rejects.toBeInstanceOf(StateStoreError);
     await expect(createStateStore('redis://x')).rejects.toThrow(/file:<path>.*tablestore:\/\//);
