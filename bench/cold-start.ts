@@ -1,13 +1,14 @@
 /**
  * Part 2: bundle sizes, the time to load each bundle, and the time from a fresh `node` process
  * to the first answered request — as deployed: the built dist/http/index.js with STATE_URL on
- * Tablestore (the loopback wire-protocol server). Two first answers: a watched flow, answered from
+ * Tablestore (the loopback wire-protocol server), both services over https as in the cloud, and the
+ * bearer-token check s.yaml turns on by default. Two first answers: a watched flow, answered from
  * the poller's stored answer (the common case, no CAMS call), and an unwatched flow (store miss,
  * budget counters, CAMS, the shared cache write). The poller's cold start is the time to its first
  * GetFlow (every run on a new instance waits for it).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
@@ -33,6 +34,16 @@ const TABLE = 'bench_state';
 /** The poller's own table, so the HTTP cases' stored answer does not make it skip its first check. */
 const POLLER_TABLE = 'bench_poller_state';
 const BENCH_DIR = resolve('.local/bench');
+/**
+ * CAMS and Tablestore answer over https in the cloud (docs/deploy.md), so the stand-ins do here: a
+ * handler pays for node's tls and the handshakes as deployed. Every child (and the bench itself,
+ * see bench/run.ts) trusts this loopback certificate through NODE_EXTRA_CA_CERTS, which costs them
+ * all alike.
+ */
+export const BENCH_TLS_CERT = resolve('test/fixtures/loopback-tls.crt');
+const BENCH_TLS_KEY = resolve('test/fixtures/loopback-tls.key');
+/** s.yaml's default HTTP_AUTH is token: the bench's requests carry one. */
+const BENCH_TOKEN = 'bench-cold-start-token';
 const HTTP_BUNDLE = resolve('dist/http/index.js');
 const POLLER_BUNDLE = resolve('dist/poller/index.js');
 /** What the HTTP bundle loads only on its first CAMS call (scripts/bundle-options.mjs). */
@@ -55,6 +66,13 @@ export type ColdStartHandler =
   | 'poller'
   | 'tablestore SDK alone';
 
+/** What `s deploy` uploads per function: every file of its dist/ folder, in bytes. */
+export interface DeployedSize {
+  readonly function: 'http' | 'poller';
+  readonly bytes: number;
+  readonly files: readonly string[];
+}
+
 export interface ColdStartResult {
   readonly handler: ColdStartHandler;
   /** The code this row's first answer loads: index.js, plus any lazy part it needs. */
@@ -75,7 +93,7 @@ const { handler } = require(process.argv[1]);
 const flowId = process.env.BENCH_FLOW_ID;
 const event = Buffer.from(JSON.stringify({
   version: 'v1', rawPath: '/flows/' + flowId, body: '', isBase64Encoded: false,
-  headers: { Accept: 'application/json' }, queryParameters: {},
+  headers: { Accept: 'application/json', Authorization: 'Bearer ' + process.env.BENCH_TOKEN }, queryParameters: {},
   requestContext: { requestId: 'bench', http: { method: 'GET', path: '/flows/' + flowId } },
 }));
 const context = { requestId: 'bench-cold', credentials: JSON.parse(process.env.BENCH_CREDENTIALS),
@@ -163,6 +181,12 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
   if (!existsSync(HTTP_BUNDLE) || !existsSync(HTTP_LAZY_UNDICI)) {
     throw new Error('dist/http/index.js and undici.js beside it are missing: npm run build first');
   }
+  if (process.env.NODE_EXTRA_CA_CERTS !== BENCH_TLS_CERT) {
+    throw new Error(
+      `the cold-start bench needs NODE_EXTRA_CA_CERTS=${BENCH_TLS_CERT}: run it through npm run bench`,
+    );
+  }
+  const tls = { key: readFileSync(BENCH_TLS_KEY), cert: readFileSync(BENCH_TLS_CERT) };
   await build({ entryPoints: ['bench/sdk-handler.ts'], outfile: SDK_BUNDLE, ...bundleOptions });
   await build({ entryPoints: ['bench/store-read-handler.ts'], outfile: STORE_READ_BUNDLE, ...bundleOptions });
   // The build's own plugin puts the SDK in tablestore-sdk.js beside this stub.
@@ -173,10 +197,15 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
   });
   mkdirSync(dirname(EMPTY_BUNDLE), { recursive: true });
   writeFileSync(EMPTY_BUNDLE, 'exports.handler = async () => ({ statusCode: 200 });\n');
-  const simulator = await startCamsSimulator({ rateLimit: false, flows: [WATCHED_FLOW, UNWATCHED_FLOW] });
+  const simulator = await startCamsSimulator({
+    rateLimit: false,
+    flows: [WATCHED_FLOW, UNWATCHED_FLOW],
+    tls,
+  });
   const tablestore = await startTablestoreServer({
     instance: INSTANCE,
     credentials: [SIMULATOR_CREDENTIALS],
+    tls,
   });
   const openStore = (table: string) =>
     createStateStore(`tablestore://${INSTANCE}/${table}`, {
@@ -188,8 +217,10 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
   try {
     const env = {
       PATH: process.env.PATH ?? '',
+      NODE_EXTRA_CA_CERTS: BENCH_TLS_CERT,
       CAMS_ENDPOINT: simulator.endpoint,
-      HTTP_AUTH: 'none',
+      HTTP_API_TOKENS: BENCH_TOKEN,
+      BENCH_TOKEN,
       STATE_URL: `tablestore://${INSTANCE}/${TABLE}`,
       TABLESTORE_ENDPOINT: tablestore.endpoint,
       WATCH_FLOWS: WATCHED_FLOW.flowId,
@@ -334,7 +365,10 @@ export async function benchColdStart(runs: number): Promise<ColdStartResult[]> {
  * node's start ≤ ⅓ of what the SDK-based handler adds. Both first answers are held to them: a
  * watched flow's (the common case) and an unwatched flow's (which also loads undici for CAMS).
  */
-export function coldStartTargets(cold: readonly ColdStartResult[]): Target[] {
+export function coldStartTargets(
+  cold: readonly ColdStartResult[],
+  deployed: readonly DeployedSize[] = [],
+): Target[] {
   const figure = (name: ColdStartHandler) => cold.find((row) => row.handler === name);
   const floor = figure('node only')?.firstAnswerMs;
   const sdk = figure('sdk')?.firstAnswerMs;
@@ -345,27 +379,50 @@ export function coldStartTargets(cold: readonly ColdStartResult[]): Target[] {
   ] as const) {
     const row = figure(name);
     if (!row) continue;
-    const sizeKb = round(row.bundleBytes / 1024, 1);
+    // Judged on the figures as measured; only the shown figure is rounded.
+    const sizeKb = row.bundleBytes / 1024;
     targets.push({
       name: `HTTP code loaded by the first answer KB, ${path} flow`,
-      figure: sizeKb,
+      figure: round(sizeKb, 1),
       target: '<= 350',
       met: sizeKb <= 350,
     });
     if (floor != null && sdk != null && row.firstAnswerMs != null) {
-      const ratio = round((row.firstAnswerMs - floor) / (sdk - floor));
+      const ratio = (row.firstAnswerMs - floor) / (sdk - floor);
       targets.push({
         name: `first answer above node, ${path} flow / sdk`,
-        figure: ratio,
+        figure: round(ratio),
         target: '<= 0.33',
         met: ratio <= 1 / 3,
       });
     }
   }
+  const http = deployed.find((size) => size.function === 'http');
+  if (http) {
+    const deployedKb = http.bytes / 1024;
+    targets.push({
+      name: 'HTTP function deployed code KB (every file of dist/http)',
+      figure: round(deployedKb, 1),
+      target: '<= 350',
+      met: deployedKb <= 350,
+    });
+  }
   return targets;
+}
+
+/** Every file `s deploy` uploads for each function (its dist/ folder), for the README. */
+export function deployedSizes(): DeployedSize[] {
+  return (['http', 'poller'] as const).map((name) => {
+    const folder = resolve('dist', name);
+    const files = readdirSync(folder).sort();
+    const bytes = files.reduce((sum, file) => sum + statSync(join(folder, file)).size, 0);
+    return { function: name, bytes, files };
+  });
 }
 
 /** Whether a target comes from this part of the bench (a partial run replaces exactly these). */
 export function isColdStartTarget(name: string): boolean {
-  return /^(HTTP bundle size|HTTP code loaded by the first answer|first answer above node)/.test(name);
+  return /^(HTTP bundle size|HTTP code loaded by the first answer|first answer above node|HTTP function deployed code)/.test(
+    name,
+  );
 }

@@ -4,7 +4,7 @@
  * still matches results.json, so the two never disagree.
  */
 import type { AccountLoadReport } from './account-load';
-import type { ColdStartResult } from './cold-start';
+import type { ColdStartResult, DeployedSize } from './cold-start';
 import type { ThroughputResult } from './getflow';
 import type { PollerBenchRow } from './poller';
 import type { PollerMemoryResult } from './poller-memory';
@@ -17,13 +17,27 @@ export interface TaggedTarget extends Target {
   readonly part?: PartName | undefined;
 }
 
-export interface BenchResults {
-  /** The last full run; parts measured again on their own since are in `partsRanAt`. */
+type Machine = {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGb: number;
+  readonly node: string;
+};
+
+/** When, where and on which code a run measured. */
+export interface RunProvenance {
   readonly ranAt: string;
-  readonly machine: { cpu: string; cores: number; memoryGb: number; node: string };
-  readonly partsRanAt?: Partial<Record<PartName, string>>;
+  readonly machine: Machine;
+  /** `git rev-parse --short=12 HEAD`, `-dirty` when tracked code differed from it. */
+  readonly commit?: string | undefined;
+}
+
+export interface BenchResults extends RunProvenance {
+  /** The last full run's provenance is the file's own; parts measured again on their own since are in `partsRun`. */
+  readonly partsRun?: Partial<Record<PartName, RunProvenance>>;
   readonly getflow?: readonly ThroughputResult[];
   readonly coldStart?: readonly ColdStartResult[];
+  readonly deployed?: readonly DeployedSize[];
   readonly poller?: readonly PollerBenchRow[];
   readonly pollerMemory?: readonly PollerMemoryResult[];
   readonly accountLoad?: AccountLoadReport;
@@ -59,10 +73,22 @@ function section(
   return `${title}\n\n${markdownTable(headers, rows)}`;
 }
 
+const machineOf = (machine: Machine) =>
+  `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node.replace(/^v/, '')}`;
+const commitOf = (run: RunProvenance) => (run.commit ? ` at commit ${run.commit}` : '');
+
+/** "run <date> on its own at commit <c>[, on <machine>]" for a part measured since the full run. */
+function ranOnItsOwn(results: BenchResults, part: PartName): string | undefined {
+  const run = results.partsRun?.[part];
+  if (!run) return undefined;
+  const elsewhere =
+    machineOf(run.machine) === machineOf(results.machine) ? '' : `, on ${machineOf(run.machine)}`;
+  return `run ${run.ranAt.slice(0, 10)} on its own${commitOf(run)}${elsewhere}`;
+}
+
 export function renderBenchmarks(results: BenchResults): string {
-  const { machine } = results;
   const parts = [
-    `Latest run: ${results.ranAt.slice(0, 10)}, ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node.replace(/^v/, '')}.`,
+    `Latest run: ${results.ranAt.slice(0, 10)}${commitOf(results)}, ${machineOf(results.machine)}.`,
   ];
   if (results.getflow) {
     parts.push(
@@ -80,10 +106,11 @@ export function renderBenchmarks(results: BenchResults): string {
     );
   }
   if (results.coldStart) {
+    const coldRun = ranOnItsOwn(results, 'cold');
     const floor = results.coldStart.find((row) => row.handler === 'node only')?.firstAnswerMs ?? null;
     parts.push(
       section(
-        `**Cold start**${results.partsRanAt?.cold ? ` (run ${results.partsRanAt.cold.slice(0, 10)} on its own)` : ''} (median; "bundle" is the code that row's first answer loads; "above node" subtracts node's own start measured in the same rounds)`,
+        `**Cold start**${coldRun ? ` (${coldRun})` : ''} (median; "bundle" is the code that row's first answer loads; "above node" subtracts node's own start measured in the same rounds)`,
         ['handler', 'bundle', 'require', 'first answer', 'above node', 'calls made'],
         results.coldStart.map((row) => [
           row.handler,
@@ -146,7 +173,14 @@ export function renderBenchmarks(results: BenchResults): string {
       ),
     );
   }
-  if (results.accountLoad) parts.push(accountLoadSection(results.accountLoad, results.partsRanAt?.load));
+  if (results.deployed) {
+    parts.push(
+      `Deployed code (every file of the function's dist/ folder, what \`s deploy\` uploads): ${results.deployed
+        .map((size) => `${size.function} ${fixed(size.bytes / 1024)} KB (${size.files.join(', ')})`)
+        .join('; ')}.`,
+    );
+  }
+  if (results.accountLoad) parts.push(accountLoadSection(results.accountLoad, ranOnItsOwn(results, 'load')));
   if (results.targets) {
     parts.push(
       section(
@@ -164,9 +198,9 @@ export function renderBenchmarks(results: BenchResults): string {
   return parts.join('\n\n');
 }
 
-function accountLoadSection(load: AccountLoadReport, ranAt: string | undefined): string {
+function accountLoadSection(load: AccountLoadReport, ranOnItsOwnNote: string | undefined): string {
   const { settings } = load;
-  const run = ranAt ? `, run ${ranAt.slice(0, 10)} on its own` : '';
+  const run = ranOnItsOwnNote ? `, ${ranOnItsOwnNote}` : '';
   const title =
     `**Account under load** (\`--only=load\`${run}) — ${load.callers} callers for ${load.durationS} s ` +
     `through the FC emulator (one request per instance, cap ${load.maxInstances}; callers join over ` +

@@ -11,7 +11,7 @@ export const PARTS = ['getflow', 'cold', 'poller', 'load'] as const satisfies re
 /** The results.json keys each part writes. */
 export const PART_SECTIONS: Record<PartName, readonly (keyof BenchResults)[]> = {
   getflow: ['getflow'],
-  cold: ['coldStart'],
+  cold: ['coldStart', 'deployed'],
   poller: ['poller', 'pollerMemory'],
   load: ['accountLoad'],
 };
@@ -42,6 +42,9 @@ export function mergePartialRun(previous: BenchResults, partial: BenchResults, p
   const targetsOf = (results: BenchResults, of: PartName) =>
     (results.targets ?? []).filter((target) => target.part === of);
   merged.targets = PARTS.flatMap((each) => targetsOf(each === part ? partial : previous, each));
-  merged.partsRanAt = { ...previous.partsRanAt, [part]: partial.ranAt };
+  merged.partsRun = {
+    ...previous.partsRun,
+    [part]: { ranAt: partial.ranAt, machine: partial.machine, commit: partial.commit },
+  };
   return merged as unknown as BenchResults;
 }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { benchColdStart, coldStartTargets } from './cold-start';
+import { BENCH_TLS_CERT, benchColdStart, coldStartTargets, deployedSizes } from './cold-start';
 import { benchGetFlow, getflowTargets } from './getflow';
 import { type BenchResults, type PartName, withBenchmarks } from './readme-section';
 import { isPartName, mergePartialRun, tagTargets } from './results-file';
@@ -15,23 +15,28 @@ import { round, table } from './stats';
 import type { Target } from './target';
 
 /**
- * The FC emulator runs instances as worker threads of this process, and they share libuv's
- * file-system threads (4 by default) where FC gives each instance its own; with dozens of
- * instances on the file store that queue, not the code, would set the latencies. libuv reads
- * the size once, at start, so the bench restarts itself with a larger pool.
+ * Settings node reads only at start, so the bench restarts itself with them. The FC emulator runs
+ * instances as worker threads of this process, and they share libuv's file-system threads (4 by
+ * default) where FC gives each instance its own; with dozens of instances on the file store that
+ * queue, not the code, would set the latencies. And the cold-start part's stand-ins answer over
+ * https with a loopback certificate this process must trust to set them up.
  */
-function restartWithLargerThreadPool(): boolean {
-  if (process.env.UV_THREADPOOL_SIZE) return false;
+function restartWithStartSettings(): boolean {
+  if (process.env.UV_THREADPOOL_SIZE && process.env.NODE_EXTRA_CA_CERTS === BENCH_TLS_CERT) return false;
   const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, UV_THREADPOOL_SIZE: '64' },
+    env: {
+      ...process.env,
+      UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64',
+      NODE_EXTRA_CA_CERTS: BENCH_TLS_CERT,
+    },
   });
   process.exitCode = child.status ?? 1;
   return true;
 }
 
 async function main(): Promise<void> {
-  if (restartWithLargerThreadPool()) return;
+  if (restartWithStartSettings()) return;
   const quick = process.argv.includes('--quick');
   const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
   if (only !== undefined && !isPartName(only)) throw new Error(`--only=${only}: no such part`);
@@ -42,7 +47,11 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
   };
-  const results: Record<string, unknown> = { ranAt: new Date().toISOString(), machine };
+  const results: Record<string, unknown> = {
+    ranAt: new Date().toISOString(),
+    commit: measuredCommit(),
+    machine,
+  };
   const targets: Target[] = [];
   /** Where each part's targets begin in `targets`, so a partial run replaces only its own. */
   const marks: Array<{ part: PartName; from: number }> = [];
@@ -88,7 +97,12 @@ async function main(): Promise<void> {
         ]),
       ),
     );
-    targets.push(...coldStartTargets(cold));
+    const deployed = deployedSizes();
+    results.deployed = deployed;
+    console.log(
+      `deployed code: ${deployed.map((size) => `${size.function} ${round(size.bytes / 1024, 1)} KB (${size.files.join(', ')})`).join('; ')}`,
+    );
+    targets.push(...coldStartTargets(cold, deployed));
     console.log('');
   }
 
@@ -192,6 +206,21 @@ async function main(): Promise<void> {
     );
     console.log('updated the README benchmark section from it');
   }
+}
+
+/**
+ * The commit the figures were measured on, `-dirty` when tracked files other than the ones the
+ * bench writes differ from it: a reader can tell which code a published figure belongs to.
+ */
+function measuredCommit(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { encoding: 'utf8' });
+  const head = git('rev-parse', '--short=12', 'HEAD');
+  if (head.status !== 0) return 'unknown';
+  const changed = git('status', '--porcelain', '--untracked-files=no')
+    .stdout.split('\n')
+    .map((line) => line.slice(3).trim())
+    .filter((path) => path !== '' && path !== 'README.md' && path !== 'bench/results.json');
+  return `${head.stdout.trim()}${changed.length > 0 ? '-dirty' : ''}`;
 }
 
 main().catch((error: unknown) => {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { buffer } from 'node:stream/consumers';
 import type { Credentials } from '../../shared/cams/types';
 import { systemClock } from '../../shared/clock';
@@ -328,17 +329,20 @@ export async function startCamsSimulator(options: CamsSimulatorOptions = {}): Pr
     send(200, { RequestId: requestId, Code: 'OK', Message: 'None', Data: data });
   }
 
-  const server = createServer((request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse) => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) response.writeHead(500).end(String(error));
     });
-  });
+  };
+  const server = options.tls
+    ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
+    : createServer(listener);
   const connections = watchConnections(server);
   const { port } = await listen(server, options.port ?? 0, '127.0.0.1');
   const book = defaultAccount.book;
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     calls,
     connections,
     setFlow: (flow: SimFlow) => book.set(flow),

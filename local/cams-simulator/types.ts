@@ -80,10 +80,12 @@ export interface CamsSimulatorOptions {
   /** Flows of the default account (the one SIMULATOR_CREDENTIALS belong to). */
   readonly flows?: readonly SimFlow[] | undefined;
   readonly accounts?: readonly SimAccount[] | undefined;
+  /** Serve https with this key and certificate, as CAMS's endpoints do (the cold-start bench). */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer } | undefined;
 }
 
 export interface CamsSimulator {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`, or `https://` with `tls`. */
   readonly endpoint: string;
   setFlow(flow: SimFlow): void;
   setStatus(flowId: string, status: string, custSpaceId?: string): void;

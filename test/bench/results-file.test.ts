@@ -44,7 +44,7 @@ describe('bench results file', () => {
       poller: [],
       pollerMemory: [],
       accountLoad: { callers: 1 },
-      partsRanAt: { load: partial.ranAt },
+      partsRun: { load: { ranAt: partial.ranAt, machine } },
     });
     expect(merged.targets?.map((each) => each.name)).toEqual(['getflow one', 'poller one', 'new load']);
   });

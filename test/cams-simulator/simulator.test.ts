@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Cams, * as $Cams from '@alicloud/cams20200606';
 import * as $OpenApi from '@alicloud/openapi-client';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CamsSimulator,
@@ -53,6 +55,33 @@ describe('CAMS simulator', () => {
   afterEach(async () => {
     await simulator?.close();
     simulator = undefined;
+  });
+
+  it('serves https with a given certificate, as CAMS endpoints do, and checks signatures there too', async () => {
+    const fixtures = join(__dirname, '../fixtures');
+    const cert = readFileSync(join(fixtures, 'loopback-tls.crt'));
+    simulator = await startCamsSimulator({
+      flows: [FLOW],
+      tls: { key: readFileSync(join(fixtures, 'loopback-tls.key')), cert },
+    });
+    expect(simulator.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const dispatcher = new Agent({ connect: { ca: cert } });
+    try {
+      const client = createCamsClient({ endpoint: simulator.endpoint, dispatcher });
+      const flow = await client.getFlow(
+        { flowId: FLOW.flowId, custSpaceId: undefined },
+        { credentials: SIMULATOR_CREDENTIALS },
+      );
+      expect(flow).toMatchObject({ flowId: FLOW.flowId, status: 'DRAFT' });
+      await expect(
+        client.getFlow(
+          { flowId: FLOW.flowId, custSpaceId: undefined },
+          { credentials: { ...SIMULATOR_CREDENTIALS, accessKeySecret: 'wrong' } },
+        ),
+      ).rejects.toMatchObject({ code: 'SignatureDoesNotMatch' });
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it('answers the official SDK with the documented GetFlow body', async () => {
