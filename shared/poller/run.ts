@@ -33,6 +33,7 @@ import {
   parseFlowRecordAt,
   parseStored,
 } from './record-schema';
+import { boundFlowRecord, MAX_FLOW_RECORD_BYTES, type RecordTrim } from './record-size';
 import {
   type DiscoveryRecord,
   discoveryKey,
@@ -62,6 +63,8 @@ export interface RunSummary {
   delivered: number;
   pending: number;
   failed: number;
+  /** Undelivered events (owed or dead letters) dropped to keep a flow record storable; each is logged. */
+  dropped: number;
   camsCalls: number;
   throttled: number;
   durationMs: number;
@@ -132,6 +135,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     delivered: 0,
     pending: 0,
     failed: 0,
+    dropped: 0,
     camsCalls: 0,
     throttled: 0,
     durationMs: 0,
@@ -210,6 +214,33 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     else held.set(item.key, { record: parsed.record, version: item.version });
   }
 
+  /** Logs what was cut from a flow record to keep it storable, each undelivered event by its id. */
+  function noteTrim(key: string, trim: RecordTrim | undefined): void {
+    if (!trim) return;
+    const undelivered = [...trim.deadLetters, ...trim.owedEvents];
+    summary.dropped += undelivered.length;
+    log({
+      level: undelivered.length > 0 ? 'error' : 'warn',
+      msg: `flow record above ${MAX_FLOW_RECORD_BYTES} bytes of JSON: oldest parts dropped so it can still be saved`,
+      key,
+      bytes: trim.bytes,
+      history: trim.history,
+      reasons: trim.reasons,
+      deadLetters: trim.deadLetters.length,
+      owedEvents: trim.owedEvents.length,
+    });
+    for (const entry of undelivered) {
+      log({
+        level: 'error',
+        msg: 'webhook event dropped undelivered: its flow record was too large to keep it',
+        eventId: entry.event.id,
+        flowId: entry.event.data.flowId,
+        wasOwed: trim.owedEvents.includes(entry),
+        endpoints: entry.pendingEndpoints,
+      });
+    }
+  }
+
   /**
    * Applies `mutate` to the latest record and writes it with compare-and-set, re-reading and
    * re-applying on conflict. `mutate` returns false to leave the record as it is.
@@ -223,9 +254,11 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       if (!current || quarantined.has(key)) return undefined;
       const next = clone(current.record);
       if (mutate(next) === false) return undefined;
+      const trim = boundFlowRecord(next);
       const version = await store.put(key, next, current.version);
       if (version !== undefined) {
         held.set(key, { record: next, version });
+        noteTrim(key, trim);
         return next;
       }
       // Another run wrote first: start again from what it wrote.
@@ -503,9 +536,11 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     // The outcomes and the lease's release go in one write.
     releaseLease(snapshot, runId);
     if (!isLeaseRenewed && held.get(key)?.version === taken.version) {
+      const trim = boundFlowRecord(snapshot);
       const version = await store.put(key, snapshot, taken.version);
       if (version !== undefined) {
         held.set(key, { record: snapshot, version });
+        noteTrim(key, trim);
         return;
       }
     }
