@@ -177,6 +177,30 @@ export async function deliverOutbox(options: {
   return report;
 }
 
+/**
+ * Whether a delivery pass over `record` would do anything now: send a due event, dead-letter an
+ * expired one, or drop an endpoint no longer sent to. A flow whose events all wait out their
+ * backoff is then left alone, without taking the delivery lease (a write) for nothing.
+ */
+export function hasDeliveryWork(
+  record: FlowRecord,
+  endpoints: ReadonlyMap<string, WebhookEndpoint>,
+  now: number,
+  maxAgeMs: number,
+): boolean {
+  const blocked = new Set<string>();
+  for (const entry of record.outbox) {
+    if (now - entry.createdAt > maxAgeMs) return true;
+    if (entry.pendingEndpoints.some((id) => !endpoints.has(id))) return true;
+    if (entry.nextAttemptAt > now) {
+      for (const id of entry.pendingEndpoints) blocked.add(id);
+    } else if (entry.pendingEndpoints.some((id) => !blocked.has(id))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /** Re-applies failed attempts' charges (attempts, backoff) to a record written meanwhile. */
 export function applyCharges(record: FlowRecord, charged: DeliveryReport['charged']): void {
   for (const charge of charged) {

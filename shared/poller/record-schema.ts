@@ -73,6 +73,9 @@ export const flowRecordSchema = onFirstUse(() =>
     outbox: z.array(outboxEntrySchema()),
     deadLetters: z.array(outboxEntrySchema()),
     history: z.optional(z.array(historyEntrySchema())),
+    deliveryLease: z.optional(
+      z.looseObject({ owner: z.string().check(z.minLength(1), z.maxLength(200)), until: epochMs() }),
+    ),
   }),
 );
 

@@ -1,5 +1,6 @@
 import type { StoredAnswer } from '../read-model';
 import type { FlowEvent } from '../webhook';
+import type { DeliveryLease } from './delivery-lease';
 import type { HistoryEntry } from './history';
 
 /** One undelivered event and the endpoints still owed it. Kept with its flow for atomic writes. */
@@ -42,6 +43,8 @@ export interface FlowRecord {
   deadLetters: OutboxEntry[];
   /** The last transitions, oldest first, with each endpoint's delivery outcome (absent in older records). */
   history?: HistoryEntry[] | undefined;
+  /** The run sending the outbox right now (see delivery-lease.ts); absent when none is. */
+  deliveryLease?: DeliveryLease | undefined;
 }
 
 export interface EndpointRecord {

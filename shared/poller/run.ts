@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type CallBudget,
   type CamsClient,
@@ -12,6 +13,7 @@ import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../webhook';
 import { type CheckVerdict, isAccountCondition, OUTAGE_AFTER_FAILURES, OutageGate } from './account-outage';
 import type { PollerConfig } from './config';
 import { DeliveryLane } from './delivery-lane';
+import { needsRenewal, releaseLease, renewLease, takeLease } from './delivery-lease';
 import { EndpointHealth } from './endpoint-health';
 import { removedEvent, statusChangedEvent } from './events';
 import { applyDeliveryNotes, recordTransition } from './history';
@@ -22,7 +24,7 @@ import {
   type Deliver,
   deliverOutbox,
   enqueue,
-  type TryDeliver,
+  hasDeliveryWork,
 } from './outbox';
 import {
   discoveryRecordSchema,
@@ -31,6 +33,7 @@ import {
   parseFlowRecordAt,
   parseStored,
 } from './record-schema';
+import { boundFlowRecord, MAX_FLOW_RECORD_BYTES, type RecordTrim } from './record-size';
 import {
   type DiscoveryRecord,
   discoveryKey,
@@ -60,6 +63,8 @@ export interface RunSummary {
   delivered: number;
   pending: number;
   failed: number;
+  /** Undelivered events (owed or dead letters) dropped to keep a flow record storable; each is logged. */
+  dropped: number;
   camsCalls: number;
   throttled: number;
   durationMs: number;
@@ -77,6 +82,8 @@ export interface PollerDependencies {
   readonly log?: ((entry: LogEntry) => void) | undefined;
   /** The account-wide budget every CAMS attempt takes a slot from, beside the client's own limiter. */
   readonly budget?: CallBudget | undefined;
+  /** Names this run as a delivery lease's holder; a fresh random id when absent. */
+  readonly runId?: string | undefined;
 }
 
 export interface RunOptions {
@@ -118,6 +125,7 @@ const clone = (record: FlowRecord): FlowRecord => structuredClone(record);
 export async function runPoller(dependencies: PollerDependencies, options: RunOptions): Promise<RunSummary> {
   const { cams, store, clock, config } = { ...dependencies, config: options.config };
   const random = dependencies.random ?? Math.random;
+  const runId = dependencies.runId ?? randomUUID();
   const log = dependencies.log ?? ((entry: LogEntry) => console.log(JSON.stringify(entry)));
   const startedAt = clock.now();
   const stopAt = options.deadlineMs - saveMarginMs(options.deadlineMs - startedAt);
@@ -127,6 +135,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     delivered: 0,
     pending: 0,
     failed: 0,
+    dropped: 0,
     camsCalls: 0,
     throttled: 0,
     durationMs: 0,
@@ -164,8 +173,6 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     giveUp.abort();
     return { kind: 'retry', reason: 'abandoned at the end of the run', isAbandoned: true };
   }
-  const tryDeliver: TryDeliver = (event, endpoint) =>
-    health.attempt(endpoint.id, () => attemptBeforeStop(event, endpoint));
   /** Keys whose stored record cannot be used: logged, left in place, never overwritten. */
   const quarantined = new Set<string>();
   /**
@@ -207,6 +214,33 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     else held.set(item.key, { record: parsed.record, version: item.version });
   }
 
+  /** Logs what was cut from a flow record to keep it storable, each undelivered event by its id. */
+  function noteTrim(key: string, trim: RecordTrim | undefined): void {
+    if (!trim) return;
+    const undelivered = [...trim.deadLetters, ...trim.owedEvents];
+    summary.dropped += undelivered.length;
+    log({
+      level: undelivered.length > 0 ? 'error' : 'warn',
+      msg: `flow record above ${MAX_FLOW_RECORD_BYTES} bytes of JSON: oldest parts dropped so it can still be saved`,
+      key,
+      bytes: trim.bytes,
+      history: trim.history,
+      reasons: trim.reasons,
+      deadLetters: trim.deadLetters.length,
+      owedEvents: trim.owedEvents.length,
+    });
+    for (const entry of undelivered) {
+      log({
+        level: 'error',
+        msg: 'webhook event dropped undelivered: its flow record was too large to keep it',
+        eventId: entry.event.id,
+        flowId: entry.event.data.flowId,
+        wasOwed: trim.owedEvents.includes(entry),
+        endpoints: entry.pendingEndpoints,
+      });
+    }
+  }
+
   /**
    * Applies `mutate` to the latest record and writes it with compare-and-set, re-reading and
    * re-applying on conflict. `mutate` returns false to leave the record as it is.
@@ -220,9 +254,11 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       if (!current || quarantined.has(key)) return undefined;
       const next = clone(current.record);
       if (mutate(next) === false) return undefined;
+      const trim = boundFlowRecord(next);
       const version = await store.put(key, next, current.version);
       if (version !== undefined) {
         held.set(key, { record: next, version });
+        noteTrim(key, trim);
         return next;
       }
       // Another run wrote first: start again from what it wrote.
@@ -391,11 +427,59 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     return rerouteOwedEvents(record, configured, [...endpoints.keys()], clock.now());
   }
 
+  /**
+   * Takes the flow's delivery lease (a compare-and-set of its record, which also proves the
+   * outbox this pass sends from is the latest), or undefined when another run holds it: that
+   * run sends these events, and this one must not send them too.
+   */
+  async function takeDeliveryLease(key: string): Promise<Held | undefined> {
+    let isHeldElsewhere = false;
+    const taken = await commit(key, (record) => {
+      isHeldElsewhere = !takeLease(record, runId, clock.now());
+      return isHeldElsewhere ? false : undefined;
+    });
+    if (isHeldElsewhere) {
+      repeated.note('leased', {
+        level: 'info',
+        msg: "another run is delivering this flow's events; left to it (taken over once its lease ends)",
+        key,
+      });
+    }
+    const current = held.get(key);
+    return taken && current ? { record: clone(taken), version: current.version } : undefined;
+  }
+
   async function deliverFor(key: string): Promise<void> {
     const current = held.get(key);
     if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
-    const snapshot = clone(current.record);
-    const before = JSON.stringify(snapshot);
+    const preview = clone(current.record);
+    reroute(preview);
+    if (!hasDeliveryWork(preview, endpoints, clock.now(), config.webhookMaxAgeMs)) return;
+    const taken = await takeDeliveryLease(key);
+    if (!taken) return;
+    const snapshot = taken.record;
+    let leaseUntil = snapshot.deliveryLease?.until ?? 0;
+    let isLeaseRenewed = false;
+    let isLeaseLost = false;
+    /** Before each attempt: the lease must outlast it, or nothing is sent. */
+    async function keepLease(): Promise<boolean> {
+      if (isLeaseLost) return false;
+      if (!needsRenewal(leaseUntil, clock.now())) return true;
+      const renewed = await commit(key, (record) =>
+        renewLease(record, runId, clock.now()) ? undefined : false,
+      );
+      isLeaseRenewed = true;
+      if (renewed?.deliveryLease) leaseUntil = renewed.deliveryLease.until;
+      else {
+        isLeaseLost = true;
+        log({
+          level: 'warn',
+          msg: "delivery lease lost to another run; this run stops sending the flow's events",
+          key,
+        });
+      }
+      return !isLeaseLost;
+    }
     const moved = reroute(snapshot);
     if (moved > 0) {
       repeated.note('rerouted', {
@@ -408,7 +492,10 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     const report = await deliverOutbox({
       record: snapshot,
       endpoints,
-      deliver: tryDeliver,
+      deliver: (event, endpoint) =>
+        health.attempt(endpoint.id, async () =>
+          (await keepLease()) ? attemptBeforeStop(event, endpoint) : 'skipped',
+        ),
       now: () => clock.now(),
       random,
       maxAgeMs: config.webhookMaxAgeMs,
@@ -446,22 +533,31 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         lastReason: dead.lastReason ?? null,
       });
     }
-    // Nothing tried, nothing moved (every endpoint it owes is unreachable this run): no write.
-    if (JSON.stringify(snapshot) === before) return;
-    const version = await store.put(key, snapshot, current.version);
-    if (version !== undefined) {
-      held.set(key, { record: snapshot, version });
-      return;
+    // The outcomes and the lease's release go in one write.
+    releaseLease(snapshot, runId);
+    if (!isLeaseRenewed && held.get(key)?.version === taken.version) {
+      const trim = boundFlowRecord(snapshot);
+      const version = await store.put(key, snapshot, taken.version);
+      if (version !== undefined) {
+        held.set(key, { record: snapshot, version });
+        noteTrim(key, trim);
+        return;
+      }
     }
-    // A check of this flow (or another run) wrote meanwhile: this pass's results go on top.
-    await commit(key, (record) => {
+    // A check of this flow (or another run, or a renewal) wrote meanwhile: this pass's results go on top.
+    const passed = new Set(snapshot.outbox.map((entry) => entry.event.id));
+    for (const acknowledged of report.acknowledged) passed.add(acknowledged.split(' ')[0] ?? '');
+    const saved = await commit(key, (record) => {
       reroute(record);
       applyAcknowledgements(record, report.acknowledged);
       applyDeadLetters(record, report.deadLettered);
       applyCharges(record, report.charged);
       applyDeliveryNotes(record, report.notes);
+      releaseLease(record, runId);
       return undefined;
     });
+    // Events another run recorded while this one held the lease (it left them to this one).
+    if (saved?.outbox.some((entry) => !passed.has(entry.event.id))) lane.add(key);
   }
 
   const lane = new DeliveryLane({

@@ -25,9 +25,11 @@ const FORMATS: Record<WebhookFormat, FormatAdapter> = {
 };
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** The low end of the 15–30 s webhook services use; the poller's delivery lease is derived from it. */
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
 
 export interface WebhookPublisherOptions {
-  /** Whole-attempt timeout, measured on `clock`; default 15 s (the low end of the 15–30 s webhook services use). */
+  /** Whole-attempt timeout, measured on `clock`; default DEFAULT_WEBHOOK_TIMEOUT_MS (15 s). */
   timeoutMs?: number;
   /**
    * How long an answer's body is read when the verdict does not depend on it (every status
@@ -50,7 +52,7 @@ export interface WebhookPublisher {
 }
 
 export function createWebhookPublisher(options: WebhookPublisherOptions = {}): WebhookPublisher {
-  const timeoutMs = options.timeoutMs ?? 15_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
   const drainMs = options.drainMs ?? 1_000;
   const clock = options.clock ?? systemClock;
   let dispatcher = options.dispatcher;

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SIMULATOR_CREDENTIALS } from '../../local/cams-simulator';
-import { startTablestoreServer } from '../../local/tablestore-server';
-import { createStateStore, type StateStore } from '../../shared/state';
-import { type PollerWorld, startPollerWorld } from './harness';
+import type { FlowRecord } from '../../shared/poller';
+import { DELIVERY_LEASE_MS } from '../../shared/poller/delivery-lease';
+import { type PollerWorld, startPollerWorld, startTablestoreStores, storeWithPut } from './harness';
 
 const flows = (count: number, status = 'PUBLISHED') =>
   Array.from({ length: count }, (_, index) => ({
@@ -53,26 +52,29 @@ describe('poller', () => {
     await world.run();
     world.simulator.setStatus('900000000000000', 'BLOCKED');
     world.clock.advance(61_000);
-    // A store that dies on the write that follows a delivery.
+    // A store that dies on the write that follows a delivery (after the check's write and the
+    // delivery lease's): the run dies holding the lease, before recording the outcome.
     let writes = 0;
     const { store } = world;
-    const crashing: StateStore = {
-      get: (key) => store.get(key),
-      list: (prefix) => store.list(prefix),
-      delete: (key, version) => store.delete(key, version),
-      increment: (key, by) => store.increment(key, by),
-      counters: (start, end) => store.counters(start, end),
-      close: async () => {},
-      put: async (key, value, version) => {
-        writes += 1;
-        if (writes === 2) throw new Error('instance crashed');
-        return store.put(key, value, version);
-      },
-    };
+    const crashing = storeWithPut(store, async (key, value, version) => {
+      writes += 1;
+      if (writes === 3) throw new Error('instance crashed');
+      return store.put(key, value, version);
+    });
     // The run survives the failed write (the flow is reported failed); state still holds the event.
     const crashed = await world.run({ store: crashing });
     expect(crashed).toMatchObject({ changes: 1, delivered: 1, failed: 1 });
-    world.clock.advance(61_000);
+    const leased = await store.get<FlowRecord>('flow/-/900000000000000');
+    expect(leased?.value.deliveryLease?.until).toBe(world.clock.now() + DELIVERY_LEASE_MS);
+    // While the dead run's lease lasts, a run leaves the event to it: nothing is sent.
+    world.clock.advance(DELIVERY_LEASE_MS - 5_000);
+    expect(await world.run({ timeoutS: 1 })).toMatchObject({ delivered: 0, pending: 1 });
+    expect(world.logs).toContainEqual(
+      expect.objectContaining({ msg: expect.stringMatching(/another run is delivering/) }),
+    );
+    expect(world.delivered()).toHaveLength(1);
+    // The first run after it ended takes it over.
+    world.clock.advance(66_000 - DELIVERY_LEASE_MS);
     const retried = await world.run();
     expect(retried.changes).toBe(0);
     const ids = world.delivered().map((event) => event.id);
@@ -122,16 +124,8 @@ describe('poller', () => {
   });
 
   it('announces each change once when two runs on two instances overlap on Tablestore', async () => {
-    const tablestore = await startTablestoreServer({
-      instance: 'cfw-overlap',
-      credentials: [SIMULATOR_CREDENTIALS],
-    });
+    const { server: tablestore, open } = await startTablestoreStores('cfw-overlap');
     try {
-      const open = () =>
-        createStateStore('tablestore://cfw-overlap/flow_state', {
-          credentials: SIMULATOR_CREDENTIALS,
-          env: { TABLESTORE_ENDPOINT: tablestore.endpoint },
-        });
       world = await startPollerWorld({ flows: flows(6), pollQps: 5, openStore: open });
       await world.run();
       for (const flow of flows(6)) world.simulator.setStatus(flow.flowId, 'THROTTLED');

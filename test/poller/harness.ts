@@ -8,6 +8,7 @@ import {
   type SimFlow,
   startCamsSimulator,
 } from '../../local/cams-simulator';
+import { startTablestoreServer } from '../../local/tablestore-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
 import { createCamsClient } from '../../shared/cams';
 import { type LogEntry, parsePollerConfig, type RunSummary, runPoller } from '../../shared/poller';
@@ -133,5 +134,29 @@ export async function startPollerWorld(options: {
       await agent.close();
       await webhookAgent.close();
     },
+  };
+}
+
+/** The Tablestore stand-in, and a function opening another client (another FC instance) on its table. */
+export async function startTablestoreStores(instance: string) {
+  const server = await startTablestoreServer({ instance, credentials: [SIMULATOR_CREDENTIALS] });
+  const open = () =>
+    createStateStore(`tablestore://${instance}/flow_state`, {
+      credentials: SIMULATOR_CREDENTIALS,
+      env: { TABLESTORE_ENDPOINT: server.endpoint },
+    });
+  return { server, open };
+}
+
+/** `store` with its writes going through `put`: an instance about to die, a store failing on cue. */
+export function storeWithPut(store: StateStore, put: StateStore['put']): StateStore {
+  return {
+    get: (key) => store.get(key),
+    list: (prefix) => store.list(prefix),
+    delete: (key, version) => store.delete(key, version),
+    increment: (key, by) => store.increment(key, by),
+    counters: (start, end) => store.counters(start, end),
+    close: async () => {},
+    put,
   };
 }

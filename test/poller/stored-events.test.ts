@@ -85,11 +85,16 @@ async function worldWithOwedEvent() {
     { flowId: B, flowName: 'b', status: 'PUBLISHED' },
   ];
   const agent = new CountingAgent();
-  const clock = new VirtualClock(Date.now(), { isBusy: () => agent.inFlight > 0 });
+  const webhookAgent = new CountingAgent();
+  // A webhook in flight holds virtual time too, so the run's end does not overtake a loopback answer.
+  const clock = new VirtualClock(Date.now(), {
+    isBusy: () => agent.inFlight > 0 || webhookAgent.inFlight > 0,
+  });
   const simulator = await startCamsSimulator({ flows, clock, rateLimit: 5 });
   const receiver = await startWebhookReceiver({ secret: 'unused', respond: 200 });
   closing.push(
     () => agent.close(),
+    () => webhookAgent.close(),
     () => simulator.close(),
     () => receiver.close(),
   );
@@ -102,7 +107,7 @@ async function worldWithOwedEvent() {
     random: () => 0.5,
   });
   const config = parsePollerConfig({ WATCH_FLOWS: `${A},${B}`, POLL_QPS: '4', POLL_INTERVALS: '*=60' });
-  const publisher = createWebhookPublisher({ timeoutMs: 5000 });
+  const publisher = createWebhookPublisher({ timeoutMs: 5000, dispatcher: webhookAgent });
   const endpoint = { id: 'e1', url: receiver.url, format: 'slack' as const };
   const logs: LogEntry[] = [];
   const run = () => {
