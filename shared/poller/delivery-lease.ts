@@ -26,10 +26,19 @@ export interface DeliveryLease {
 export const DELIVERY_LEASE_MS = 3 * DEFAULT_WEBHOOK_TIMEOUT_MS;
 export const LEASE_RENEW_BELOW_MS = 2 * DEFAULT_WEBHOOK_TIMEOUT_MS;
 
+/**
+ * How far past a lease's full length its end may lie on the taker's clock and still hold: instances'
+ * clocks differ a little. A later end was not written by a run of ours (a hand-edited record, a
+ * clock far off) and would hold the flow's events back until then, so it is taken over instead.
+ */
+export const LEASE_CLOCK_SKEW_MS = DEFAULT_WEBHOOK_TIMEOUT_MS;
+
 /** Takes or renews the lease for `owner`; false (record unchanged) while another run holds it. */
 export function takeLease(record: FlowRecord, owner: string, now: number): boolean {
   const lease = record.deliveryLease;
-  if (lease && lease.owner !== owner && lease.until > now) return false;
+  const isHeld =
+    lease !== undefined && lease.until > now && lease.until <= now + DELIVERY_LEASE_MS + LEASE_CLOCK_SKEW_MS;
+  if (lease && lease.owner !== owner && isHeld) return false;
   record.deliveryLease = { owner, until: now + DELIVERY_LEASE_MS };
   return true;
 }
