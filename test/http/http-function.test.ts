@@ -369,6 +369,25 @@ describe('/healthz reports the configuration', () => {
       'TABLESTORE_ENDPOINT',
       { STATE_URL: 'tablestore://cfw-test/flow_state', TABLESTORE_ENDPOINT: 'https://hunter2@ots/path' },
     ],
+    // Each passed a shape check once while every store call failed (review51 finding 1).
+    [
+      'TABLESTORE_ENDPOINT',
+      {
+        STATE_URL: 'tablestore://cfw-test/flow_state',
+        TABLESTORE_ENDPOINT: 'https://cfw-test.ap-southeast-1.ots.aliyuncs.com:99999',
+      },
+    ],
+    [
+      'TABLESTORE_ENDPOINT',
+      { STATE_URL: 'tablestore://cfw-test/flow_state', TABLESTORE_ENDPOINT: 'https://[cfw-test]' },
+    ],
+    [
+      'TABLESTORE_ENDPOINT',
+      {
+        STATE_URL: 'tablestore://cfw-test/flow_state',
+        TABLESTORE_ENDPOINT: 'https://ops:hunter2@cfw-test.ap-southeast-1.ots.aliyuncs.com',
+      },
+    ],
     ['CAMS_ENDPOINT', { CAMS_ENDPOINT: 'ftp://hunter2.example' }],
     // Lowering the account alone leaves the default POLL_QPS (4) at or above it.
     ['POLL_QPS', { CAMS_ACCOUNT_QPS: '4' }],
