@@ -311,6 +311,17 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
           }),
         );
       }
+      if (httpError.detail !== undefined) {
+        log(
+          JSON.stringify({
+            level: 'error',
+            msg: httpError.message,
+            requestId,
+            errorCode: httpError.code,
+            error: httpError.detail,
+          }),
+        );
+      }
       request.response = jsonAnswer(
         httpError.statusCode,
         {

@@ -500,9 +500,46 @@ describe('hostile state', () => {
       expect(tablestore.calls.at(-1)).toEqual({ operation: 'PutRow', code: 'OTSInternalServerError' });
       expect(answer.statusCode).toBe(503);
       expect(errorCode(answer)).toBe('StateUnavailable');
+      expect(JSON.parse(answer.body).error.message).toBe(
+        'the state store is unavailable (OTSInternalServerError): retry in a moment; the function log has the cause under this requestId',
+      );
       expect(answer.headers['retry-after']).toBe('1');
     } finally {
       await tablestore.close();
+    }
+  });
+
+  it('answers a file: store it cannot use with a fixed message and the store code, its path and OS error only in the log', async () => {
+    // A state "directory" that is a file: every operation fails with ENOTDIR naming the path.
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'cfw-operator-broken-')), 'not-a-dir');
+    writeFileSync(notADirectory, 'x');
+    const brokenEnv = { STATE_URL: `file:${notADirectory}` };
+    const requests: Array<[string, InvokeRequest]> = [
+      ['/overview', { path: '/overview', headers: read }],
+      ['/flows/{flowId}/history', { path: `/flows/${DEAD_FLOW}/history`, headers: read }],
+      ['/deliveries', { path: '/deliveries', headers: read }],
+      [
+        '/events/{eventId}/redeliver',
+        { method: 'POST', path: `/events/evt_${'0'.repeat(32)}/redeliver`, headers: admin },
+      ],
+    ];
+    for (const [route, request] of requests) {
+      logs.length = 0;
+      const answer = await call(route, request, brokenEnv);
+      expect(answer.statusCode).toBe(502);
+      expect(JSON.parse(answer.body)).toEqual({
+        error: {
+          code: 'StateError',
+          message:
+            'the state store failed (StateUnavailable): the function log has the cause under this requestId',
+          requestId: expect.any(String),
+        },
+      });
+      const { requestId } = JSON.parse(answer.body).error;
+      const detail = logs.map((line) => JSON.parse(line)).find((line) => line.errorCode === 'StateError');
+      expect(detail).toMatchObject({ level: 'error', requestId });
+      expect(detail.error).toContain(notADirectory);
+      expect(detail.error).toContain('ENOTDIR');
     }
   });
 
