@@ -309,6 +309,25 @@ describe('HTTP function errors', () => {
     expect(errorOf(answer).code).toBe('UpstreamTimeout');
   });
 
+  it.each([
+    ['a string', 'abc'],
+    ['an object', { s: 10 }],
+    ['NaN', Number.NaN],
+    ['zero', 0],
+    ['negative', -5],
+  ])('reads CAMS once under the default timeout when context.function.timeout is %s', async (_, timeout) => {
+    // Before, a timeout that was no number made the deadline NaN: 504 after 4 counted CAMS calls.
+    const fn = coldStart(baseEnv());
+    const before = simulator.calls.length;
+    const answer = await fn.invoke(
+      { path: `/flows/${FLOW.flowId}`, headers: auth },
+      { credentials, timeoutSeconds: timeout as number },
+    );
+    expect(answer.statusCode).toBe(200);
+    expect(simulator.calls.length - before).toBe(1);
+    expect(JSON.parse(logs.at(-1) ?? '{}')).toMatchObject({ msg: 'request', status: 200, camsCalls: 1 });
+  });
+
   it('answers 502 with the CAMS code for a body it cannot read', async () => {
     const fn = coldStart(baseEnv());
     simulator.injectFault({ kind: 'malformed' });
