@@ -11,6 +11,7 @@ import {
 } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
 import { ConfigError } from '../../shared/config-error';
+import { invocationTimeoutS } from '../../shared/invocation-timeout';
 import { type AnswerSource, ageSeconds, cacheStatus } from './answer';
 import { authorise } from './auth';
 import { type HttpConfig, parseHttpConfig, requestedCustSpaceId } from './config';
@@ -43,6 +44,8 @@ export interface HttpHandlerDependencies {
   readonly version?: string;
 }
 
+/** s.yaml's timeout, for a context that carries none (or no positive number). */
+const DEFAULT_TIMEOUT_S = 10;
 /** Leave this much of the function's timeout to answer and log after a slow CAMS call. */
 const DEADLINE_MARGIN_MS = 1000;
 /** The budget's counts in flight are waited for at most until this long before FC's timeout. */
@@ -205,7 +208,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
     const flowId = validateFlowId(match.params.flowId);
     const custSpaceId = requestedCustSpaceId(request.query, activeConfig);
     const credentials = resolveCredentials(context.credentials, env);
-    const timeoutS = context.function?.timeout ?? 10;
+    const timeoutS = invocationTimeoutS(context, DEFAULT_TIMEOUT_S);
     const deadlineMs = state.startedAt + Math.max(1000, timeoutS * 1000 - DEADLINE_MARGIN_MS);
     if (!cache || !readFlow || !openStateStore) throw new Error('handler not set up');
     const reader = readFlow;
@@ -281,7 +284,9 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
   const stateOf = (request: HttpRequestContext) => request.internal.state as RequestState;
   /** When FC's timeout for this invocation ends, less the margin to answer and log. */
   const answerBy = (request: HttpRequestContext) =>
-    stateOf(request).startedAt + (request.context?.function?.timeout ?? 10) * 1000 - ANSWER_MARGIN_MS;
+    stateOf(request).startedAt +
+    invocationTimeoutS(request.context, DEFAULT_TIMEOUT_S) * 1000 -
+    ANSWER_MARGIN_MS;
 
   /** First in: FC's Buffer event becomes a validated, normalised HttpRequest. */
   const fcHttpEventParser = {
@@ -308,6 +313,17 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
             msg: 'unexpected error',
             requestId,
             error: (request.error as Error)?.message,
+          }),
+        );
+      }
+      if (httpError.detail !== undefined) {
+        log(
+          JSON.stringify({
+            level: 'error',
+            msg: httpError.message,
+            requestId,
+            errorCode: httpError.code,
+            error: httpError.detail,
           }),
         );
       }

@@ -6,12 +6,19 @@ export class HttpError extends Error {
   readonly headers: Readonly<Record<string, string>>;
   readonly expose: boolean;
   readonly camsRequestId: string | undefined;
+  /** What the function log gets beside this answer and the caller never sees (paths, OS errors). */
+  readonly detail: string | undefined;
 
   constructor(
     statusCode: number,
     code: string,
     message: string,
-    options: { headers?: Record<string, string>; expose?: boolean; camsRequestId?: string | undefined } = {},
+    options: {
+      headers?: Record<string, string>;
+      expose?: boolean;
+      camsRequestId?: string | undefined;
+      detail?: string;
+    } = {},
   ) {
     super(message);
     this.statusCode = statusCode;
@@ -19,5 +26,6 @@ export class HttpError extends Error {
     this.headers = options.headers ?? {};
     this.expose = options.expose ?? true;
     this.camsRequestId = options.camsRequestId;
+    this.detail = options.detail;
   }
 }

@@ -12,7 +12,7 @@ import type { HttpRequest } from './fc-event';
 import { listFlows, readFlow, type StoredFlow } from './flow-records';
 import { HttpError } from './http-error';
 import { jsonAnswer, type OperatorAnswer } from './json-answer';
-import { comparePositions, decodeCursor, page, parseLimit } from './pagination';
+import { decodeCursor, page, parseLimit } from './pagination';
 import type { RouteName } from './routes';
 import { mapStateErrors } from './state-store';
 
@@ -107,14 +107,8 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
       );
     }
     if (flow === 'unreadable') throw unreadableRecord(key);
-    // Sorted by the cursor's own order, not taken as stored: paging keeps only what comes after
-    // the cursor, so an entry stored out of time order (instances' clocks, another version, a hand
-    // edit) would otherwise vanish between pages.
     const positionOf = (entry: HistoryEntry) => [newestFirst(entry.observedAt), entry.eventId] as const;
-    const entries = [...(flow.record.history ?? [])].sort((a, b) =>
-      comparePositions(positionOf(a), positionOf(b)),
-    );
-    const served = page(entries, positionOf, { after, limit, scope });
+    const served = page(flow.record.history ?? [], positionOf, { after, limit, scope });
     return jsonAnswer(
       200,
       {
@@ -150,14 +144,12 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
     const scope = `deliveries ${state}`;
     const after = decodeCursor(call.request.query.cursor, scope);
     const { flows } = await listFlows(store);
-    const items = flows
-      .flatMap((flow) =>
-        (state === 'dead' ? flow.record.deadLetters : flow.record.outbox).map((entry) => ({
-          position: [newestFirst(entry.createdAt), entry.event.id, flow.key] as const,
-          item: deliveryItem(flow, entry, state === 'dead'),
-        })),
-      )
-      .sort((a, b) => comparePositions(a.position, b.position));
+    const items = flows.flatMap((flow) =>
+      (state === 'dead' ? flow.record.deadLetters : flow.record.outbox).map((entry) => ({
+        position: [newestFirst(entry.createdAt), entry.event.id, flow.key] as const,
+        item: deliveryItem(flow, entry, state === 'dead'),
+      })),
+    );
     const served = page(items, (entry) => entry.position, { after, limit, scope });
     return jsonAnswer(
       200,

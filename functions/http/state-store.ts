@@ -115,7 +115,15 @@ export function createStateStoreOpener(options: {
   };
 }
 
-/** Runs a store operation, turning its failures into answers an operator can act on. */
+/** A store's own error code as a caller may see it: Tablestore's come from whoever answered. */
+const SAFE_STORE_CODE = /^[A-Za-z][A-Za-z0-9.]{0,63}$/;
+
+/**
+ * Runs a store operation, turning its failures into answers an operator can act on. A store's
+ * message can hold what a caller must not see (a `file:` store's directory and the OS error), so
+ * an unavailable or failing store answers a fixed message with the store's error code, and the
+ * message goes to the function log (HttpError.detail) under the same requestId.
+ */
 export async function mapStateErrors<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
@@ -125,12 +133,21 @@ export async function mapStateErrors<T>(operation: () => Promise<T>): Promise<T>
     if (error.code === 'InvalidConfiguration') throw new HttpError(500, error.code, error.message);
     if (error.code === 'StateCorrupt')
       throw new HttpError(500, error.code, `${error.message}; inspect it in the state store`);
+    const storeCode = SAFE_STORE_CODE.test(error.code) ? ` (${error.code})` : '';
     if (error.retryable) {
-      throw new HttpError(503, 'StateUnavailable', `the state store is unavailable: ${error.message}`, {
-        headers: { 'retry-after': '1' },
-      });
+      throw new HttpError(
+        503,
+        'StateUnavailable',
+        `the state store is unavailable${storeCode}: retry in a moment; the function log has the cause under this requestId`,
+        { headers: { 'retry-after': '1' }, detail: error.message },
+      );
     }
-    throw new HttpError(502, 'StateError', `the state store failed: ${error.message}`);
+    throw new HttpError(
+      502,
+      'StateError',
+      `the state store failed${storeCode}: the function log has the cause under this requestId`,
+      { detail: error.message },
+    );
   }
 }
 

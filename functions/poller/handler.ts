@@ -3,6 +3,7 @@ import { AccountBudget } from '../../shared/budget';
 import { type CamsClient, createCamsClient, parseCamsEndpoint, resolveCredentials } from '../../shared/cams';
 import { type Clock, systemClock } from '../../shared/clock';
 import { ConfigError } from '../../shared/config-error';
+import { invocationTimeoutS } from '../../shared/invocation-timeout';
 import {
   type LogEntry,
   type PollerConfig,
@@ -14,6 +15,9 @@ import { createStateStore } from '../../shared/state';
 import { createWebhookPublisher, parseWebhookEndpoints, type WebhookEndpoint } from '../../shared/webhook';
 import { type DryRunReport, dryRun, isDryRunRequest } from './dry-run';
 import { parseTimerEvent } from './timer-event';
+
+/** s.yaml's timeout, for a context that carries none (or no positive number). */
+const DEFAULT_TIMEOUT_S = 60;
 
 export interface FcTimerContext {
   readonly requestId?: string;
@@ -93,7 +97,7 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
     }
     const timer = parseTimerEvent(event);
     if (isDryRunRequest(timer.payload, event)) {
-      const timeoutS = typeof context?.function?.timeout === 'number' ? context.function.timeout : 60;
+      const timeoutS = invocationTimeoutS(context, DEFAULT_TIMEOUT_S);
       const report = await dryRun({
         setUp,
         contextCredentials: context?.credentials,
@@ -115,7 +119,7 @@ export function createPollerHandler(dependencies: PollerHandlerDependencies = {}
       const { config, endpoints, cams, publisher, budget } = setUp();
       const credentials = resolveCredentials(context?.credentials, env);
       const store = await createStateStore(config.stateUrl, { credentials, env, clock });
-      const timeoutS = typeof context?.function?.timeout === 'number' ? context.function.timeout : 60;
+      const timeoutS = invocationTimeoutS(context, DEFAULT_TIMEOUT_S);
       const deadlineMs = startedAt + timeoutS * 1000;
       try {
         const summary = await runPoller(

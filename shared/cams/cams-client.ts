@@ -4,6 +4,7 @@ import type * as z from 'zod/mini';
 import { type Clock, systemClock } from '../clock';
 import { loadUndici, type UndiciParts } from '../load-undici';
 import {
+  type CallSecrets,
   type CamsAction,
   CamsError,
   isThrottlingCode,
@@ -227,15 +228,16 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
       json = undefined;
     }
     const envelope = envelopeSchema().safeParse(json);
+    const secrets = secretsOf(credentials);
     const requestId =
-      safeRequestId(envelope.success ? envelope.data.RequestId : undefined) ?? safeRequestId(headerRequestId);
+      safeRequestId(envelope.success ? envelope.data.RequestId : undefined, secrets) ??
+      safeRequestId(headerRequestId, secrets);
     const code = envelope.success ? envelope.data.Code : undefined;
     const isOk = httpStatus >= 200 && httpStatus < 300;
     if (code && code !== 'OK') {
-      const secrets = [credentials.accessKeyId, credentials.accessKeySecret, credentials.securityToken];
       return throwUpstream(
         attempt,
-        safeUpstreamCode(code),
+        safeUpstreamCode(code, secrets),
         httpStatus,
         requestId,
         safeUpstreamMessage(envelope.data?.Message ?? undefined, secrets),
@@ -376,7 +378,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
           ? {}
           : { previewUrlExpiresAt: new Date(data.PreviewUrlExpires).toISOString() }),
         endpointUri: data.EndpointUri ?? undefined,
-        requestId: safeRequestId(answer.RequestId) ?? '',
+        requestId: safeRequestId(answer.RequestId, secretsOf(callOptions.credentials)) ?? '',
       };
     },
 
@@ -390,7 +392,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
       const answer = await call(attempt, listFlowResponseSchema(), callOptions);
       if (!answer.Data) {
         throw fail(attempt, 'InvalidResponse', {
-          requestId: safeRequestId(answer.RequestId),
+          requestId: safeRequestId(answer.RequestId, secretsOf(callOptions.credentials)),
           upstreamMessage: 'a 200 answer without Data',
         });
       }
@@ -400,10 +402,15 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
           flowName: flow.FlowName,
           categories: flow.Categories,
         })),
-        requestId: safeRequestId(answer.RequestId) ?? '',
+        requestId: safeRequestId(answer.RequestId, secretsOf(callOptions.credentials)) ?? '',
       };
     },
   };
+}
+
+/** What the call's answers must not pass on: its credentials. */
+function secretsOf(credentials: CallOptions['credentials']): CallSecrets {
+  return [credentials.accessKeyId, credentials.accessKeySecret, credentials.securityToken];
 }
 
 function definedOnly<T extends object>(value: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {

@@ -57,28 +57,43 @@ const SAFE_CODE = /^[A-Za-z0-9._-]{1,64}$/;
 export const GENERIC_UPSTREAM_CODE = 'UpstreamError';
 const MAX_UPSTREAM_MESSAGE_CHARS = 300;
 
-/** An upstream (or gateway, or impostor) code as callers may see and branch on it. */
-export function safeUpstreamCode(code: string): string {
-  return SAFE_CODE.test(code) ? code : GENERIC_UPSTREAM_CODE;
+/** The call's credentials, each kept out of what callers and logs see of an upstream answer. */
+export type CallSecrets = ReadonlyArray<string | undefined>;
+
+/** Shorter values are not looked for: they would match ordinary text by chance. */
+const MIN_SECRET_CHARS = 4;
+
+const isLookedFor = (secret: string | undefined): secret is string =>
+  secret !== undefined && secret.length >= MIN_SECRET_CHARS;
+
+function holdsSecret(text: string, secrets: CallSecrets): boolean {
+  return secrets.some((secret) => isLookedFor(secret) && text.includes(secret));
 }
 
-/** A request id is echoed to callers and logs: only plain ids pass. */
-export function safeRequestId(requestId: string | undefined): string | undefined {
-  return requestId !== undefined && SAFE_CODE.test(requestId) ? requestId : undefined;
+/**
+ * An upstream (or gateway, or impostor) code as callers may see and branch on it. Like the
+ * message, it may echo the request it refused: one holding the call's credentials is not passed on.
+ */
+export function safeUpstreamCode(code: string, secrets: CallSecrets): string {
+  return SAFE_CODE.test(code) && !holdsSecret(code, secrets) ? code : GENERIC_UPSTREAM_CODE;
+}
+
+/** A request id is echoed to callers and logs: only plain ids that hold none of the call's credentials pass. */
+export function safeRequestId(requestId: string | undefined, secrets: CallSecrets): string | undefined {
+  return requestId !== undefined && SAFE_CODE.test(requestId) && !holdsSecret(requestId, secrets)
+    ? requestId
+    : undefined;
 }
 
 /**
  * An upstream message as callers may see it: one line, truncated, and without the call's
  * credentials — a proxy or a misbehaving gateway may echo the request it refused.
  */
-export function safeUpstreamMessage(
-  message: string | undefined,
-  secrets: ReadonlyArray<string | undefined>,
-): string | undefined {
+export function safeUpstreamMessage(message: string | undefined, secrets: CallSecrets): string | undefined {
   if (message === undefined) return undefined;
   let text = String(message);
   for (const secret of secrets) {
-    if (secret && secret.length >= 4) text = text.split(secret).join('[redacted]');
+    if (isLookedFor(secret)) text = text.split(secret).join('[redacted]');
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   text = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();

@@ -111,6 +111,11 @@ describe('deploy configuration check (the workflow step before s deploy)', () =>
       /^CAMS_ENDPOINT /,
     ],
     ['a CAMS_QPS that is no number', { CAMS_QPS: 'five' }, /^CAMS_QPS /],
+    [
+      'a TABLESTORE_ENDPOINT with a port out of range',
+      { TABLESTORE_ENDPOINT: 'https://cams-flow-watch.ap-southeast-1.ots.aliyuncs.com:99999' },
+      /^TABLESTORE_ENDPOINT /,
+    ],
     ['a POLL_INTERVALS typo', { POLL_INTERVALS: 'PUBLISHED=fast' }, /^POLL_INTERVALS /],
     ['an HTTP cache lifetime out of range', { HTTP_CACHE_TTL_SECONDS: '99999' }, /^HTTP_CACHE_TTL_SECONDS /],
     [

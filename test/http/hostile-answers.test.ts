@@ -197,6 +197,33 @@ describe('CAMS error details passed to callers', () => {
     expect(errorOf(answer).code).toBe('UpstreamError');
   });
 
+  it.each([
+    ['security token', SIMULATOR_CREDENTIALS.securityToken ?? ''],
+    ['access key secret', SIMULATOR_CREDENTIALS.accessKeySecret],
+    ['access key id', SIMULATOR_CREDENTIALS.accessKeyId],
+  ])(
+    'a code or request id echoing the %s, though shaped like a plain id, is not passed on',
+    async (_name, secret) => {
+      // Plain enough for the id grammar, as a stand-in's or another region's credentials may be.
+      expect(secret).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+      simulator.injectFault(
+        {
+          kind: 'answer',
+          httpStatus: 400,
+          rewrite: (answer) => ({ ...answer, Code: secret, Message: 'no', RequestId: `req-${secret}` }),
+        },
+        { action: 'GetFlow', times: 1 },
+      );
+      const fn = coldStart(env());
+      const answer = await fn.invoke({ path: `/flows/${FLOW_ID}`, headers: auth }, { credentials });
+      expect(answer.statusCode).toBe(502);
+      expect(errorOf(answer).code).toBe('UpstreamError');
+      // The gateway's own header id stands in for the body's.
+      expect(errorOf(answer).camsRequestId).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+      expect(answer.body + logs.join('\n')).not.toContain(secret);
+    },
+  );
+
   it('a message echoing the credentials is scrubbed and truncated; a forged request id is dropped', async () => {
     simulator.injectFault(
       {

@@ -309,6 +309,25 @@ describe('HTTP function errors', () => {
     expect(errorOf(answer).code).toBe('UpstreamTimeout');
   });
 
+  it.each([
+    ['a string', 'abc'],
+    ['an object', { s: 10 }],
+    ['NaN', Number.NaN],
+    ['zero', 0],
+    ['negative', -5],
+  ])('reads CAMS once under the default timeout when context.function.timeout is %s', async (_, timeout) => {
+    // Before, a timeout that was no number made the deadline NaN: 504 after 4 counted CAMS calls.
+    const fn = coldStart(baseEnv());
+    const before = simulator.calls.length;
+    const answer = await fn.invoke(
+      { path: `/flows/${FLOW.flowId}`, headers: auth },
+      { credentials, timeoutSeconds: timeout as number },
+    );
+    expect(answer.statusCode).toBe(200);
+    expect(simulator.calls.length - before).toBe(1);
+    expect(JSON.parse(logs.at(-1) ?? '{}')).toMatchObject({ msg: 'request', status: 200, camsCalls: 1 });
+  });
+
   it('answers 502 with the CAMS code for a body it cannot read', async () => {
     const fn = coldStart(baseEnv());
     simulator.injectFault({ kind: 'malformed' });
@@ -368,6 +387,25 @@ describe('/healthz reports the configuration', () => {
     [
       'TABLESTORE_ENDPOINT',
       { STATE_URL: 'tablestore://cfw-test/flow_state', TABLESTORE_ENDPOINT: 'https://hunter2@ots/path' },
+    ],
+    // Each passed a shape check once while every store call failed (review51 finding 1).
+    [
+      'TABLESTORE_ENDPOINT',
+      {
+        STATE_URL: 'tablestore://cfw-test/flow_state',
+        TABLESTORE_ENDPOINT: 'https://cfw-test.ap-southeast-1.ots.aliyuncs.com:99999',
+      },
+    ],
+    [
+      'TABLESTORE_ENDPOINT',
+      { STATE_URL: 'tablestore://cfw-test/flow_state', TABLESTORE_ENDPOINT: 'https://[cfw-test]' },
+    ],
+    [
+      'TABLESTORE_ENDPOINT',
+      {
+        STATE_URL: 'tablestore://cfw-test/flow_state',
+        TABLESTORE_ENDPOINT: 'https://ops:hunter2@cfw-test.ap-southeast-1.ots.aliyuncs.com',
+      },
     ],
     ['CAMS_ENDPOINT', { CAMS_ENDPOINT: 'ftp://hunter2.example' }],
     // Lowering the account alone leaves the default POLL_QPS (4) at or above it.

@@ -423,6 +423,71 @@ describe('hostile state', () => {
     await store.delete(flowKey(flowId, undefined), 1);
   });
 
+  it('pages to the end through records whose ids are 200 non-ASCII characters: every nextCursor is accepted back', async () => {
+    // Within the record schema's bounds (200 characters), far beyond the poller's evt_ + 32 hex.
+    const stateUrl = `file:${mkdtempSync(join(tmpdir(), 'cfw-operator-long-ids-'))}`;
+    const store = await createStateStore(stateUrl);
+    const custSpaceId = `c${'s'.repeat(63)}`;
+    const flowId = `9${'8'.repeat(63)}`;
+    const at = '2026-01-01T00:00:00.000Z';
+    const eventIds = ['é', 'ü', '\u0001'].map((char) => `evt_${char.repeat(196)}`);
+    await store.put(
+      flowKey(flowId, custSpaceId),
+      {
+        flowId,
+        custSpaceId,
+        flowName: 'long ids',
+        failures: 0,
+        outbox: [],
+        deadLetters: eventIds.map((id) => ({
+          event: {
+            id,
+            type: 'flow.status_changed',
+            timestamp: at,
+            data: { flowId, custSpaceId, flowName: 'long ids', status: 'PUBLISHED', observedAt: at },
+          },
+          pendingEndpoints: ['a'],
+          attempts: 8,
+          nextAttemptAt: 1_600_000_000_000,
+          createdAt: 1_600_000_000_000,
+        })),
+        history: eventIds.map((eventId) => ({
+          eventId,
+          type: 'flow.status_changed',
+          to: 'PUBLISHED',
+          observedAt: at,
+          flowName: 'long ids',
+          deliveries: [],
+        })),
+      },
+      0,
+    );
+    const listings: Array<[string, InvokeRequest]> = [
+      ['/flows/{flowId}/history', { path: `/flows/${flowId}/history`, query: { custSpaceId } }],
+      ['/deliveries', { path: '/deliveries', query: { state: 'dead' } }],
+    ];
+    for (const [route, request] of listings) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pageIndex = 0; pageIndex < 5; pageIndex += 1) {
+        const answer = await call(
+          route,
+          {
+            ...request,
+            headers: read,
+            query: { ...request.query, limit: '1', ...(cursor ? { cursor } : {}) },
+          },
+          { STATE_URL: stateUrl },
+        );
+        expect(answer.statusCode).toBe(200);
+        seen.push(...body(answer).items.map((item) => item.eventId));
+        cursor = (body(answer).nextCursor as string | null) ?? undefined;
+        if (!cursor) break;
+      }
+      expect(seen.sort()).toEqual([...eventIds].sort());
+    }
+  });
+
   it('counts a record kept under another flow’s key as unreadable, as the poller quarantines it: no 202 into a record nothing delivers from', async () => {
     const store = await createStateStore(`file:${stateDirectory}`);
     const original = await store.get<FlowRecord>(flowKey(DEAD_FLOW, undefined));
@@ -500,9 +565,46 @@ describe('hostile state', () => {
       expect(tablestore.calls.at(-1)).toEqual({ operation: 'PutRow', code: 'OTSInternalServerError' });
       expect(answer.statusCode).toBe(503);
       expect(errorCode(answer)).toBe('StateUnavailable');
+      expect(JSON.parse(answer.body).error.message).toBe(
+        'the state store is unavailable (OTSInternalServerError): retry in a moment; the function log has the cause under this requestId',
+      );
       expect(answer.headers['retry-after']).toBe('1');
     } finally {
       await tablestore.close();
+    }
+  });
+
+  it('answers a file: store it cannot use with a fixed message and the store code, its path and OS error only in the log', async () => {
+    // A state "directory" that is a file: every operation fails with ENOTDIR naming the path.
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'cfw-operator-broken-')), 'not-a-dir');
+    writeFileSync(notADirectory, 'x');
+    const brokenEnv = { STATE_URL: `file:${notADirectory}` };
+    const requests: Array<[string, InvokeRequest]> = [
+      ['/overview', { path: '/overview', headers: read }],
+      ['/flows/{flowId}/history', { path: `/flows/${DEAD_FLOW}/history`, headers: read }],
+      ['/deliveries', { path: '/deliveries', headers: read }],
+      [
+        '/events/{eventId}/redeliver',
+        { method: 'POST', path: `/events/evt_${'0'.repeat(32)}/redeliver`, headers: admin },
+      ],
+    ];
+    for (const [route, request] of requests) {
+      logs.length = 0;
+      const answer = await call(route, request, brokenEnv);
+      expect(answer.statusCode).toBe(502);
+      expect(JSON.parse(answer.body)).toEqual({
+        error: {
+          code: 'StateError',
+          message:
+            'the state store failed (StateUnavailable): the function log has the cause under this requestId',
+          requestId: expect.any(String),
+        },
+      });
+      const { requestId } = JSON.parse(answer.body).error;
+      const detail = logs.map((line) => JSON.parse(line)).find((line) => line.errorCode === 'StateError');
+      expect(detail).toMatchObject({ level: 'error', requestId });
+      expect(detail.error).toContain(notADirectory);
+      expect(detail.error).toContain('ENOTDIR');
     }
   });
 

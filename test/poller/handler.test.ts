@@ -70,6 +70,20 @@ describe('poller function (built bundle)', () => {
     await expect(handler(event as Buffer, context())).resolves.toMatchObject({ failed: 0 });
   });
 
+  it.each([
+    ['a string', 'abc'],
+    ['an object', { s: 60 }],
+    ['NaN', Number.NaN],
+    ['negative', -5],
+  ])('runs under the default timeout when context.function.timeout is %s', async (_, timeout) => {
+    const { handler } = coldStart({});
+    const summary = await handler(
+      fcTimerEvent(),
+      fcContext({ credentials: SIMULATOR_CREDENTIALS, timeoutSeconds: timeout as number }),
+    );
+    expect(summary).toMatchObject({ flowsChecked: 2, failed: 0, camsCalls: 2 });
+  });
+
   it('answers a configuration error without throwing, naming the variable', async () => {
     const { handler, lines } = coldStart({ POLL_QPS: 'lots' });
     const result = await handler(fcTimerEvent(), context());

@@ -195,6 +195,49 @@ describe('tablestore STATE_URL', () => {
       parseTablestoreUrl('tablestore://cfw-prod/flow_state', { FC_REGION: 'ap-southeast-1' }).endpoint,
     ).toBe('https://cfw-prod.ap-southeast-1.ots.aliyuncs.com');
   });
+
+  it.each([
+    ['a port out of range', 'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com:99999'],
+    ['port 0', 'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com:0'],
+    ['a bracketed non-address', 'https://[cfw-prod]'],
+    ['user and password', 'https://ops:hunter2@cfw-prod.ap-southeast-1.ots.aliyuncs.com'],
+    ['a user alone', 'https://hunter2@cfw-prod.ap-southeast-1.ots.aliyuncs.com'],
+    ['a query', 'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com?hunter2'],
+    ['a fragment', 'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com#hunter2'],
+    ['a path', 'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com/hunter2'],
+    ['another scheme', 'ftp://cfw-prod.ap-southeast-1.ots.aliyuncs.com'],
+    ['no scheme', 'cfw-prod.ap-southeast-1.ots.aliyuncs.com'],
+  ])('refuses a TABLESTORE_ENDPOINT with %s, naming it without its value', (_, endpoint) => {
+    let failure: unknown;
+    try {
+      parseTablestoreUrl('tablestore://cfw-prod/flow_state', { TABLESTORE_ENDPOINT: endpoint });
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(StateStoreError);
+    expect(failure).toMatchObject({
+      code: 'InvalidConfiguration',
+      variable: 'TABLESTORE_ENDPOINT',
+      message: expect.stringMatching(/^TABLESTORE_ENDPOINT /),
+    });
+    expect(JSON.stringify({ ...(failure as object), message: (failure as Error).message })).not.toContain(
+      'hunter2',
+    );
+  });
+
+  it.each([
+    ['https://cfw-prod.ap-southeast-1.ots.aliyuncs.com/', 'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com'],
+    [
+      'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com:443',
+      'https://cfw-prod.ap-southeast-1.ots.aliyuncs.com',
+    ],
+    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+    ['http://[::1]:8080/', 'http://[::1]:8080'],
+  ])('takes the origin of TABLESTORE_ENDPOINT %s', (endpoint, origin) => {
+    expect(
+      parseTablestoreUrl('tablestore://cfw-prod/flow_state', { TABLESTORE_ENDPOINT: endpoint }).endpoint,
+    ).toBe(origin);
+  });
 });
 
 describe('tablestore server signature check', () => {
