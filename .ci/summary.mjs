@@ -8,19 +8,38 @@ const bundleStatus = Number(process.env.BUNDLE_STATUS);
 const reportPath = process.env.VITEST_REPORT || '.local/vitest-report.json';
 const tapPath = process.env.BUNDLE_TAP || '.local/bundles-node-20.10.0.tap';
 
+/** A count from a report, or 0 when it is missing or no number: the line never reads NaN. */
+const countOf = (value) => (Number.isSafeInteger(value) && value >= 0 ? value : 0);
+
+/** The vitest report, or undefined when it is cut short or not JSON (then it counts as a failure). */
+function readReport() {
+  try {
+    const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+    return report !== null && typeof report === 'object' ? report : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let passed = 0;
 let failed = 0;
-if (existsSync(reportPath)) {
-  const report = JSON.parse(readFileSync(reportPath, 'utf8'));
-  passed += report.numPassedTests;
+const report = existsSync(reportPath) ? readReport() : undefined;
+if (existsSync(reportPath) && report === undefined) {
+  // A report that cannot be read proves nothing passed: one failure, whatever the exit code said.
+  failed += 1;
+} else if (report !== undefined) {
+  passed += countOf(report.numPassedTests);
   // A file that fails with no failed test of its own (it cannot load, a hook threw) fails no test
   // by name, whatever the other files do: it counts as one.
-  const failedFilesWithoutFailedTest = (report.testResults ?? []).filter(
+  const files = Array.isArray(report.testResults) ? report.testResults : [];
+  const failedFilesWithoutFailedTest = files.filter(
     (file) =>
-      file.status === 'failed' &&
-      !(file.assertionResults ?? []).some((assertion) => assertion.status === 'failed'),
+      file?.status === 'failed' &&
+      !(Array.isArray(file.assertionResults) ? file.assertionResults : []).some(
+        (assertion) => assertion?.status === 'failed',
+      ),
   ).length;
-  let vitestFailed = report.numFailedTests + failedFilesWithoutFailedTest;
+  let vitestFailed = countOf(report.numFailedTests) + failedFilesWithoutFailedTest;
   // Red with nothing counted (lint or typecheck failed before vitest wrote a fresh report).
   if (status !== 0 && vitestFailed === 0) vitestFailed = 1;
   failed += vitestFailed;

@@ -120,6 +120,16 @@ describe(".ci/run's summary line", () => {
     ).toBe('2 passed, 1 failed\n');
   });
 
+  it('prints the plain line, never a stack trace or NaN, for a report cut short or without counts', () => {
+    const truncated = join(folderOf({}), 'vitest-report.json');
+    writeFileSync(truncated, '{"numPassedTests": 12, "numFailedTes');
+    expect(summary({ status: 0, bundleStatus: 0, report: truncated })).toBe('0 passed, 1 failed\n');
+    const countless = join(folderOf({}), 'vitest-report.json');
+    writeFileSync(countless, '{"testResults": "nonsense"}');
+    expect(summary({ status: 1, bundleStatus: 0, report: countless })).toBe('0 passed, 1 failed\n');
+    expect(summary({ status: 0, bundleStatus: 0, report: countless })).toBe('0 passed, 0 failed\n');
+  });
+
   it('never reads 0 failed for a red run with no report (lint failed, no Node 20.10 binary)', () => {
     expect(summary({ status: 1, bundleStatus: 0 })).toBe('0 passed, 1 failed\n');
     expect(summary({ status: 1, bundleStatus: 1 })).toBe('0 passed, 2 failed\n');
