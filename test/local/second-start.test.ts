@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StartLockedError, takeStartLock } from '../../local/start-lock';
+import { processStartOf, StartLockedError, takeStartLock } from '../../local/start-lock';
 
 const repoRoot = join(__dirname, '../..');
 const tsx = pathToFileURL(require.resolve('tsx')).href;
@@ -105,7 +105,7 @@ describe('a second npm start in the same checkout', () => {
     expect(second.stderr).toContain(
       `npm start failed: another npm start is running in this checkout (pid ${first.pid}, http://127.0.0.1:${firstPort})`,
     );
-    expect(second.stderr).toContain(`kill ${first.pid}`);
+    expect(second.stderr).toContain(`If pid ${first.pid} is no npm start of this checkout, delete`);
     expect(second.stderr.trim().split('\n')).toHaveLength(1);
     const stateAfter = readdirSync(stateDirectory).filter((name) => name.endsWith('.json'));
     expect(stateAfter).toEqual(expect.arrayContaining(stateBefore));
@@ -131,9 +131,40 @@ describe('the start lock', () => {
       pid: process.pid,
       host: hostname(),
       port: 9001,
+      started: processStartOf(process.pid),
     });
     lock.release();
     expect(existsSync(lockPath)).toBe(false);
+  });
+
+  it('takes over a lock whose pid now belongs to another process (a crash, then a restart of the machine)', async () => {
+    const directory = scratchDirectory('cfw-start-lock-');
+    const lockPath = join(directory, 'start.lock');
+    // The parent process is alive, but it is not the process that wrote this lock.
+    writeFileSync(
+      lockPath,
+      JSON.stringify({ pid: process.ppid, host: hostname(), port: 9000, started: 'an earlier boot:1' }),
+    );
+    expect(processStartOf(process.ppid)).toBeDefined();
+    const lock = await takeStartLock(directory, 9001);
+    expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid: process.pid, port: 9001 });
+    lock.release();
+  });
+
+  it('refuses a lock whose process is the one that wrote it', async () => {
+    const directory = scratchDirectory('cfw-start-lock-');
+    writeFileSync(
+      join(directory, 'start.lock'),
+      JSON.stringify({
+        pid: process.ppid,
+        host: hostname(),
+        port: 9000,
+        started: processStartOf(process.ppid),
+      }),
+    );
+    const refusal = await takeStartLock(directory, 9001).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(StartLockedError);
+    expect((refusal as Error).message).toContain(`pid ${process.ppid}, http://127.0.0.1:9000`);
   });
 
   it('takes over a lock it cannot read (cut short by a full disk)', async () => {
