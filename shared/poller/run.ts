@@ -23,8 +23,8 @@ import {
   applyDeadLetters,
   type Deliver,
   deliverOutbox,
+  deliveryWork,
   enqueue,
-  hasDeliveryWork,
 } from './outbox';
 import {
   discoveryRecordSchema,
@@ -449,12 +449,38 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     return taken && current ? { record: clone(taken), version: current.version } : undefined;
   }
 
+  /**
+   * A delivery pass over one flow's owed events. The lease is taken only when an attempt may
+   * happen: a flow whose due events are all owed to endpoints found unreachable this run (or
+   * waiting out a backoff) costs no write, and one owed only to endpoints another pass is making
+   * first contact with waits for that outcome first.
+   */
   async function deliverFor(key: string): Promise<void> {
-    const current = held.get(key);
-    if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
-    const preview = clone(current.record);
-    reroute(preview);
-    if (!hasDeliveryWork(preview, endpoints, clock.now(), config.webhookMaxAgeMs)) return;
+    for (;;) {
+      const current = held.get(key);
+      if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
+      if (clock.now() >= stopAt) return;
+      const preview = clone(current.record);
+      reroute(preview);
+      const work = deliveryWork(preview, endpoints, clock.now(), config.webhookMaxAgeMs);
+      const reachable = [...work.endpointIds].filter((endpointId) => !health.isUnreachable(endpointId));
+      if (reachable.length === 0 && !work.hasUpkeep) return;
+      const underway = work.hasUpkeep ? undefined : health.firstContactUnderway(reachable);
+      if (underway) {
+        await underway;
+        continue;
+      }
+      const endContact = health.claimFirstContact(reachable);
+      try {
+        await deliverLeased(key);
+      } finally {
+        endContact();
+      }
+      return;
+    }
+  }
+
+  async function deliverLeased(key: string): Promise<void> {
     const taken = await takeDeliveryLease(key);
     if (!taken) return;
     const snapshot = taken.record;
