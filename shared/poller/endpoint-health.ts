@@ -1,5 +1,11 @@
 import type { DeliveryOutcome } from '../webhook';
 
+/** A pass's first contact with an endpoint: `settled` resolves when it ends. */
+interface Contact {
+  readonly settled: Promise<void>;
+  readonly settle: () => void;
+}
+
 /**
  * No HTTP answer at all: the attempt timed out, or the connection was refused, reset or aborted.
  * An event that could not be built was never sent, so it says nothing about the receiver.
@@ -18,11 +24,17 @@ export function isTransportFailure(outcome: DeliveryOutcome): boolean {
  * attempt at a time goes to it, so concurrent deliveries do not each wait out the same hang.
  * An HTTP answer, even a 5xx, proves it reachable; such failures stay per flow (the receiver may
  * refuse one event and take the next).
+ *
+ * The same holds one step earlier, for whole passes over a flow's owed events: a pass takes the
+ * flow's delivery lease (a store write, and another to give it back) before its first attempt, so
+ * while one pass makes first contact with an endpoint, a pass that would send only to endpoints
+ * under first contact waits for their outcome instead of leasing its flow only to skip them all.
  */
 export class EndpointHealth {
   readonly #unreachable = new Map<string, string>();
   readonly #answered = new Set<string>();
   readonly #probes = new Map<string, Promise<unknown>>();
+  readonly #contacts = new Map<string, Contact>();
 
   /**
    * `send`'s outcome, or 'skipped' when the endpoint is unreachable this run and was not tried
@@ -56,6 +68,56 @@ export class EndpointHealth {
     return this.#unreachable;
   }
 
+  /** Whether nothing is sent to `endpointId` for the rest of the run. */
+  isUnreachable(endpointId: string): boolean {
+    return this.#unreachable.has(endpointId);
+  }
+
+  /**
+   * Before a pass that would send to `endpointIds`: resolves once there is news (one of them
+   * answered, found unreachable, or its first contact ended) when every one of them that is not
+   * unreachable has not answered yet and is under another pass's first contact; undefined when
+   * the pass may go ahead now.
+   */
+  firstContactUnderway(endpointIds: Iterable<string>): Promise<void> | undefined {
+    const waits: Array<Promise<void>> = [];
+    for (const endpointId of endpointIds) {
+      if (this.#unreachable.has(endpointId)) continue;
+      const contact = this.#contacts.get(endpointId);
+      if (this.#answered.has(endpointId) || !contact) return undefined;
+      waits.push(contact.settled);
+    }
+    return waits.length > 0 ? Promise.race(waits) : undefined;
+  }
+
+  /**
+   * Makes the calling pass the first contact of those of `endpointIds` that have not answered yet
+   * and have none; call the function returned when the pass ends.
+   */
+  claimFirstContact(endpointIds: Iterable<string>): () => void {
+    const claimed: Array<[string, Contact]> = [];
+    for (const endpointId of endpointIds) {
+      if (this.#answered.has(endpointId) || this.#unreachable.has(endpointId)) continue;
+      if (this.#contacts.has(endpointId)) continue;
+      let settle = () => {};
+      const settled = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
+      const contact = { settled, settle };
+      this.#contacts.set(endpointId, contact);
+      claimed.push([endpointId, contact]);
+    }
+    return () => {
+      for (const [endpointId, contact] of claimed) this.#endContact(endpointId, contact);
+    };
+  }
+
+  #endContact(endpointId: string, contact = this.#contacts.get(endpointId)): void {
+    if (!contact || this.#contacts.get(endpointId) !== contact) return;
+    this.#contacts.delete(endpointId);
+    contact.settle();
+  }
+
   #learn(endpointId: string, outcome: DeliveryOutcome | 'skipped'): DeliveryOutcome | 'skipped' {
     if (outcome === 'skipped') return outcome;
     if (isTransportFailure(outcome)) {
@@ -64,6 +126,8 @@ export class EndpointHealth {
     } else {
       this.#answered.add(endpointId);
     }
+    // Whichever it was, a pass waiting on this endpoint's first contact can now decide.
+    if (this.#answered.has(endpointId) || this.#unreachable.has(endpointId)) this.#endContact(endpointId);
     return outcome;
   }
 }

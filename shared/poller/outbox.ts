@@ -177,28 +177,40 @@ export async function deliverOutbox(options: {
   return report;
 }
 
+/** What a delivery pass over a flow's record would do now, told before its delivery lease is taken. */
+export interface DeliveryWork {
+  /** Endpoints a due event would be sent to (each once the events before it for that endpoint are). */
+  readonly endpointIds: ReadonlySet<string>;
+  /** Whether it would change the record without sending: dead-letter an expired event, drop an endpoint no longer sent to. */
+  readonly hasUpkeep: boolean;
+}
+
 /**
- * Whether a delivery pass over `record` would do anything now: send a due event, dead-letter an
- * expired one, or drop an endpoint no longer sent to. A flow whose events all wait out their
- * backoff is then left alone, without taking the delivery lease (a write) for nothing.
+ * What a delivery pass over `record` would do now, so that a flow whose events all wait out their
+ * backoff, or are owed only to endpoints the run found unreachable, is left alone without taking
+ * its delivery lease (two writes) for nothing.
  */
-export function hasDeliveryWork(
+export function deliveryWork(
   record: FlowRecord,
   endpoints: ReadonlyMap<string, WebhookEndpoint>,
   now: number,
   maxAgeMs: number,
-): boolean {
+): DeliveryWork {
   const blocked = new Set<string>();
+  const endpointIds = new Set<string>();
+  let hasUpkeep = false;
   for (const entry of record.outbox) {
-    if (now - entry.createdAt > maxAgeMs) return true;
-    if (entry.pendingEndpoints.some((id) => !endpoints.has(id))) return true;
-    if (entry.nextAttemptAt > now) {
-      for (const id of entry.pendingEndpoints) blocked.add(id);
-    } else if (entry.pendingEndpoints.some((id) => !blocked.has(id))) {
-      return true;
+    if (entry.pendingEndpoints.some((id) => !endpoints.has(id))) hasUpkeep = true;
+    if (now - entry.createdAt > maxAgeMs) {
+      hasUpkeep = true;
+      continue;
+    }
+    for (const id of entry.pendingEndpoints) {
+      if (entry.nextAttemptAt > now) blocked.add(id);
+      else if (endpoints.has(id) && !blocked.has(id)) endpointIds.add(id);
     }
   }
-  return false;
+  return { endpointIds, hasUpkeep };
 }
 
 /** Re-applies failed attempts' charges (attempts, backoff) to a record written meanwhile. */

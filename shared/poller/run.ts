@@ -23,8 +23,8 @@ import {
   applyDeadLetters,
   type Deliver,
   deliverOutbox,
+  deliveryWork,
   enqueue,
-  hasDeliveryWork,
 } from './outbox';
 import {
   discoveryRecordSchema,
@@ -449,36 +449,98 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     return taken && current ? { record: clone(taken), version: current.version } : undefined;
   }
 
+  /** Flows whose delivery pass did not save its outcomes (the write failed): not delivered again in this run. */
+  const unsaved = new Set<string>();
+
+  /**
+   * A delivery pass over one flow's owed events. The lease is taken only when an attempt may
+   * happen: a flow whose due events are all owed to endpoints found unreachable this run (or
+   * waiting out a backoff) costs no write, and one owed only to endpoints another pass is making
+   * first contact with waits for that outcome first.
+   */
   async function deliverFor(key: string): Promise<void> {
-    const current = held.get(key);
-    if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
-    const preview = clone(current.record);
-    reroute(preview);
-    if (!hasDeliveryWork(preview, endpoints, clock.now(), config.webhookMaxAgeMs)) return;
+    for (;;) {
+      const current = held.get(key);
+      if (!current || current.record.outbox.length === 0 || endpoints.size === 0) return;
+      if (clock.now() >= stopAt || unsaved.has(key)) return;
+      const preview = clone(current.record);
+      reroute(preview);
+      const work = deliveryWork(preview, endpoints, clock.now(), config.webhookMaxAgeMs);
+      const reachable = [...work.endpointIds].filter((endpointId) => !health.isUnreachable(endpointId));
+      if (reachable.length === 0 && !work.hasUpkeep) return;
+      const underway = work.hasUpkeep ? undefined : health.firstContactUnderway(reachable);
+      if (underway) {
+        await underway;
+        continue;
+      }
+      const endContact = health.claimFirstContact(reachable);
+      try {
+        await deliverLeased(key);
+      } finally {
+        endContact();
+      }
+      return;
+    }
+  }
+
+  async function deliverLeased(key: string): Promise<void> {
     const taken = await takeDeliveryLease(key);
     if (!taken) return;
     const snapshot = taken.record;
     let leaseUntil = snapshot.deliveryLease?.until ?? 0;
     let isLeaseRenewed = false;
     let isLeaseLost = false;
-    /** Before each attempt: the lease must outlast it, or nothing is sent. */
+    /**
+     * Before each attempt: the lease must outlast it, or nothing more is sent. A renewal that
+     * fails (taken over, writes conflicting, the store erring) stops this pass's sending, and its
+     * outcomes are still saved below, which also gives the lease back: a throw from here would
+     * lose what it had acknowledged, and a later pass of this run would send those events again.
+     */
     async function keepLease(): Promise<boolean> {
       if (isLeaseLost) return false;
       if (!needsRenewal(leaseUntil, clock.now())) return true;
-      const renewed = await commit(key, (record) =>
-        renewLease(record, runId, clock.now()) ? undefined : false,
-      );
-      isLeaseRenewed = true;
-      if (renewed?.deliveryLease) leaseUntil = renewed.deliveryLease.until;
-      else {
-        isLeaseLost = true;
+      let isTakenOver = false;
+      let renewed: FlowRecord | undefined;
+      let storeError: unknown;
+      try {
+        renewed = await commit(key, (record) => {
+          isTakenOver = !renewLease(record, runId, clock.now());
+          return isTakenOver ? false : undefined;
+        });
+      } catch (error) {
+        storeError = error;
+      }
+      if (renewed?.deliveryLease) {
+        isLeaseRenewed = true;
+        leaseUntil = renewed.deliveryLease.until;
+        return true;
+      }
+      isLeaseLost = true;
+      const stops = "this run stops sending the flow's events, which stay owed";
+      if (isTakenOver) {
         log({
           level: 'warn',
-          msg: "delivery lease lost to another run; this run stops sending the flow's events",
+          msg: `delivery lease taken over by another run; ${stops}`,
           key,
+          reason: 'taken-over',
+        });
+      } else if (storeError !== undefined) {
+        log({
+          level: 'warn',
+          msg: `delivery lease not renewed: the state store failed; ${stops}`,
+          key,
+          reason: 'store-error',
+          error: describe(storeError),
+        });
+      } else {
+        log({
+          level: 'warn',
+          msg: `delivery lease not renewed: its record kept changing under other writes or became unusable; ${stops}`,
+          key,
+          reason: 'not-written',
         });
       }
-      return !isLeaseLost;
+      return false;
     }
     const moved = reroute(snapshot);
     if (moved > 0) {
@@ -533,6 +595,10 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         lastReason: dead.lastReason ?? null,
       });
     }
+    // Until the outcomes are saved the stored outbox still owes what this pass delivered, under
+    // this run's lease: a later pass of this run would send it again, so the flow waits for the
+    // next run (which sends it again once the lease has ended, as after a crash).
+    unsaved.add(key);
     // The outcomes and the lease's release go in one write.
     releaseLease(snapshot, runId);
     if (!isLeaseRenewed && held.get(key)?.version === taken.version) {
@@ -540,6 +606,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       const version = await store.put(key, snapshot, taken.version);
       if (version !== undefined) {
         held.set(key, { record: snapshot, version });
+        unsaved.delete(key);
         noteTrim(key, trim);
         return;
       }
@@ -556,6 +623,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       releaseLease(record, runId);
       return undefined;
     });
+    if (saved) unsaved.delete(key);
     // Events another run recorded while this one held the lease (it left them to this one).
     if (saved?.outbox.some((entry) => !passed.has(entry.event.id))) lane.add(key);
   }

@@ -86,4 +86,38 @@ describe('endpoint health', () => {
     for (const entry of sends) entry.settle(ok);
     expect(await Promise.all(attempts)).toEqual([ok, ok]);
   });
+
+  it("a pass owed only to endpoints under another pass's first contact waits for its outcome", async () => {
+    const health = new EndpointHealth();
+    expect(health.firstContactUnderway(['a'])).toBeUndefined();
+    const endContact = health.claimFirstContact(['a']);
+    const underway = health.firstContactUnderway(['a']);
+    expect(underway).toBeInstanceOf(Promise);
+    // Another endpoint it may send to now: no wait.
+    expect(health.firstContactUnderway(['a', 'b'])).toBeUndefined();
+    // The first contact's answer ends the wait, before its pass ends.
+    expect(await health.attempt('a', async () => ({ kind: 'retry', reason: 'timeout' }))).toMatchObject({
+      kind: 'retry',
+    });
+    await underway;
+    expect(health.isUnreachable('a')).toBe(true);
+    expect(health.firstContactUnderway(['a'])).toBeUndefined();
+    endContact();
+  });
+
+  it('a first contact that ended without an answer lets the next pass claim the endpoint', async () => {
+    const health = new EndpointHealth();
+    const endFirst = health.claimFirstContact(['a']);
+    const underway = health.firstContactUnderway(['a']);
+    endFirst();
+    await underway;
+    expect(health.firstContactUnderway(['a'])).toBeUndefined();
+    const endSecond = health.claimFirstContact(['a']);
+    expect(health.firstContactUnderway(['a'])).toBeInstanceOf(Promise);
+    // The first pass's late release does not end the second's contact.
+    endFirst();
+    expect(health.firstContactUnderway(['a'])).toBeInstanceOf(Promise);
+    endSecond();
+    expect(health.firstContactUnderway(['a'])).toBeUndefined();
+  });
 });
