@@ -6,6 +6,18 @@ interface Contact {
   readonly settle: () => void;
 }
 
+/** A pass's claim on the endpoints it is about to contact first. */
+export interface FirstContactClaim {
+  /**
+   * The pass attempts `endpointId` now: its claims on its other endpoints end, since it contacts
+   * them only after this attempt (which may hang for a whole timeout), and a pass owed only to
+   * one of those need not wait for it.
+   */
+  attempting(endpointId: string): void;
+  /** The pass has ended: every claim it still holds ends. */
+  end(): void;
+}
+
 /**
  * No HTTP answer at all: the attempt timed out, or the connection was refused, reset or aborted.
  * An event that could not be built was never sent, so it says nothing about the receiver.
@@ -92,9 +104,9 @@ export class EndpointHealth {
 
   /**
    * Makes the calling pass the first contact of those of `endpointIds` that have not answered yet
-   * and have none; call the function returned when the pass ends.
+   * and have none, until its first attempt (see FirstContactClaim.attempting) or its end.
    */
-  claimFirstContact(endpointIds: Iterable<string>): () => void {
+  claimFirstContact(endpointIds: Iterable<string>): FirstContactClaim {
     const claimed: Array<[string, Contact]> = [];
     for (const endpointId of endpointIds) {
       if (this.#answered.has(endpointId) || this.#unreachable.has(endpointId)) continue;
@@ -107,8 +119,15 @@ export class EndpointHealth {
       this.#contacts.set(endpointId, contact);
       claimed.push([endpointId, contact]);
     }
-    return () => {
-      for (const [endpointId, contact] of claimed) this.#endContact(endpointId, contact);
+    return {
+      attempting: (endpointId) => {
+        for (const [claimedId, contact] of claimed) {
+          if (claimedId !== endpointId) this.#endContact(claimedId, contact);
+        }
+      },
+      end: () => {
+        for (const [endpointId, contact] of claimed) this.#endContact(endpointId, contact);
+      },
     };
   }
 

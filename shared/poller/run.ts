@@ -14,7 +14,7 @@ import { type CheckVerdict, isAccountCondition, OUTAGE_AFTER_FAILURES, OutageGat
 import type { PollerConfig } from './config';
 import { DeliveryLane } from './delivery-lane';
 import { needsRenewal, releaseLease, renewLease, takeLease } from './delivery-lease';
-import { EndpointHealth } from './endpoint-health';
+import { EndpointHealth, type FirstContactClaim } from './endpoint-health';
 import { removedEvent, statusChangedEvent } from './events';
 import { applyDeliveryNotes, recordTransition } from './history';
 import {
@@ -473,17 +473,17 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         await underway;
         continue;
       }
-      const endContact = health.claimFirstContact(reachable);
+      const claim = health.claimFirstContact(reachable);
       try {
-        await deliverLeased(key);
+        await deliverLeased(key, claim);
       } finally {
-        endContact();
+        claim.end();
       }
       return;
     }
   }
 
-  async function deliverLeased(key: string): Promise<void> {
+  async function deliverLeased(key: string, claim: FirstContactClaim): Promise<void> {
     const taken = await takeDeliveryLease(key);
     if (!taken) return;
     const snapshot = taken.record;
@@ -554,10 +554,12 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     const report = await deliverOutbox({
       record: snapshot,
       endpoints,
-      deliver: (event, endpoint) =>
-        health.attempt(endpoint.id, async () =>
+      deliver: (event, endpoint) => {
+        claim.attempting(endpoint.id);
+        return health.attempt(endpoint.id, async () =>
           (await keepLease()) ? attemptBeforeStop(event, endpoint) : 'skipped',
-        ),
+        );
+      },
       now: () => clock.now(),
       random,
       maxAgeMs: config.webhookMaxAgeMs,

@@ -90,7 +90,7 @@ describe('endpoint health', () => {
   it("a pass owed only to endpoints under another pass's first contact waits for its outcome", async () => {
     const health = new EndpointHealth();
     expect(health.firstContactUnderway(['a'])).toBeUndefined();
-    const endContact = health.claimFirstContact(['a']);
+    const claim = health.claimFirstContact(['a']);
     const underway = health.firstContactUnderway(['a']);
     expect(underway).toBeInstanceOf(Promise);
     // Another endpoint it may send to now: no wait.
@@ -102,22 +102,36 @@ describe('endpoint health', () => {
     await underway;
     expect(health.isUnreachable('a')).toBe(true);
     expect(health.firstContactUnderway(['a'])).toBeUndefined();
-    endContact();
+    claim.end();
+  });
+
+  it('a pass that attempts one of its endpoints ends its claims on the others, which it contacts only after that attempt', async () => {
+    const health = new EndpointHealth();
+    const claim = health.claimFirstContact(['f', 'e']);
+    const waitingForE = health.firstContactUnderway(['e']);
+    expect(waitingForE).toBeInstanceOf(Promise);
+    // Its first attempt goes to f (which may hang a whole timeout): a pass owed only to e goes ahead.
+    claim.attempting('f');
+    await waitingForE;
+    expect(health.firstContactUnderway(['e'])).toBeUndefined();
+    expect(health.firstContactUnderway(['f'])).toBeInstanceOf(Promise);
+    claim.end();
+    expect(health.firstContactUnderway(['f'])).toBeUndefined();
   });
 
   it('a first contact that ended without an answer lets the next pass claim the endpoint', async () => {
     const health = new EndpointHealth();
-    const endFirst = health.claimFirstContact(['a']);
+    const first = health.claimFirstContact(['a']);
     const underway = health.firstContactUnderway(['a']);
-    endFirst();
+    first.end();
     await underway;
     expect(health.firstContactUnderway(['a'])).toBeUndefined();
-    const endSecond = health.claimFirstContact(['a']);
+    const second = health.claimFirstContact(['a']);
     expect(health.firstContactUnderway(['a'])).toBeInstanceOf(Promise);
     // The first pass's late release does not end the second's contact.
-    endFirst();
+    first.end();
     expect(health.firstContactUnderway(['a'])).toBeInstanceOf(Promise);
-    endSecond();
+    second.end();
     expect(health.firstContactUnderway(['a'])).toBeUndefined();
   });
 });
