@@ -49,6 +49,8 @@ export interface TablestoreServerOptions {
    * trusted as the client makes it: nothing here relaxes verification.
    */
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /** The loopback address to listen on: 127.0.0.1 (default), or ::1 for an IPv6 endpoint. */
+  readonly host?: '127.0.0.1' | '::1';
 }
 
 /**
@@ -344,10 +346,11 @@ export async function startTablestoreServer(options: TablestoreServerOptions): P
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  const { port } = await listen(server, 0, '127.0.0.1');
+  const host = options.host ?? '127.0.0.1';
+  const { port } = await listen(server, 0, host);
 
   return {
-    endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    endpoint: `${options.tls ? 'https' : 'http'}://${host === '::1' ? '[::1]' : host}:${port}`,
     calls,
     failNext(count, fault, operation) {
       faults.push({ fault, operation, remaining: count });

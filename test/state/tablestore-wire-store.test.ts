@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTablestoreServer, type TablestoreServer } from '../../local/tablestore-server';
 import { encodeRows, messages } from '../../local/tablestore-server/wire';
-import { StateStoreError } from '../../shared/state';
+import { createStateStore, StateStoreError } from '../../shared/state';
 import { TablestoreStateStore } from '../../shared/state/tablestore';
 import { TablestoreWireStore } from '../../shared/state/tablestore-client';
 import { TABLESTORE_ROLE } from '../support/tablestore-role';
@@ -89,6 +89,38 @@ describe('tablestore store (our own client) over https', () => {
       expect(untrusted.calls).toEqual([]);
     } finally {
       await untrusted.close();
+    }
+  });
+});
+
+describe('tablestore store (our own client) at an IPv6 endpoint', () => {
+  it('connects to a bracketed IPv6 TABLESTORE_ENDPOINT, which the configuration check accepts', async (context) => {
+    let server: TablestoreServer;
+    try {
+      server = await startTablestoreServer({
+        instance: 'cfw-test',
+        credentials: [TABLESTORE_ROLE],
+        host: '::1',
+      });
+    } catch {
+      // A host without IPv6 loopback cannot show it; the address handling is the same either way.
+      context.skip();
+      return;
+    }
+    try {
+      expect(server.endpoint).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      const store = await createStateStore('tablestore://cfw-test/ipv6_state', {
+        credentials: TABLESTORE_ROLE,
+        env: { TABLESTORE_ENDPOINT: server.endpoint },
+      });
+      try {
+        expect(await store.put('flow/-/1', { status: 'PUBLISHED' }, 0)).toBe(1);
+        expect(await store.get('flow/-/1')).toMatchObject({ value: { status: 'PUBLISHED' }, version: 1 });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await server.close();
     }
   });
 });

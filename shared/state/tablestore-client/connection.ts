@@ -124,7 +124,8 @@ export class TablestoreConnection {
       const outgoing = request(
         {
           protocol: this.#endpoint.protocol,
-          hostname: this.#endpoint.hostname,
+          // An IPv6 literal comes bracketed in a URL; node's request wants the bare address.
+          hostname: this.#endpoint.hostname.replace(/^\[(.*)\]$/, '$1'),
           port: this.#endpoint.port,
           path: `/${operation}`,
           method: 'POST',
