@@ -3,6 +3,7 @@
  * with embedded defaults (CAMS simulator, webhook receiver, file state) unless the environment
  * points at real services.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -83,6 +84,12 @@ async function main(): Promise<void> {
   // Before anything in .local/ changes: a refused second start must leave the running one's state alone.
   const startLock = await takeStartLock(LOCAL_DIR, port);
   process.on('exit', () => startLock.release());
+  // `npm start` builds here, under the lock: the build replaces dist/, which a running start's
+  // emulator loads for every new instance, so a refused second start must not have built first.
+  if (process.argv.includes('--build')) {
+    const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('the build failed (see above)');
+  }
   const env = process.env;
   // The HTTP function divides its share of the account among this many instances when the store fails.
   env.HTTP_MAX_INSTANCES = String(maxInstances);

@@ -89,12 +89,14 @@ describe('a second npm start in the same checkout', () => {
     );
     const stateBefore = readdirSync(stateDirectory).filter((name) => name.endsWith('.json'));
 
-    // The README's advice for a taken port: another PORT. In the same checkout it must still refuse.
+    // The README's advice for a taken port: another PORT. In the same checkout it must still refuse,
+    // and before building (as `npm start` asks with --build): the build replaces the dist/ the first
+    // one's emulator loads for each new instance.
     const secondPort = await freePort();
     const second = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = execFile(
         process.execPath,
-        ['--import', tsx, join(repoRoot, 'local/start.ts')],
+        ['--import', tsx, join(repoRoot, 'local/start.ts'), '--build'],
         { cwd, env: startEnv(secondPort), timeout: 60_000 },
         (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
       );
