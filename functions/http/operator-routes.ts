@@ -2,7 +2,7 @@ import { validateFlowId } from '../../shared/cams';
 import type { Clock } from '../../shared/clock';
 // Direct imports, not the folder's index: it would pull the poller's configuration schema into this bundle.
 import type { HistoryEntry } from '../../shared/poller/history';
-import { goneEndpointIds } from '../../shared/poller/record-schema';
+import { goneEndpointIds, pausedEndpoints } from '../../shared/poller/record-schema';
 import { ENDPOINT_PREFIX, type FlowRecord, flowKey, type OutboxEntry } from '../../shared/poller/records';
 import { holdsEvent, requeueEvent } from '../../shared/poller/redelivery';
 import type { StateStore } from '../../shared/state';
@@ -52,7 +52,25 @@ function flowSummary(record: FlowRecord) {
   };
 }
 
-function deliveryItem(flow: StoredFlow, entry: OutboxEntry, isDead: boolean) {
+/** Endpoints a receiver's Retry-After paused (`endpoint/<id>` rows): the poller sends them nothing before then. */
+type Pauses = ReadonlyMap<string, number>;
+
+/** The pauses, as answers show them; only those of `endpointIds` when given. */
+function pauseList(pauses: Pauses, endpointIds?: readonly string[]) {
+  return [...pauses]
+    .filter(([endpointId]) => !endpointIds || endpointIds.includes(endpointId))
+    .map(([endpointId, until]) => ({ endpointId, until: iso(until) }));
+}
+
+/** When the poller next sends the event to one of its endpoints: its backoff, or a pause that ends later. */
+function nextAttemptOf(entry: OutboxEntry, pauses: Pauses): number {
+  const times = entry.pendingEndpoints.map((endpointId) =>
+    Math.max(entry.nextAttemptAt, pauses.get(endpointId) ?? 0),
+  );
+  return times.length > 0 ? Math.min(...times) : entry.nextAttemptAt;
+}
+
+function deliveryItem(flow: StoredFlow, entry: OutboxEntry, isDead: boolean, pauses: Pauses) {
   return {
     eventId: entry.event.id,
     flowId: flow.record.flowId,
@@ -61,7 +79,7 @@ function deliveryItem(flow: StoredFlow, entry: OutboxEntry, isDead: boolean) {
     type: entry.event.type,
     attempts: entry.attempts,
     lastReason: entry.lastReason ?? null,
-    nextAttemptAt: isDead ? null : iso(entry.nextAttemptAt),
+    nextAttemptAt: isDead ? null : iso(nextAttemptOf(entry, pauses)),
     createdAt: iso(entry.createdAt),
     endpoints: entry.pendingEndpoints,
   };
@@ -72,8 +90,13 @@ function deliveryItem(flow: StoredFlow, entry: OutboxEntry, isDead: boolean) {
  * and the one write, redelivery. All read the poller's state store, never CAMS.
  */
 export function createOperatorRoutes(options: { clock: Clock; log: (line: string) => void }) {
+  async function endpointPauses(store: StateStore): Promise<Pauses> {
+    return pausedEndpoints(await mapStateErrors(() => store.list(ENDPOINT_PREFIX)), options.clock.now());
+  }
+
   async function overview(store: StateStore): Promise<OperatorAnswer> {
     const { flows, unreadable } = await listFlows(store);
+    const pauses = await endpointPauses(store);
     const summaries = flows.map((flow) => flowSummary(flow.record));
     return jsonAnswer(
       200,
@@ -85,6 +108,7 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
           dead: summaries.reduce((sum, flow) => sum + flow.dead, 0),
           unreadable: unreadable.length,
         },
+        pausedEndpoints: pauseList(pauses),
         flows: summaries,
       },
       NO_STORE,
@@ -144,10 +168,11 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
     const scope = `deliveries ${state}`;
     const after = decodeCursor(call.request.query.cursor, scope);
     const { flows } = await listFlows(store);
+    const pauses: Pauses = state === 'dead' ? new Map() : await endpointPauses(store);
     const items = flows.flatMap((flow) =>
       (state === 'dead' ? flow.record.deadLetters : flow.record.outbox).map((entry) => ({
         position: [newestFirst(entry.createdAt), entry.event.id, flow.key] as const,
-        item: deliveryItem(flow, entry, state === 'dead'),
+        item: deliveryItem(flow, entry, state === 'dead', pauses),
       })),
     );
     const served = page(items, (entry) => entry.position, { after, limit, scope });
@@ -179,7 +204,9 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
       throw new HttpError(404, 'EventNotFound', `no readable flow record holds event ${eventId}${unusable}`);
     }
     const key = current.key;
-    const goneEndpoints = goneEndpointIds(await mapStateErrors(() => store.list(ENDPOINT_PREFIX)));
+    const endpointRows = await mapStateErrors(() => store.list(ENDPOINT_PREFIX));
+    const goneEndpoints = goneEndpointIds(endpointRows);
+    const pauses = pausedEndpoints(endpointRows, options.clock.now());
     // Compare-and-set: the poller may write the same record meanwhile; start again from its write.
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
       if (current === 'absent')
@@ -223,6 +250,7 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
             state: 'pending',
             requeued: false,
             endpoints: result.endpointIds,
+            pausedEndpoints: pauseList(pauses, result.endpointIds),
           },
           NO_STORE,
         );
@@ -247,6 +275,7 @@ export function createOperatorRoutes(options: { clock: Clock; log: (line: string
             requeued: true,
             source: result.source,
             endpoints: result.endpointIds,
+            pausedEndpoints: pauseList(pauses, result.endpointIds),
           },
           NO_STORE,
         );

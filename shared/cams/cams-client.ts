@@ -53,7 +53,8 @@ export interface CamsClientOptions {
 
 /** Below this much time left, an attempt cannot plausibly finish and is not started. */
 const MIN_ATTEMPT_MS = 50;
-const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_MB = 1;
+const MAX_BODY_BYTES = MAX_BODY_MB * 1024 * 1024;
 const USER_AGENT = 'cams-flow-watch (+https://github.com/) undici';
 const THROTTLE_BACKOFF = { baseMs: 500, capMs: 5000 };
 const ERROR_BACKOFF = { baseMs: 200, capMs: 5000 };
@@ -180,7 +181,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     } catch (error) {
       throw transportError(attempt, error, callOptions.signal);
     }
-    let text: string;
+    let text: string | undefined;
     try {
       text = await readLimited(response.body);
     } catch (error) {
@@ -215,7 +216,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   function interpret<S extends z.ZodMiniType>(
     attempt: Attempt,
     httpStatus: number,
-    text: string,
+    text: string | undefined,
     headerRequestId: string | undefined,
     schema: S,
     check: AnswerCheck<S> | undefined,
@@ -223,7 +224,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   ): z.infer<S> {
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = text === undefined ? undefined : JSON.parse(text);
     } catch {
       json = undefined;
     }
@@ -253,6 +254,8 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
     }
     const invalid = (problem: string) =>
       fail(attempt, 'InvalidResponse', { httpStatus, requestId, upstreamMessage: problem });
+    // A body cut at the cap is no proxy page: say so, or the operator looks for the wrong fault.
+    if (text === undefined) throw invalid(`body larger than the ${MAX_BODY_MB} MB this client reads`);
     if (json === undefined) throw invalid('body is not JSON');
     // The reference: a 2xx is a success only with Code "OK"; one without a Code proves nothing.
     if (!envelope.success) throw invalid(summariseIssues(envelope.error));
@@ -426,7 +429,8 @@ function summariseIssues(error: z.core.$ZodError): string {
     .join('; ');
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
+/** The body as text, or undefined once it passes MAX_BODY_BYTES (the rest is not read). */
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -434,7 +438,7 @@ async function readLimited(body: Dispatcher.ResponseData['body']): Promise<strin
     size += buffer.length;
     if (size > MAX_BODY_BYTES) {
       body.destroy();
-      return '';
+      return undefined;
     }
     chunks.push(buffer);
   }

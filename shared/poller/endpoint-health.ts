@@ -28,6 +28,13 @@ export function isTransportFailure(outcome: DeliveryOutcome): boolean {
   );
 }
 
+/** A receiver's Retry-After: nothing is sent to the endpoint before `until` (epoch ms). */
+export interface EndpointPause {
+  readonly endpointId: string;
+  readonly until: number;
+  readonly httpStatus: number;
+}
+
 /**
  * What one run has learned about each webhook endpoint. A receiver that accepts connections and
  * never answers costs the publisher's whole timeout (15 s) per attempt, so after one failure
@@ -35,7 +42,9 @@ export function isTransportFailure(outcome: DeliveryOutcome): boolean {
  * stay owed, uncharged, for the next run. Until an endpoint has answered once in the run, one
  * attempt at a time goes to it, so concurrent deliveries do not each wait out the same hang.
  * An HTTP answer, even a 5xx, proves it reachable; such failures stay per flow (the receiver may
- * refuse one event and take the next).
+ * refuse one event and take the next). But an answer with a Retry-After ("slow down", a 429 or
+ * 503 most often) pauses the whole endpoint: no flow's event is sent to it before then, and those
+ * events stay owed, uncharged. Earlier runs' pauses come from the store (see `pause`).
  *
  * The same holds one step earlier, for whole passes over a flow's owed events: a pass takes the
  * flow's delivery lease (a store write, and another to give it back) before its first attempt, so
@@ -47,6 +56,13 @@ export class EndpointHealth {
   readonly #answered = new Set<string>();
   readonly #probes = new Map<string, Promise<unknown>>();
   readonly #contacts = new Map<string, Contact>();
+  readonly #pausedUntil = new Map<string, number>();
+  readonly #newPauses = new Map<string, EndpointPause>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   /**
    * `send`'s outcome, or 'skipped' when the endpoint is unreachable this run and was not tried
@@ -57,7 +73,7 @@ export class EndpointHealth {
     send: () => Promise<DeliveryOutcome | 'skipped'>,
   ): Promise<DeliveryOutcome | 'skipped'> {
     for (;;) {
-      if (this.#unreachable.has(endpointId)) return 'skipped';
+      if (this.isHeldBack(endpointId)) return 'skipped';
       if (this.#answered.has(endpointId)) return this.#learn(endpointId, await send());
       const probe = this.#probes.get(endpointId);
       if (!probe) break;
@@ -83,6 +99,23 @@ export class EndpointHealth {
   /** Whether nothing is sent to `endpointId` for the rest of the run. */
   isUnreachable(endpointId: string): boolean {
     return this.#unreachable.has(endpointId);
+  }
+
+  /** Whether nothing is sent to `endpointId` now: unreachable this run, or paused by a Retry-After. */
+  isHeldBack(endpointId: string): boolean {
+    return this.#unreachable.has(endpointId) || (this.#pausedUntil.get(endpointId) ?? 0) > this.#now();
+  }
+
+  /** A pause an earlier run saved: nothing is sent to `endpointId` before `until`. */
+  pause(endpointId: string, until: number): void {
+    if (until > (this.#pausedUntil.get(endpointId) ?? 0)) this.#pausedUntil.set(endpointId, until);
+  }
+
+  /** The pauses this run's answers asked for since the last call, for later runs to respect too. */
+  takeNewPauses(): EndpointPause[] {
+    const pauses = [...this.#newPauses.values()];
+    this.#newPauses.clear();
+    return pauses;
   }
 
   /**
@@ -144,6 +177,13 @@ export class EndpointHealth {
         this.#unreachable.set(endpointId, outcome.reason);
     } else {
       this.#answered.add(endpointId);
+      if (outcome.kind === 'retry' && outcome.httpStatus !== undefined && (outcome.retryAfterMs ?? 0) > 0) {
+        const until = this.#now() + (outcome.retryAfterMs ?? 0);
+        if (until > (this.#pausedUntil.get(endpointId) ?? 0)) {
+          this.#pausedUntil.set(endpointId, until);
+          this.#newPauses.set(endpointId, { endpointId, until, httpStatus: outcome.httpStatus });
+        }
+      }
     }
     // Whichever it was, a pass waiting on this endpoint's first contact can now decide.
     if (this.#answered.has(endpointId) || this.#unreachable.has(endpointId)) this.#endContact(endpointId);

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import '../zod-english';
 import { onFirstUse } from '../on-first-use';
+import { MAX_RETRY_AFTER_MS } from '../webhook/retry-after';
 import { historyEntrySchema } from './history';
 import {
   type DiscoveryRecord,
@@ -91,6 +92,7 @@ export const endpointRecordSchema = onFirstUse(() =>
     gone: z.boolean(),
     goneAt: z.string(),
     httpStatus: z.number(),
+    pausedUntil: z.optional(epochMs()),
   }),
 );
 
@@ -143,6 +145,28 @@ export function goneEndpointIds(
     else if (parsed.record.gone) gone.add(item.key.slice(ENDPOINT_PREFIX.length));
   }
   return gone;
+}
+
+/**
+ * The webhook endpoints a receiver's Retry-After asked to wait, each with the time (epoch ms)
+ * before which nothing is sent to it. A time further ahead than any Retry-After the publisher
+ * takes (1 h) is none it wrote: it pauses nothing, so a damaged row cannot silence an endpoint
+ * for good. Unusable rows pause nothing either (goneEndpointIds reports them).
+ */
+export function pausedEndpoints(
+  items: ReadonlyArray<{ key: string; value: unknown; unreadable?: string | undefined }>,
+  now: number,
+): Map<string, number> {
+  const paused = new Map<string, number>();
+  for (const item of items) {
+    if (item.unreadable) continue;
+    const parsed = parseStored<EndpointRecord>(endpointRecordSchema(), item.value);
+    const until = parsed.ok && !parsed.record.gone ? parsed.record.pausedUntil : undefined;
+    if (until !== undefined && until > now && until <= now + MAX_RETRY_AFTER_MS) {
+      paused.set(item.key.slice(ENDPOINT_PREFIX.length), until);
+    }
+  }
+  return paused;
 }
 
 export type { DiscoveryRecord, EndpointRecord, FlowRecord };

@@ -49,8 +49,12 @@ export interface FlowRecord {
 
 export interface EndpointRecord {
   readonly gone: boolean;
+  /** When it answered 410; '' while it is only paused (older versions then read the row as not gone). */
   readonly goneAt: string;
+  /** The answer that set the row: 410, or the status that came with a Retry-After. */
   readonly httpStatus: number;
+  /** A receiver's Retry-After (epoch ms): nothing is sent to the endpoint before it. */
+  readonly pausedUntil?: number | undefined;
 }
 
 export interface DiscoveryRecord {

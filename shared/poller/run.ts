@@ -15,6 +15,7 @@ import type { PollerConfig } from './config';
 import { DeliveryLane } from './delivery-lane';
 import { needsRenewal, releaseLease, renewLease, takeLease } from './delivery-lease';
 import { EndpointHealth, type FirstContactClaim } from './endpoint-health';
+import { markEndpointGone, pauseEndpoint } from './endpoint-record';
 import { removedEvent, statusChangedEvent } from './events';
 import { applyDeliveryNotes, recordTransition } from './history';
 import {
@@ -32,13 +33,13 @@ import {
   goneEndpointIds,
   parseFlowRecordAt,
   parseStored,
+  pausedEndpoints,
 } from './record-schema';
 import { boundFlowRecord, MAX_FLOW_RECORD_BYTES, type RecordTrim } from './record-size';
 import {
   type DiscoveryRecord,
   discoveryKey,
   ENDPOINT_PREFIX,
-  type EndpointRecord,
   FLOW_PREFIX,
   type FlowRecord,
   flowKey,
@@ -151,7 +152,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   };
   const held = new Map<string, Held>();
   const repeated = new RepeatedLog();
-  const health = new EndpointHealth();
+  const health = new EndpointHealth(() => clock.now());
   /**
    * One attempt, abandoned at the save margin if still in flight (its event stays owed), so the
    * last writes fit before the deadline whatever the receiver does. The race is timed here as
@@ -199,10 +200,14 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   // Endpoints that answered 410 once stay silenced until their configuration changes.
   const configured = new Set(dependencies.endpoints.map((endpoint) => endpoint.id));
   const endpoints = new Map(dependencies.endpoints.map((endpoint) => [endpoint.id, endpoint]));
-  const gone = goneEndpointIds(await store.list(ENDPOINT_PREFIX), (key) =>
+  const endpointRows = await store.list(ENDPOINT_PREFIX);
+  const gone = goneEndpointIds(endpointRows, (key) =>
     log({ level: 'error', msg: 'stored endpoint record is unusable; ignored', key }),
   );
   for (const endpointId of gone) endpoints.delete(endpointId);
+  // A Retry-After an earlier run was given still holds in this one.
+  for (const [endpointId, until] of pausedEndpoints(endpointRows, clock.now()))
+    health.pause(endpointId, until);
 
   for (const item of await store.list<FlowRecord>(FLOW_PREFIX)) {
     if (item.unreadable) {
@@ -454,9 +459,9 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
 
   /**
    * A delivery pass over one flow's owed events. The lease is taken only when an attempt may
-   * happen: a flow whose due events are all owed to endpoints found unreachable this run (or
-   * waiting out a backoff) costs no write, and one owed only to endpoints another pass is making
-   * first contact with waits for that outcome first.
+   * happen: a flow whose due events are all owed to endpoints found unreachable this run or paused
+   * by a Retry-After (or waiting out a backoff) costs no write, and one owed only to endpoints
+   * another pass is making first contact with waits for that outcome first.
    */
   async function deliverFor(key: string): Promise<void> {
     for (;;) {
@@ -466,7 +471,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       const preview = clone(current.record);
       reroute(preview);
       const work = deliveryWork(preview, endpoints, clock.now(), config.webhookMaxAgeMs);
-      const reachable = [...work.endpointIds].filter((endpointId) => !health.isUnreachable(endpointId));
+      const reachable = [...work.endpointIds].filter((endpointId) => !health.isHeldBack(endpointId));
       if (reachable.length === 0 && !work.hasUpkeep) return;
       const underway = work.hasUpkeep ? undefined : health.firstContactUnderway(reachable);
       if (underway) {
@@ -580,12 +585,17 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         msg: 'webhook endpoint answered 410 Gone: no more deliveries to it',
         endpointId,
       });
-      const record: EndpointRecord = {
-        gone: true,
-        goneAt: new Date(clock.now()).toISOString(),
-        httpStatus: 410,
-      };
-      await store.put(`${ENDPOINT_PREFIX}${endpointId}`, record, 0).catch(() => undefined);
+      await markEndpointGone(store, endpointId, clock.now()).catch(() => undefined);
+    }
+    for (const pause of health.takeNewPauses()) {
+      log({
+        level: 'warn',
+        msg: "webhook endpoint asked to wait (Retry-After): nothing is sent to it until then; every flow's events stay owed",
+        endpointId: pause.endpointId,
+        httpStatus: pause.httpStatus,
+        pausedUntil: new Date(pause.until).toISOString(),
+      });
+      await pauseEndpoint(store, pause.endpointId, pause.until, pause.httpStatus).catch(() => undefined);
     }
     for (const dead of report.deadLettered) {
       log({

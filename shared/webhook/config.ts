@@ -80,6 +80,14 @@ export function parseWebhookEndpoints(env: NodeJS.ProcessEnv = process.env): Web
           `entry ${index + 1} must use https (or http), not ${parsed.protocol}`,
         );
       }
+      // Requests go to origin + path with no Authorization header: a user:password@ would be
+      // dropped silently and every event refused with a 401 until it is dead-lettered.
+      if (parsed.username !== '' || parsed.password !== '') {
+        throw new ConfigError(
+          'WEBHOOK_URL',
+          `entry ${index + 1} carries a user name or password (user:password@), which is never sent: remove it, and let the receiver authenticate the URL's token or the signature (WEBHOOK_SECRET) instead`,
+        );
+      }
       return { id: endpointId(entry), url: entry, format, secret };
     });
 }

@@ -187,14 +187,22 @@ function judge(
     };
   }
   const retryAfterMs = parseRetryAfter(retryAfter, nowMs);
-  // A receiver that verifies signatures answers 401/403 when WEBHOOK_SECRET is not its secret.
   const reason =
-    httpStatus === 401 || httpStatus === 403
-      ? `HTTP ${httpStatus}: the receiver refused the request; check that WEBHOOK_SECRET is the receiver's secret`
-      : `HTTP ${httpStatus}`;
+    httpStatus === 401 || httpStatus === 403 ? refusalReason(format, httpStatus) : `HTTP ${httpStatus}`;
   return retryAfterMs === undefined
     ? { kind: 'retry', httpStatus, reason }
     : { kind: 'retry', httpStatus, retryAfterMs, reason };
+}
+
+/**
+ * A receiver that verifies a signature header answers 401/403 when WEBHOOK_SECRET is not its secret;
+ * for the robots (no such header) the URL's token or the receiver's access rules are what to check.
+ */
+function refusalReason(format: FormatAdapter, httpStatus: number): string {
+  const advice = format.hasSignatureHeader
+    ? "check that WEBHOOK_SECRET is the receiver's secret"
+    : "check the webhook URL (its token) and the receiver's access rules";
+  return `HTTP ${httpStatus}: the receiver refused the request; ${advice}`;
 }
 
 /** Error messages of undici may quote the url; reasons only use codes we choose. */

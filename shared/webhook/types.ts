@@ -51,6 +51,11 @@ export interface WebhookRequest {
 
 /** How one receiver family wants events shaped, signed and judged. */
 export interface FormatAdapter {
+  /**
+   * The receiver checks a signature header made with WEBHOOK_SECRET, so its 401/403 most likely means
+   * the secrets differ. Robots check their signature in the body or query and answer 200 with a code.
+   */
+  readonly hasSignatureHeader?: true;
   build(event: FlowEvent, endpoint: WebhookEndpoint, nowMs: number): WebhookRequest;
   /** Judges a 2xx answer by its body; robots answer 200 even when they refuse a message. */
   judgeSuccess?(httpStatus: number, bodyText: string): DeliveryOutcome;

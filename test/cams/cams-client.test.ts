@@ -355,6 +355,33 @@ describe('CAMS client against the simulator', () => {
     expect(page.flows[2]?.flowName).toBe('two lines');
   });
 
+  it('reports an answer over the 1 MB it reads as larger than that (InvalidResponse, not retried, with the request id), not as "not JSON"', async () => {
+    simulator.injectFault(
+      {
+        kind: 'answer',
+        rewrite: (answer) => ({
+          ...answer,
+          Data: Array.from({ length: 20_000 }, (_, index) => ({
+            FlowId: String(990000000000000 + index),
+            FlowName: `flow name number ${index}`,
+          })),
+        }),
+      },
+      { action: 'ListFlow' },
+    );
+    const error = await failure(
+      client.listFlows(
+        { custSpaceId: 'cs', pageIndex: 1, pageSize: 50 },
+        { credentials: SIMULATOR_CREDENTIALS, onAttempt: (attempt) => attempts.push(attempt) },
+      ),
+    );
+    expect(error).toMatchObject({ code: 'InvalidResponse', retryable: false, httpStatus: 200 });
+    expect(error.message).toContain('body larger than the 1 MB this client reads');
+    expect(error.message).not.toContain('not JSON');
+    expect(error.requestId).toMatch(/^[0-9A-F-]{36}$/);
+    expect(attempts).toHaveLength(1);
+  });
+
   it('lists flows page by page', async () => {
     const page = await client.listFlows(
       { pageIndex: 1, pageSize: 20 },

@@ -106,6 +106,11 @@ describe('deploy configuration check (the workflow step before s deploy)', () =>
       /^WEBHOOK_URL entry 1 is not a valid URL/,
     ],
     [
+      'a webhook URL with a user name and password, which would never be sent',
+      { WEBHOOK_URL: 'https://hook:s3cret-pass@hooks.example.com/x', WEBHOOK_FORMAT: 'slack' },
+      /^WEBHOOK_URL entry 1 carries a user name or password/,
+    ],
+    [
       'a CAMS_ENDPOINT without its scheme',
       { CAMS_ENDPOINT: 'cams.ap-southeast-1.aliyuncs.com' },
       /^CAMS_ENDPOINT /,

@@ -367,6 +367,47 @@ describe('POST /events/{eventId}/redeliver', () => {
   });
 });
 
+describe("an endpoint a receiver's Retry-After paused", () => {
+  it('is shown paused until then by /overview, /deliveries and redelivery, and the poller sends it nothing meanwhile', async () => {
+    const [owed] = body(await call('/deliveries', { path: '/deliveries', headers: read })).items;
+    const endpointId = String((owed?.endpoints as string[] | undefined)?.[0]);
+    const until = world.clock.now() + 10 * 60_000;
+    const untilIso = new Date(until).toISOString();
+    const key = `endpoint/${endpointId}`;
+    await world.store.put(key, { gone: false, goneAt: '', httpStatus: 429, pausedUntil: until }, 0);
+    try {
+      const overview = body(await call('/overview', { path: '/overview', headers: read }));
+      expect(overview.pausedEndpoints).toEqual([{ endpointId, until: untilIso }]);
+      const pending = body(await call('/deliveries', { path: '/deliveries', headers: read }));
+      expect(pending.items[0]).toMatchObject({ eventId: owed?.eventId, nextAttemptAt: untilIso });
+
+      const history = body(
+        await call('/flows/{flowId}/history', { path: `/flows/${BUSY_FLOW}/history`, headers: read }),
+      );
+      const eventId = history.items[1]?.eventId ?? '';
+      const answer = await call('/events/{eventId}/redeliver', {
+        method: 'POST',
+        path: `/events/${eventId}/redeliver`,
+        headers: admin,
+      });
+      expect(answer.statusCode).toBe(202);
+      expect(body(answer)).toMatchObject({
+        requeued: true,
+        pausedEndpoints: [{ endpointId, until: untilIso }],
+      });
+
+      const requests = world.receiver.received.length;
+      world.clock.advance(1000);
+      expect(await world.run()).toMatchObject({ delivered: 0 });
+      expect(world.receiver.received.length).toBe(requests);
+    } finally {
+      const row = await world.store.get(key);
+      if (row) await world.store.delete(key, row.version);
+    }
+    expect(body(await call('/overview', { path: '/overview', headers: read })).pausedEndpoints).toEqual([]);
+  });
+});
+
 describe('hostile state', () => {
   it('counts a record that fails the schema instead of failing the listing, and names it when asked for', async () => {
     const store = await createStateStore(`file:${stateDirectory}`);

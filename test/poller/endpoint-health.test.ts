@@ -53,6 +53,33 @@ describe('endpoint health', () => {
     expect(health.unreachable().size).toBe(0);
   });
 
+  it('an answer with a Retry-After pauses the endpoint for every flow until then, once, and a pause read back does too', async () => {
+    let now = 1_000_000;
+    const health = new EndpointHealth(() => now);
+    const slowDown: DeliveryOutcome = {
+      kind: 'retry',
+      httpStatus: 429,
+      retryAfterMs: 5_000,
+      reason: 'HTTP 429',
+    };
+    expect(await health.attempt('a', async () => slowDown)).toEqual(slowDown);
+    expect(health.isHeldBack('a')).toBe(true);
+    expect(await health.attempt('a', async () => ok)).toBe('skipped');
+    expect(health.takeNewPauses()).toEqual([{ endpointId: 'a', until: 1_005_000, httpStatus: 429 }]);
+    expect(health.takeNewPauses()).toEqual([]);
+    expect(health.unreachable().size).toBe(0);
+    now += 5_000;
+    expect(await health.attempt('a', async () => ok)).toEqual(ok);
+
+    health.pause('b', now + 60_000);
+    expect(await health.attempt('b', async () => ok)).toBe('skipped');
+    expect(health.takeNewPauses()).toEqual([]);
+    // A 429 without Retry-After (or Retry-After: 0) stays the answered event's own backoff.
+    const plain: DeliveryOutcome = { kind: 'retry', httpStatus: 429, reason: 'HTTP 429' };
+    expect(await health.attempt('c', async () => plain)).toEqual(plain);
+    expect(await health.attempt('c', async () => ok)).toEqual(ok);
+  });
+
   it('an HTTP answer, even a 503, keeps the endpoint in use (its failures stay per flow)', async () => {
     const health = new EndpointHealth();
     const refused: DeliveryOutcome = { kind: 'retry', httpStatus: 503, reason: 'HTTP 503' };

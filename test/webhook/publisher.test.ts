@@ -273,6 +273,26 @@ describe('delivery outcomes', () => {
     });
   });
 
+  it.each([
+    ['standard', /check that WEBHOOK_SECRET is the receiver's secret$/],
+    ['meta', /check that WEBHOOK_SECRET is the receiver's secret$/],
+    ['slack', /check the webhook URL \(its token\) and the receiver's access rules$/],
+    ['feishu', /check the webhook URL \(its token\) and the receiver's access rules$/],
+    ['dingtalk', /check the webhook URL \(its token\) and the receiver's access rules$/],
+  ] as const)(
+    'a 401/403 from a %s receiver is a retry whose reason names what that format can get wrong',
+    async (format, advice) => {
+      for (const status of [401, 403]) {
+        const server = await rawServer(() => ({ status }));
+        const outcome = await createWebhookPublisher().deliver(event, endpoint(server.url, format));
+        expect(outcome).toMatchObject({ kind: 'retry', httpStatus: status });
+        const reason = outcome.kind === 'retry' ? outcome.reason : '';
+        expect(reason).toMatch(advice);
+        if (!advice.source.includes('WEBHOOK_SECRET')) expect(reason).not.toContain('WEBHOOK_SECRET');
+      }
+    },
+  );
+
   it('500 and 3xx are retries; redirects are not followed', async () => {
     const r = await receiver();
     const publisher = createWebhookPublisher();
@@ -362,6 +382,10 @@ describe('parseWebhookEndpoints', () => {
       { WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: Buffer.alloc(32, 0x7a).toString('base64') },
       'WEBHOOK_SECRET',
     ],
+    // A user:password@ is never sent (no Authorization header): refused, not silently dropped.
+    [{ WEBHOOK_URL: 'http://hookzz:s3cretzz@127.0.0.1:9/in', WEBHOOK_FORMAT: 'slack' }, 'WEBHOOK_URL'],
+    [{ WEBHOOK_URL: 'https://a.example/h,https://zz@b.example/h', WEBHOOK_SECRET: SECRET }, 'WEBHOOK_URL'],
+    [{ WEBHOOK_URL: 'https://:zzpw@a.example/h', WEBHOOK_SECRET: SECRET }, 'WEBHOOK_URL'],
   ])('rejects %j naming %s', (env, variable) => {
     let thrown: unknown;
     try {

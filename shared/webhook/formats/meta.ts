@@ -7,6 +7,7 @@ export function signMeta(secret: string, body: string): string {
 
 /** Meta's `flows` webhook envelope, so receivers built for the Cloud API work unchanged. */
 export const metaFormat: FormatAdapter = {
+  hasSignatureHeader: true,
   build(event, endpoint, nowMs) {
     const { data } = event;
     const status = data.status ?? 'DELETED';

@@ -23,6 +23,7 @@ export function signStandard(secret: string, id: string, timestampSeconds: numbe
 }
 
 export const standardFormat: FormatAdapter = {
+  hasSignatureHeader: true,
   build(event, endpoint, nowMs) {
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
     const timestamp = Math.floor(nowMs / 1000);
