@@ -75,9 +75,10 @@ export class FileStateStore implements StateStore {
         throw new StateStoreError(
           'StateUnavailable',
           `cannot create state directory ${this.#directory}: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
+          // A folder that cannot be made now (a removed mount or link target, which node reports as
+          // ENOTDIR like a path through a file; a full disk) may be later: retryable, so the HTTP
+          // function answers 503 with Retry-After and the poller's next run tries again.
+          { retryable: true, cause: error },
         );
       },
     );

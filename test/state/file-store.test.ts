@@ -5,6 +5,7 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -173,6 +174,27 @@ describe('file store', () => {
       }
     } finally {
       rmSync(parent, { force: true });
+    }
+  });
+
+  it('answers a folder that cannot be made (a dangling symlink on the way, or first use) as retryable StateUnavailable', async () => {
+    const root = freshDirectory();
+    const disk = join(root, 'disk');
+    mkdirSync(disk);
+    // .local on another disk through a symlink: the disk's folder goes, the link stays and dangles.
+    symlinkSync(disk, join(root, 'link'));
+    const store = await createStateStore(`file:${join(root, 'link', 'state')}`);
+    await store.put('flow/-/1', { status: 'PUBLISHED' }, 0);
+    rmSync(disk, { recursive: true, force: true });
+    try {
+      await expect(store.list('flow/')).rejects.toMatchObject({ code: 'StateUnavailable', retryable: true });
+      const fresh = await createStateStore(`file:${join(root, 'link', 'other')}`);
+      await expect(fresh.get('flow/-/1')).rejects.toMatchObject({
+        code: 'StateUnavailable',
+        retryable: true,
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 
