@@ -142,7 +142,7 @@ export function createHttpHandler(dependencies: HttpHandlerDependencies = {}) {
       log(
         JSON.stringify({
           level: 'error',
-          msg: 'HTTP_API_TOKENS is empty: every route but /healthz answers 401. Set HTTP_API_TOKENS, or HTTP_AUTH=none when the HTTP trigger authenticates (HTTP_TRIGGER_AUTH_TYPE=function).',
+          msg: 'HTTP_API_TOKENS is empty: every route but /healthz and the status page answers 401. Set HTTP_API_TOKENS, or HTTP_AUTH=none when the HTTP trigger authenticates (HTTP_TRIGGER_AUTH_TYPE=function).',
         }),
       );
     }

@@ -89,7 +89,7 @@ export function apiError(
     const requestId = answer.requestId;
     return new InvokeApiError({
       code: 'UnexpectedAnswer',
-      message: `${action} ${functionName} failed: HTTP ${answer.status} from ${target.protocol}://${target.endpoint}, request id ${requestId ?? '(none)'}: the answer is not FC's JSON error (a proxy or gateway in between, or DEPLOY_FC_ENDPOINT pointing at something else?): ${reason}`,
+      message: `${action} ${functionName} failed: UnexpectedAnswer (HTTP ${answer.status}) from ${target.protocol}://${target.endpoint}, request id ${requestId ?? '(none)'}: the answer is not FC's JSON error (a proxy or gateway in between, or DEPLOY_FC_ENDPOINT pointing at something else?): ${reason}`,
       httpStatus: answer.status,
       ...(requestId ? { requestId } : {}),
       cause: error,

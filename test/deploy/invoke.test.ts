@@ -266,7 +266,7 @@ describe('invoke tool', () => {
       expect(await runInvokeCli(['http'], env, io)).toBe(1);
       expect(err).toEqual([
         expect.stringMatching(
-          `^InvokeFunction cams-flow-watch-http failed: HTTP ${status} from ${api.endpoint}, request id ${requestId ?? '\\(none\\)'}: the answer is not FC's JSON error`,
+          `^InvokeFunction cams-flow-watch-http failed: UnexpectedAnswer \\(HTTP ${status}\\) from ${api.endpoint}, request id ${requestId ?? '\\(none\\)'}: the answer is not FC's JSON error`,
         ),
       ]);
       expect(err.join('\n')).not.toContain(SECRET);
