@@ -378,6 +378,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
             msg: `flow discovery stopped early: ${found.stoppedBecause}`,
             custSpaceId,
             found: found.flows.length,
+            ...(found.error === undefined ? {} : { error: describe(found.error) }),
           });
         }
         const current = new Set(found.flows.map((flow) => flow.flowId));

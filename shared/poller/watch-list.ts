@@ -1,4 +1,4 @@
-import type { CallOptions, CamsClient, FlowSummary } from '../cams';
+import type { CallOptions, CamsClient, FlowPage, FlowSummary } from '../cams';
 import { validateCustSpaceId, validateFlowId } from '../cams';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
@@ -49,7 +49,13 @@ export interface Discovered {
   /** False when the listing stopped before its last page: absence from `flows` means nothing. */
   readonly complete: boolean;
   /** Why an incomplete listing stopped. */
-  readonly stoppedBecause?: 'call budget spent' | 'a page repeated earlier flows' | 'too many pages';
+  readonly stoppedBecause?:
+    | 'call budget spent'
+    | 'a page repeated earlier flows'
+    | 'too many pages'
+    | 'a later page failed';
+  /** The failure of the page that ended an incomplete listing (`a later page failed`). */
+  readonly error?: unknown;
   /** Ids ListFlow sent that no GetFlow could take (never put into state). */
   readonly invalidIds: number;
 }
@@ -57,7 +63,9 @@ export interface Discovered {
 /**
  * Every flow of a cust space, page by page; each page is one call against the poller's budget,
  * and at most `maxCalls` pages are read. A page that brings no new flow (CAMS repeating a page,
- * or ignoring `Page`) ends the listing early instead of looping to the page limit.
+ * or ignoring `Page`) ends the listing early instead of looping to the page limit. A page that
+ * fails after the first ends the listing as incomplete with what the pages before it found
+ * (a failing first page throws: there is nothing to keep).
  */
 export async function listCustSpaceFlows(
   cams: CamsClient,
@@ -73,7 +81,19 @@ export async function listCustSpaceFlows(
     if (pageIndex > maxCalls) {
       return { flows: [...found.values()], complete: false, stoppedBecause: 'call budget spent', invalidIds };
     }
-    const page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
+    let page: FlowPage;
+    try {
+      page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
+    } catch (error) {
+      if (pageIndex === 1) throw error;
+      return {
+        flows: [...found.values()],
+        complete: false,
+        stoppedBecause: 'a later page failed',
+        error,
+        invalidIds,
+      };
+    }
     let isNew = false;
     for (const flow of page.flows) {
       if (!isValidFlowId(flow.flowId)) {

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../../shared/poller';
+import { type PollerWorld, startPollerWorld } from './harness';
+
+const SPACE = 'space-a';
+const flows = Array.from({ length: 120 }, (_, index) => ({
+  flowId: String(980000000000000 + index),
+  flowName: `flow_${index}`,
+  status: 'PUBLISHED',
+  custSpaceId: SPACE,
+}));
+
+let world: PollerWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+const listCalls = (w: PollerWorld) => w.simulator.calls.filter((call) => call.action === 'ListFlow').length;
+const records = async (w: PollerWorld) => (await w.store.list<FlowRecord>('flow/')).length;
+
+/** Rewrites the `page`-th ListFlow answer (1-based, counted across the whole test) with `change`. */
+function rewritePage(
+  w: PollerWorld,
+  page: number,
+  change: (data: Array<Record<string, unknown>>) => unknown,
+): void {
+  let seen = 0;
+  w.simulator.injectFault(
+    {
+      kind: 'answer',
+      rewrite: (answer) => {
+        seen += 1;
+        return seen === page
+          ? { ...answer, Data: change(answer.Data as Array<Record<string, unknown>>) }
+          : answer;
+      },
+    },
+    { action: 'ListFlow' },
+  );
+}
+
+describe('poller discovery against hostile ListFlow pages', () => {
+  it.each([
+    ['an empty FlowId', { FlowId: '', FlowName: 'x' }],
+    ['a null FlowId', { FlowId: null }],
+    ['a numeric FlowId', { FlowId: 12345 }],
+    ['an entry that is no object', 'oops'],
+  ])('one entry with %s costs neither its page nor the listing', async (_, entry) => {
+    world = await startPollerWorld({ flows, pollQps: 5, watch: '', custSpaces: SPACE });
+    rewritePage(world, 3, (data) => [...data, entry]);
+    const summary = await world.run();
+    expect(summary).toMatchObject({ flowsChecked: 120, failed: 0 });
+    expect(await records(world)).toBe(120);
+    expect(world.logs).toContainEqual(
+      expect.objectContaining({ msg: 'ListFlow sent flow ids no GetFlow accepts; ignored', count: 1 }),
+    );
+    const saved = await world.store.get<{ flowIds: string[] }>(`discovery/${SPACE}`);
+    expect(saved?.value.flowIds).toHaveLength(120);
+  });
+
+  it('keeps a flow whose FlowName is of the wrong type, without its name', async () => {
+    world = await startPollerWorld({ flows: flows.slice(0, 3), pollQps: 5, watch: '', custSpaces: SPACE });
+    rewritePage(world, 1, (data) =>
+      data.map((flow, index) => (index === 1 ? { ...flow, FlowName: 42 } : flow)),
+    );
+    expect(await world.run()).toMatchObject({ flowsChecked: 3, failed: 0 });
+  });
+
+  it('a page failing after the first ends the listing incomplete, keeping what the pages before it found', async () => {
+    world = await startPollerWorld({ flows, pollQps: 5, watch: '', custSpaces: SPACE });
+    rewritePage(world, 3, () => 'broken');
+    const summary = await world.run();
+    expect(summary.flowsChecked).toBe(100);
+    expect(world.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'flow discovery stopped early: a later page failed',
+        custSpaceId: SPACE,
+        found: 100,
+      }),
+    );
+    // Incomplete: not saved as the space's list, so the next run lists it again, and finds the rest.
+    expect(await world.store.get(`discovery/${SPACE}`)).toBeUndefined();
+    world.simulator.clearFaults();
+    world.clock.advance(61_000);
+    await world.run();
+    expect(await records(world)).toBe(120);
+    expect(listCalls(world)).toBe(6);
+  });
+});
