@@ -62,8 +62,9 @@ export interface Discovered {
 
 /**
  * Every flow of a cust space, page by page; each page is one call against the poller's budget,
- * and at most `maxCalls` pages are read. A page that brings no new flow (CAMS repeating a page,
- * or ignoring `Page`) ends the listing early instead of looping to the page limit. A page that
+ * and at most `maxCalls` pages are read. A page that brings no id not sent before, usable or not
+ * (CAMS repeating a page, or ignoring `Page`), ends the listing early instead of looping to the
+ * page limit. A page that
  * fails after the first ends the listing as incomplete with what the pages before it found
  * (a failing first page throws: there is nothing to keep).
  */
@@ -74,6 +75,7 @@ export async function listCustSpaceFlows(
   maxCalls = MAX_PAGES,
 ): Promise<Discovered> {
   const found = new Map<string, FlowSummary>();
+  const listed = new Set<string>();
   let invalidIds = 0;
   for (let pageIndex = 1; ; pageIndex += 1) {
     if (pageIndex > MAX_PAGES)
@@ -96,11 +98,13 @@ export async function listCustSpaceFlows(
     }
     let isNew = false;
     for (const flow of page.flows) {
+      // Judged on every id sent, usable or not: a page of ids no GetFlow takes is no repeat.
+      if (!listed.has(flow.flowId)) isNew = true;
+      listed.add(flow.flowId);
       if (!isValidFlowId(flow.flowId)) {
         invalidIds += 1;
         continue;
       }
-      if (!found.has(flow.flowId)) isNew = true;
       found.set(flow.flowId, flow);
     }
     if (page.flows.length < LIST_PAGE_SIZE) return { flows: [...found.values()], complete: true, invalidIds };

@@ -88,4 +88,38 @@ describe('poller discovery against hostile ListFlow pages', () => {
     expect(await records(world)).toBe(120);
     expect(listCalls(world)).toBe(6);
   });
+
+  it('a full page of ids no GetFlow takes is no repeat: the pages after it are still listed', async () => {
+    world = await startPollerWorld({ flows, pollQps: 5, watch: '', custSpaces: SPACE });
+    rewritePage(world, 2, (data) =>
+      data.map((flow) => ({ ...flow, FlowId: `flow id ${String(flow.FlowId)}` })),
+    );
+    const summary = await world.run();
+    // Pages 1 and 3: 50 + 20 flows; page 2's 50 ids are counted and never stored.
+    expect(summary).toMatchObject({ flowsChecked: 70, failed: 0 });
+    expect(listCalls(world)).toBe(3);
+    expect(world.logs).toContainEqual(
+      expect.objectContaining({ msg: 'ListFlow sent flow ids no GetFlow accepts; ignored', count: 50 }),
+    );
+    expect(
+      world.logs.filter((entry) => String(entry.msg).startsWith('flow discovery stopped early')),
+    ).toEqual([]);
+  });
+
+  it('a page repeating earlier ids, usable or not, still ends the listing', async () => {
+    world = await startPollerWorld({ flows, pollQps: 5, watch: '', custSpaces: SPACE });
+    const unusable = Array.from({ length: 50 }, (_, index) => ({ FlowId: `bad id ${index}` }));
+    world.simulator.injectFault(
+      { kind: 'answer', rewrite: (answer) => ({ ...answer, Data: unusable }) },
+      { action: 'ListFlow' },
+    );
+    await world.run();
+    expect(listCalls(world)).toBe(2);
+    expect(world.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'flow discovery stopped early: a page repeated earlier flows',
+        found: 0,
+      }),
+    );
+  });
 });
