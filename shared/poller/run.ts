@@ -48,6 +48,7 @@ import { RepeatedLog } from './repeated-log';
 import { rerouteOwedEvents } from './reroute';
 import {
   accountFailureBackoffMs,
+  believable,
   type ContestedPicks,
   dueOrder,
   failureBackoffMs,
@@ -358,7 +359,18 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     }
     const previous = parsedList?.ok ? parsedList.record : undefined;
     let flowIds = (previous?.flowIds ?? []).filter((flowId) => isValidFlowId(flowId));
-    const isDue = !previous || clock.now() - previous.lastRunAt >= config.discoveryIntervalS * 1000;
+    // Stamped more than a day ahead (a host with a wrong date, a hand edit): due, or the space would
+    // not be listed again until then.
+    const lastRunAt = previous && believable(previous.lastRunAt, clock.now());
+    if (previous && lastRunAt === undefined) {
+      log({
+        level: 'warn',
+        msg: 'stored discovery record is dated more than a day ahead; listing again',
+        key: discoveryKey(custSpaceId),
+        lastRunAt: previous.lastRunAt,
+      });
+    }
+    const isDue = lastRunAt === undefined || clock.now() - lastRunAt >= config.discoveryIntervalS * 1000;
     if (isDue && clock.now() < stopAt && discoveryCallsLeft > 0) {
       const callsBefore = summary.camsCalls;
       try {

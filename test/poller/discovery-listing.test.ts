@@ -123,3 +123,51 @@ describe('poller discovery against hostile ListFlow pages', () => {
     );
   });
 });
+
+/** Two flows listed once, then the space's discovery record re-dated `aheadMs` past the clock. */
+async function listedThenDatedAhead(aheadMs: number): Promise<{ world: PollerWorld; lastRunAt: number }> {
+  const started = await startPollerWorld({
+    flows: flows.slice(0, 2),
+    pollQps: 5,
+    watch: '',
+    custSpaces: SPACE,
+    discoveryIntervalS: 600,
+  });
+  world = started;
+  await started.run();
+  const stored = await started.store.get<{ lastRunAt: number }>(`discovery/${SPACE}`);
+  const lastRunAt = started.clock.now() + aheadMs;
+  await started.store.put(`discovery/${SPACE}`, { ...stored?.value, lastRunAt }, stored?.version ?? 0);
+  return { world: started, lastRunAt };
+}
+
+describe('poller discovery against a hostile discovery record', () => {
+  it('lists again, logging it once, when the record is dated more than a day ahead', async () => {
+    const { world: dated, lastRunAt } = await listedThenDatedAhead(365 * 24 * 3600_000);
+    for (const flow of flows.slice(2, 5)) dated.simulator.setFlow(flow);
+    dated.clock.advance(61_000);
+    await dated.run();
+    expect(await records(dated)).toBe(5);
+    const warnings = () =>
+      dated.logs.filter(
+        (entry) => entry.msg === 'stored discovery record is dated more than a day ahead; listing again',
+      );
+    expect(warnings()).toEqual([
+      expect.objectContaining({ level: 'warn', key: `discovery/${SPACE}`, lastRunAt }),
+    ]);
+    // The listing saved a believable date: the next run within DISCOVERY_INTERVAL_SECONDS neither lists nor warns.
+    const lists = listCalls(dated);
+    dated.clock.advance(61_000);
+    await dated.run();
+    expect(listCalls(dated)).toBe(lists);
+    expect(warnings()).toHaveLength(1);
+  });
+
+  it('keeps a record dated less than a day ahead (clock skew between instances)', async () => {
+    const { world: skewed } = await listedThenDatedAhead(3600_000);
+    const lists = listCalls(skewed);
+    skewed.clock.advance(61_000);
+    await skewed.run();
+    expect(listCalls(skewed)).toBe(lists);
+  });
+});
