@@ -1,5 +1,12 @@
-import type { CallOptions, CamsClient, FlowPage, FlowSummary } from '../cams';
-import { validateCustSpaceId, validateFlowId } from '../cams';
+import {
+  type CallOptions,
+  type CamsClient,
+  CamsError,
+  type FlowPage,
+  type FlowSummary,
+  validateCustSpaceId,
+  validateFlowId,
+} from '../cams';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
 
@@ -53,26 +60,33 @@ export interface Discovered {
     | 'call budget spent'
     | 'a page repeated earlier flows'
     | 'too many pages'
-    | 'a later page failed';
-  /** The failure of the page that ended an incomplete listing (`a later page failed`). */
+    | 'a later page failed'
+    | 'the run ended';
+  /** The failure of the page that ended an incomplete listing (`a later page failed`, `the run ended`). */
   readonly error?: unknown;
   /** Ids ListFlow sent that no GetFlow could take (never put into state). */
   readonly invalidIds: number;
 }
 
+export interface ListingOptions {
+  /** Calls the listing may still spend, asked before each page (a run's discovery share). */
+  readonly callsLeft?: (() => number) | undefined;
+  /** Hears each page's usable flows as it arrives, so they can be watched before the listing ends. */
+  readonly onPage?: ((flows: readonly FlowSummary[]) => void) | undefined;
+}
+
 /**
  * Every flow of a cust space, page by page; each page is one call against the poller's budget,
- * and at most `maxCalls` pages are read. A page that brings no id not sent before, usable or not
+ * read while `callsLeft` allows. A page that brings no id not sent before, usable or not
  * (CAMS repeating a page, or ignoring `Page`), ends the listing early instead of looping to the
- * page limit. A page that
- * fails after the first ends the listing as incomplete with what the pages before it found
- * (a failing first page throws: there is nothing to keep).
+ * page limit. A page that fails after the first ends the listing as incomplete with what the
+ * pages before it found (a failing first page throws: there is nothing to keep).
  */
 export async function listCustSpaceFlows(
   cams: CamsClient,
   custSpaceId: string,
   callOptions: CallOptions,
-  maxCalls = MAX_PAGES,
+  { callsLeft = () => MAX_PAGES, onPage }: ListingOptions = {},
 ): Promise<Discovered> {
   const found = new Map<string, FlowSummary>();
   const listed = new Set<string>();
@@ -80,7 +94,7 @@ export async function listCustSpaceFlows(
   for (let pageIndex = 1; ; pageIndex += 1) {
     if (pageIndex > MAX_PAGES)
       return { flows: [...found.values()], complete: false, stoppedBecause: 'too many pages', invalidIds };
-    if (pageIndex > maxCalls) {
+    if (callsLeft() <= 0) {
       return { flows: [...found.values()], complete: false, stoppedBecause: 'call budget spent', invalidIds };
     }
     let page: FlowPage;
@@ -88,15 +102,17 @@ export async function listCustSpaceFlows(
       page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
     } catch (error) {
       if (pageIndex === 1) throw error;
+      const isRunOver = error instanceof CamsError && error.code === 'DeadlineExceeded';
       return {
         flows: [...found.values()],
         complete: false,
-        stoppedBecause: 'a later page failed',
+        stoppedBecause: isRunOver ? 'the run ended' : 'a later page failed',
         error,
         invalidIds,
       };
     }
     let isNew = false;
+    const usable: FlowSummary[] = [];
     for (const flow of page.flows) {
       // Judged on every id sent, usable or not: a page of ids no GetFlow takes is no repeat.
       if (!listed.has(flow.flowId)) isNew = true;
@@ -106,7 +122,9 @@ export async function listCustSpaceFlows(
         continue;
       }
       found.set(flow.flowId, flow);
+      usable.push(flow);
     }
+    onPage?.(usable);
     if (page.flows.length < LIST_PAGE_SIZE) return { flows: [...found.values()], complete: true, invalidIds };
     if (!isNew) {
       return {
