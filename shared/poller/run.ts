@@ -118,6 +118,10 @@ interface DueListing {
   readonly flowIds: readonly string[];
   /** When its last complete listing ran; undefined when never (or not believably). */
   readonly lastRunAt: number | undefined;
+  /** When a listing of it last started (undefined: never, or not believably). */
+  readonly triedAt: number | undefined;
+  /** Where an earlier listing cut short stopped; undefined to start at page 1. */
+  readonly nextPage: number | undefined;
   readonly version: number;
 }
 
@@ -388,9 +392,22 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     }
     for (const flowId of flowIds) watch(flowId, custSpaceId);
     const isDue = lastRunAt === undefined || clock.now() - lastRunAt >= config.discoveryIntervalS * 1000;
-    if (isDue) dueListings.push({ custSpaceId, flowIds, lastRunAt, version: stored?.version ?? 0 });
+    if (isDue) {
+      dueListings.push({
+        custSpaceId,
+        flowIds,
+        lastRunAt,
+        triedAt:
+          typeof previous?.triedAt === 'number' ? believable(previous.triedAt, clock.now()) : undefined,
+        nextPage: typeof previous?.nextPage === 'number' ? previous.nextPage : undefined,
+        version: stored?.version ?? 0,
+      });
+    }
   }
   for (const key of quarantined) watched.delete(key);
+  // The space tried longest ago (or never) goes first, so one too large for a run's share cannot
+  // take every run's share from the spaces listed after it (ties keep WATCH_CUST_SPACES order).
+  dueListings.sort((one, other) => (one.triedAt ?? 0) - (other.triedAt ?? 0));
 
   const runCalls = Math.max(1, Math.floor((config.pollQps * Math.max(0, stopAt - startedAt)) / 1000));
   const discoveryShare = Math.max(1, Math.floor(runCalls * DISCOVERY_SHARE));
@@ -411,6 +428,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
    * may be checked in this run; a listing cut short (the run's end, the share, a failing page)
    * keeps what it found, and is saved as still due.
    */
+  let lastTriedAt = 0;
   async function discover(): Promise<void> {
     for (const listing of dueListings) {
       if (clock.now() >= stopAt || discoveryCalls >= discoveryShare) return;
@@ -418,10 +436,15 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     }
   }
 
-  async function discoverSpace({ custSpaceId, flowIds, lastRunAt, version }: DueListing): Promise<void> {
+  async function discoverSpace(listing: DueListing): Promise<void> {
+    const { custSpaceId, flowIds, lastRunAt, nextPage } = listing;
+    // Strictly later than the listing before it in this run, so the order holds at equal times.
+    const triedAt = Math.max(clock.now(), lastTriedAt + 1);
+    lastTriedAt = triedAt;
     let found: Discovered;
     try {
       found = await listCustSpaceFlows(cams, custSpaceId, discoveryCallOptions, {
+        firstPage: nextPage,
         callsLeft: () => discoveryShare - discoveryCalls,
         onPage: (flows) => {
           for (const flow of flows) watch(flow.flowId, custSpaceId, flow.flowName);
@@ -435,6 +458,8 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         custSpaceId,
         error: describe(error),
       });
+      // A page that keeps failing must not hold the listing there: the next one starts at page 1.
+      if (nextPage !== undefined) await saveListing(listing, { lastRunAt: lastRunAt ?? 0, flowIds, triedAt });
       return;
     }
     const now = clock.now();
@@ -452,19 +477,22 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         msg: `flow discovery stopped early: ${found.stoppedBecause}`,
         custSpaceId,
         found: found.flows.length,
+        ...(found.nextPage === undefined ? {} : { nextPage: found.nextPage }),
         ...(found.error === undefined ? {} : { error: describe(found.error) }),
       });
     }
     const current = new Set(found.flows.map((flow) => flow.flowId));
     const missing = flowIds.filter((flowId) => !current.has(flowId));
-    if (found.complete && current.size === 0 && flowIds.length > 0) {
+    // Only a listing from page 1 to its end says what the space holds now.
+    const isWhole = found.complete && (nextPage ?? 1) === 1;
+    if (isWhole && current.size === 0 && flowIds.length > 0) {
       log({
         level: 'warn',
         msg: 'ListFlow listed no flows for a space that had some; not taken as removals',
         custSpaceId,
         previously: flowIds.length,
       });
-    } else if (found.complete && missing.length > 0) {
+    } else if (isWhole && missing.length > 0) {
       log({
         level: 'info',
         msg: 'flows missing from ListFlow; their GetFlow decides',
@@ -474,12 +502,19 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     }
     // Keep the missing ones until their own check confirms the removal.
     const kept = missing.filter((flowId) => held.get(flowKey(flowId, custSpaceId))?.record.removed !== true);
-    // An incomplete listing adds what it found and keeps its space due (its date stays as it was).
+    // An incomplete listing adds what it found and keeps its space due (its date stays as it
+    // was); cut short for want of calls or time, the next one goes on from where it stopped.
     const saved: DiscoveryRecord = {
       lastRunAt: found.complete ? now : (lastRunAt ?? 0),
       flowIds: [...current, ...kept],
+      triedAt,
+      ...(found.nextPage === undefined ? {} : { nextPage: found.nextPage }),
     };
-    await store.put(discoveryKey(custSpaceId), saved, version).catch((error: unknown) => {
+    await saveListing(listing, saved);
+  }
+
+  async function saveListing({ custSpaceId, version }: DueListing, record: DiscoveryRecord): Promise<void> {
+    await store.put(discoveryKey(custSpaceId), record, version).catch((error: unknown) => {
       log({
         level: 'warn',
         msg: 'discovery record not saved; listed again next run',

@@ -66,6 +66,12 @@ export interface Discovered {
   readonly error?: unknown;
   /** Ids ListFlow sent that no GetFlow could take (never put into state). */
   readonly invalidIds: number;
+  /**
+   * The page a later listing may go on from: set when this one stopped for want of calls or time,
+   * not when CAMS failed or looked wrong (a failing, repeated page, too many pages), where the
+   * next listing starts again at page 1.
+   */
+  readonly nextPage?: number | undefined;
 }
 
 export interface ListingOptions {
@@ -73,6 +79,8 @@ export interface ListingOptions {
   readonly callsLeft?: (() => number) | undefined;
   /** Hears each page's usable flows as it arrives, so they can be watched before the listing ends. */
   readonly onPage?: ((flows: readonly FlowSummary[]) => void) | undefined;
+  /** The page to start at: where an earlier, incomplete listing stopped (1 when absent or past the limit). */
+  readonly firstPage?: number | undefined;
 }
 
 /**
@@ -80,28 +88,37 @@ export interface ListingOptions {
  * read while `callsLeft` allows. A page that brings no id not sent before, usable or not
  * (CAMS repeating a page, or ignoring `Page`), ends the listing early instead of looping to the
  * page limit. A page that fails after the first ends the listing as incomplete with what the
- * pages before it found (a failing first page throws: there is nothing to keep).
+ * pages before it found (a failing first page throws: there is nothing to keep). A listing may
+ * start where an earlier one stopped (`firstPage`), so a space larger than one run's share is
+ * still listed to its end over several runs.
  */
 export async function listCustSpaceFlows(
   cams: CamsClient,
   custSpaceId: string,
   callOptions: CallOptions,
-  { callsLeft = () => MAX_PAGES, onPage }: ListingOptions = {},
+  { callsLeft = () => MAX_PAGES, onPage, firstPage = 1 }: ListingOptions = {},
 ): Promise<Discovered> {
   const found = new Map<string, FlowSummary>();
   const listed = new Set<string>();
   let invalidIds = 0;
-  for (let pageIndex = 1; ; pageIndex += 1) {
+  const startPage = Number.isInteger(firstPage) && firstPage >= 1 && firstPage <= MAX_PAGES ? firstPage : 1;
+  for (let pageIndex = startPage; ; pageIndex += 1) {
     if (pageIndex > MAX_PAGES)
       return { flows: [...found.values()], complete: false, stoppedBecause: 'too many pages', invalidIds };
     if (callsLeft() <= 0) {
-      return { flows: [...found.values()], complete: false, stoppedBecause: 'call budget spent', invalidIds };
+      return {
+        flows: [...found.values()],
+        complete: false,
+        stoppedBecause: 'call budget spent',
+        invalidIds,
+        nextPage: pageIndex,
+      };
     }
     let page: FlowPage;
     try {
       page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
     } catch (error) {
-      if (pageIndex === 1) throw error;
+      if (pageIndex === startPage) throw error;
       const isRunOver = error instanceof CamsError && error.code === 'DeadlineExceeded';
       return {
         flows: [...found.values()],
@@ -109,6 +126,7 @@ export async function listCustSpaceFlows(
         stoppedBecause: isRunOver ? 'the run ended' : 'a later page failed',
         error,
         invalidIds,
+        ...(isRunOver ? { nextPage: pageIndex } : {}),
       };
     }
     let isNew = false;

@@ -170,3 +170,70 @@ describe('poller discovery against a hostile discovery record', () => {
     expect(listCalls(skewed)).toBe(lists);
   });
 });
+
+describe('poller discovery of a cust space larger than a run’s share', () => {
+  it('goes on where it stopped next run, after the spaces it starved', async () => {
+    const big = flowsInSpace('space-big', 600, 980000000000000);
+    const small = flowsInSpace('space-small', 3, 990000000000000);
+    world = await startPollerWorld({
+      flows: [...big, ...small],
+      pollQps: 5,
+      watch: '',
+      custSpaces: 'space-big,space-small',
+    });
+    const w = world;
+    // 10 s runs at POLL_QPS=5: a discovery share of 11 calls, 12 pages and an empty one needed.
+    const listingsOfRun = async () => {
+      const before = w.simulator.calls.length;
+      await w.run({ timeoutS: 10 });
+      w.clock.advance(61_000);
+      return w.simulator.calls
+        .slice(before)
+        .filter((call) => call.action === 'ListFlow')
+        .map((call) => call.custSpaceId);
+    };
+    const record = async (space: string) =>
+      (await w.store.get<{ lastRunAt: number; flowIds: string[]; nextPage?: number }>(`discovery/${space}`))
+        ?.value;
+
+    expect(await listingsOfRun()).toEqual(Array(11).fill('space-big'));
+    expect(await record('space-big')).toMatchObject({ lastRunAt: 0, nextPage: 12 });
+    expect((await record('space-big'))?.flowIds).toHaveLength(550);
+    expect(await record('space-small')).toBeUndefined();
+
+    // The space never tried goes first; the big one goes on from page 12 to its end.
+    expect(await listingsOfRun()).toEqual(['space-small', 'space-big', 'space-big']);
+    const whole = await record('space-big');
+    expect(whole?.flowIds).toHaveLength(600);
+    expect(whole?.nextPage).toBeUndefined();
+    expect(whole?.lastRunAt).toBeGreaterThan(0);
+    expect((await record('space-small'))?.flowIds).toHaveLength(3);
+
+    // Both listed: the one tried longest ago goes first, and the big one starts again at page 1.
+    expect((await listingsOfRun()).slice(0, 2)).toEqual(['space-small', 'space-big']);
+    expect(w.logs.filter((entry) => entry.msg === 'flow removed')).toEqual([]);
+  });
+
+  it('starts again at page 1 when a resumed listing’s first page fails', async () => {
+    world = await startPollerWorld({
+      flows: flowsInSpace(SPACE, 600, 980000000000000),
+      pollQps: 5,
+      watch: '',
+      custSpaces: SPACE,
+    });
+    await world.run({ timeoutS: 10 });
+    expect((await world.store.get<{ nextPage?: number }>(`discovery/${SPACE}`))?.value.nextPage).toBe(12);
+    world.simulator.injectFault(
+      { kind: 'error', code: 'Ram.PermissionDeny' },
+      { action: 'ListFlow', times: 1 },
+    );
+    world.clock.advance(61_000);
+    await world.run({ timeoutS: 10 });
+    expect(world.logs).toContainEqual(
+      expect.objectContaining({ msg: 'flow discovery failed; using the last list' }),
+    );
+    const after = await world.store.get<{ nextPage?: number; flowIds: string[] }>(`discovery/${SPACE}`);
+    expect(after?.value.nextPage).toBeUndefined();
+    expect(after?.value.flowIds).toHaveLength(550);
+  });
+});
