@@ -84,18 +84,35 @@ export const getFlowResponseSchema = onFirstUse(() =>
   z.extend(envelopeSchema(), { Data: getFlowDataSchema() }),
 );
 
+const listFlowEntryFieldsSchema = onFirstUse(() =>
+  z.object({
+    FlowId: z.string().check(z.minLength(1)),
+    FlowName: boundedFlowName(),
+    Categories: boundedCategories(),
+  }),
+);
+
+/**
+ * One ListFlow entry, parsed on its own: an entry CAMS sends without a usable FlowId (`""`, null,
+ * a number, not an object at all) becomes one with an empty FlowId, which the caller counts with
+ * the other ids no GetFlow takes; a name or categories of the wrong type are left out. One bad
+ * entry must not cost the page, nor a listing the pages before it.
+ */
+const listFlowEntrySchema = onFirstUse(() =>
+  z.pipe(
+    z.unknown(),
+    z.transform((entry) => {
+      const parsed = listFlowEntryFieldsSchema().safeParse(entry);
+      if (parsed.success) return parsed.data;
+      const flowId = (entry as { FlowId?: unknown } | null)?.FlowId;
+      return { FlowId: typeof flowId === 'string' ? flowId : '', FlowName: '', Categories: [] as string[] };
+    }),
+  ),
+);
+
 export const listFlowResponseSchema = onFirstUse(() =>
   z.extend(envelopeSchema(), {
     // Nullish here, refused by the client: a 200 without Data is no proof that a space is empty.
-    Data: z.nullish(
-      z.array(
-        z.object({
-          // Checked entry by entry by the caller (one unusable id does not cost the page).
-          FlowId: z.string().check(z.minLength(1)),
-          FlowName: boundedFlowName(),
-          Categories: boundedCategories(),
-        }),
-      ),
-    ),
+    Data: z.nullish(z.array(listFlowEntrySchema())),
   }),
 );

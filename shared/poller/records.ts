@@ -58,8 +58,14 @@ export interface EndpointRecord {
 }
 
 export interface DiscoveryRecord {
+  /** When the last complete listing ended; an incomplete one leaves it as it was (still due). */
   readonly lastRunAt: number;
+  /** The last list, plus what incomplete listings since found. */
   readonly flowIds: readonly string[];
+  /** When a listing of the space last started: the space tried longest ago goes first. */
+  readonly triedAt?: number | undefined;
+  /** Where the next listing goes on from, after an incomplete one cut short by the run's share or end. */
+  readonly nextPage?: number | undefined;
 }
 
 export const FLOW_PREFIX = 'flow/';

@@ -49,6 +49,7 @@ import { RepeatedLog } from './repeated-log';
 import { rerouteOwedEvents } from './reroute';
 import {
   accountFailureBackoffMs,
+  believable,
   type ContestedPicks,
   dueOrder,
   failureBackoffMs,
@@ -56,7 +57,8 @@ import {
   nextDueAt,
   pickNext,
 } from './schedule';
-import { isValidFlowId, listCustSpaceFlows } from './watch-list';
+import { WakeSignal } from './wake-signal';
+import { type Discovered, isValidFlowId, listCustSpaceFlows } from './watch-list';
 
 export interface RunSummary {
   flowsChecked: number;
@@ -110,6 +112,20 @@ export function saveMarginMs(runMs: number): number {
   return Math.min(3000, Math.max(500, runMs / 30));
 }
 
+/** A cust space whose discovery is due this run, with what its stored record says. */
+interface DueListing {
+  readonly custSpaceId: string;
+  /** The last list (usable ids only): watched from the run's start, whatever the listing does. */
+  readonly flowIds: readonly string[];
+  /** When its last complete listing ran; undefined when never (or not believably). */
+  readonly lastRunAt: number | undefined;
+  /** When a listing of it last started (undefined: never, or not believably). */
+  readonly triedAt: number | undefined;
+  /** Where an earlier listing cut short stopped; undefined to start at page 1. */
+  readonly nextPage: number | undefined;
+  readonly version: number;
+}
+
 interface Held {
   record: FlowRecord;
   version: number;
@@ -118,9 +134,10 @@ interface Held {
 const clone = (record: FlowRecord): FlowRecord => structuredClone(record);
 
 /**
- * One poller run: discover, then check the most overdue flows at the poller's share of the
- * budget until nothing is due or the deadline margin is reached. Webhook deliveries (owed from
- * earlier runs, and each change as it is found) run beside discovery and the checks and are
+ * One poller run: check the most overdue flows at the poller's share of the budget until nothing
+ * is due or the deadline margin is reached, while due discoveries list their cust spaces beside
+ * them (within DISCOVERY_SHARE of the calls) and add what they find. Webhook deliveries (owed
+ * from earlier runs, and each change as it is found) run beside discovery and the checks and are
  * cut off at the same margin, so they never hold a check back nor eat the time to save.
  */
 export async function runPoller(dependencies: PollerDependencies, options: RunOptions): Promise<RunSummary> {
@@ -336,10 +353,14 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
 
   // Discovery: ListFlow has no status, so it only finds flows to watch. A flow missing from a
   // listing is not taken for removed (an empty or partial page proves nothing): its own GetFlow
-  // answering Unknown.ResourceOwnerId is what confirms a removal.
+  // answering Unknown.ResourceOwnerId is what confirms a removal. The last lists are watched at
+  // once; due listings run beside the checks and deliveries (see discover), never before them.
   const watched = new Set(config.watchFlows.map((flow) => ensureRecord(flow.flowId, flow.custSpaceId)));
-  const runCalls = Math.max(1, Math.floor((config.pollQps * Math.max(0, stopAt - startedAt)) / 1000));
-  let discoveryCallsLeft = Math.max(1, Math.floor(runCalls * DISCOVERY_SHARE));
+  function watch(flowId: string, custSpaceId: string, flowName?: string): void {
+    const key = ensureRecord(flowId, custSpaceId, flowName);
+    if (!quarantined.has(key)) watched.add(key);
+  }
+  const dueListings: DueListing[] = [];
   for (const custSpaceId of config.watchCustSpaces) {
     const stored = await store.get<DiscoveryRecord>(discoveryKey(custSpaceId)).catch((error: unknown) => {
       log({
@@ -362,71 +383,151 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       });
     }
     const previous = parsedList?.ok ? parsedList.record : undefined;
-    let flowIds = (previous?.flowIds ?? []).filter((flowId) => isValidFlowId(flowId));
-    const isDue = !previous || clock.now() - previous.lastRunAt >= config.discoveryIntervalS * 1000;
-    if (isDue && clock.now() < stopAt && discoveryCallsLeft > 0) {
-      const callsBefore = summary.camsCalls;
-      try {
-        const found = await listCustSpaceFlows(cams, custSpaceId, callOptions, discoveryCallsLeft);
-        const now = clock.now();
-        if (found.invalidIds > 0) {
-          log({
-            level: 'warn',
-            msg: 'ListFlow sent flow ids no GetFlow accepts; ignored',
-            custSpaceId,
-            count: found.invalidIds,
-          });
-        }
-        if (!found.complete) {
-          log({
-            level: 'warn',
-            msg: `flow discovery stopped early: ${found.stoppedBecause}`,
-            custSpaceId,
-            found: found.flows.length,
-          });
-        }
-        const current = new Set(found.flows.map((flow) => flow.flowId));
-        const missing = flowIds.filter((flowId) => !current.has(flowId));
-        if (found.complete && current.size === 0 && flowIds.length > 0) {
-          log({
-            level: 'warn',
-            msg: 'ListFlow listed no flows for a space that had some; not taken as removals',
-            custSpaceId,
-            previously: flowIds.length,
-          });
-        } else if (missing.length > 0) {
-          log({
-            level: 'info',
-            msg: 'flows missing from ListFlow; their GetFlow decides',
-            custSpaceId,
-            count: missing.length,
-          });
-        }
-        for (const flow of found.flows) ensureRecord(flow.flowId, custSpaceId, flow.flowName);
-        // Keep the missing ones until their own check confirms the removal.
-        const kept = missing.filter(
-          (flowId) => held.get(flowKey(flowId, custSpaceId))?.record.removed !== true,
-        );
-        flowIds = [...current, ...kept];
-        if (found.complete) {
-          await store.put(discoveryKey(custSpaceId), { lastRunAt: now, flowIds }, stored?.version ?? 0);
-        }
-      } catch (error) {
-        log({
-          level: 'warn',
-          msg: 'flow discovery failed; using the last list',
-          custSpaceId,
-          error: describe(error),
-        });
-      }
-      discoveryCallsLeft -= Math.max(1, summary.camsCalls - callsBefore);
+    const flowIds = (previous?.flowIds ?? []).filter((flowId) => isValidFlowId(flowId));
+    // Stamped more than a day ahead (a host with a wrong date, a hand edit): due, or the space would
+    // not be listed again until then.
+    const lastRunAt = previous && believable(previous.lastRunAt, clock.now());
+    if (previous && lastRunAt === undefined) {
+      log({
+        level: 'warn',
+        msg: 'stored discovery record is dated more than a day ahead; listing again',
+        key: discoveryKey(custSpaceId),
+        lastRunAt: previous.lastRunAt,
+      });
     }
-    for (const flowId of flowIds) {
-      const key = ensureRecord(flowId, custSpaceId);
-      if (!quarantined.has(key)) watched.add(key);
+    for (const flowId of flowIds) watch(flowId, custSpaceId);
+    const isDue = lastRunAt === undefined || clock.now() - lastRunAt >= config.discoveryIntervalS * 1000;
+    if (isDue) {
+      dueListings.push({
+        custSpaceId,
+        flowIds,
+        lastRunAt,
+        triedAt:
+          typeof previous?.triedAt === 'number' ? believable(previous.triedAt, clock.now()) : undefined,
+        nextPage: typeof previous?.nextPage === 'number' ? previous.nextPage : undefined,
+        version: stored?.version ?? 0,
+      });
     }
   }
   for (const key of quarantined) watched.delete(key);
+  // The space tried longest ago (or never) goes first, so one too large for a run's share cannot
+  // take every run's share from the spaces listed after it (ties keep WATCH_CUST_SPACES order).
+  dueListings.sort((one, other) => (one.triedAt ?? 0) - (other.triedAt ?? 0));
+
+  const runCalls = Math.max(1, Math.floor((config.pollQps * Math.max(0, stopAt - startedAt)) / 1000));
+  const discoveryShare = Math.max(1, Math.floor(runCalls * DISCOVERY_SHARE));
+  let discoveryCalls = 0;
+  const discoveryCallOptions = {
+    ...callOptions,
+    onAttempt: (attempt: { code: string }) => {
+      discoveryCalls += 1;
+      callOptions.onAttempt(attempt);
+    },
+  };
+  /** Wakes check workers waiting for work when discovery finds flows, or ends. */
+  const discoveryNews = new WakeSignal(clock);
+
+  /**
+   * The due listings, one page at a time through the same limiter and budget as the checks, at
+   * most DISCOVERY_SHARE of the run's calls. Each page's flows are watched as it arrives, so they
+   * may be checked in this run; a listing cut short (the run's end, the share, a failing page)
+   * keeps what it found, and is saved as still due.
+   */
+  let lastTriedAt = 0;
+  async function discover(): Promise<void> {
+    for (const listing of dueListings) {
+      if (clock.now() >= stopAt || discoveryCalls >= discoveryShare) return;
+      await discoverSpace(listing);
+    }
+  }
+
+  async function discoverSpace(listing: DueListing): Promise<void> {
+    const { custSpaceId, flowIds, lastRunAt, nextPage } = listing;
+    // Strictly later than the listing before it in this run, so the order holds at equal times.
+    const triedAt = Math.max(clock.now(), lastTriedAt + 1);
+    lastTriedAt = triedAt;
+    let found: Discovered;
+    try {
+      found = await listCustSpaceFlows(cams, custSpaceId, discoveryCallOptions, {
+        firstPage: nextPage,
+        callsLeft: () => discoveryShare - discoveryCalls,
+        onPage: (flows) => {
+          for (const flow of flows) watch(flow.flowId, custSpaceId, flow.flowName);
+          discoveryNews.tell();
+        },
+      });
+    } catch (error) {
+      log({
+        level: 'warn',
+        msg: 'flow discovery failed; using the last list',
+        custSpaceId,
+        error: describe(error),
+      });
+      // A page that keeps failing must not hold the listing there: the next one starts at page 1.
+      if (nextPage !== undefined) await saveListing(listing, { lastRunAt: lastRunAt ?? 0, flowIds, triedAt });
+      return;
+    }
+    const now = clock.now();
+    if (found.invalidIds > 0) {
+      log({
+        level: 'warn',
+        msg: 'ListFlow sent flow ids no GetFlow accepts; ignored',
+        custSpaceId,
+        count: found.invalidIds,
+      });
+    }
+    if (!found.complete) {
+      log({
+        level: 'warn',
+        msg: `flow discovery stopped early: ${found.stoppedBecause}`,
+        custSpaceId,
+        found: found.flows.length,
+        ...(found.nextPage === undefined ? {} : { nextPage: found.nextPage }),
+        ...(found.error === undefined ? {} : { error: describe(found.error) }),
+      });
+    }
+    const current = new Set(found.flows.map((flow) => flow.flowId));
+    const missing = flowIds.filter((flowId) => !current.has(flowId));
+    // Only a listing from page 1 to its end says what the space holds now.
+    const isWhole = found.complete && (nextPage ?? 1) === 1;
+    if (isWhole && current.size === 0 && flowIds.length > 0) {
+      log({
+        level: 'warn',
+        msg: 'ListFlow listed no flows for a space that had some; not taken as removals',
+        custSpaceId,
+        previously: flowIds.length,
+      });
+    } else if (isWhole && missing.length > 0) {
+      log({
+        level: 'info',
+        msg: 'flows missing from ListFlow; their GetFlow decides',
+        custSpaceId,
+        count: missing.length,
+      });
+    }
+    // Keep the missing ones until their own check confirms the removal.
+    const kept = missing.filter((flowId) => held.get(flowKey(flowId, custSpaceId))?.record.removed !== true);
+    // An incomplete listing adds what it found and keeps its space due (its date stays as it
+    // was); cut short for want of calls or time, the next one goes on from where it stopped.
+    const saved: DiscoveryRecord = {
+      lastRunAt: found.complete ? now : (lastRunAt ?? 0),
+      flowIds: [...current, ...kept],
+      triedAt,
+      ...(found.nextPage === undefined ? {} : { nextPage: found.nextPage }),
+    };
+    await saveListing(listing, saved);
+  }
+
+  async function saveListing({ custSpaceId, version }: DueListing, record: DiscoveryRecord): Promise<void> {
+    await store.put(discoveryKey(custSpaceId), record, version).catch((error: unknown) => {
+      log({
+        level: 'warn',
+        msg: 'discovery record not saved; listed again next run',
+        custSpaceId,
+        error: describe(error),
+      });
+    });
+  }
 
   function reroute(record: FlowRecord): number {
     return rerouteOwedEvents(record, configured, [...endpoints.keys()], clock.now());
@@ -798,8 +899,14 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     Math.min(...candidates().map(({ record }) => nextDueAt(record, config.intervalsS)));
   // Enough workers to keep the limiter's slots filled while some wait on CAMS or the store.
   const workers = Math.min(32, Math.max(2, Math.ceil(config.pollQps * 2)));
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
+  let isDiscovering = true;
+  const discovery = discover().finally(() => {
+    isDiscovering = false;
+    discoveryNews.tell();
+  });
+  await Promise.all([
+    discovery,
+    ...Array.from({ length: workers }, async () => {
       while (!stopped && clock.now() < stopAt) {
         const gateWaitMs = gate.waitMs();
         if (gateWaitMs > 0) {
@@ -812,9 +919,13 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         if (!key) {
           // Intervals shorter than the timer (THROTTLED every 30 s under a 1-minute trigger) are
           // kept by waiting inside the run for what comes due before the save margin.
+          // While discovery may still find flows, its news wakes the worker too (discovery ends by
+          // the stop time: its calls carry it as their deadline).
           const waitMs = earliestDueAt() - clock.now();
-          if (!(waitMs < stopAt - clock.now())) return;
-          await clock.sleep(Math.max(1, waitMs));
+          const isDueBeforeStop = waitMs < stopAt - clock.now();
+          if (isDiscovering) await discoveryNews.wait(isDueBeforeStop ? Math.max(1, waitMs) : undefined);
+          else if (isDueBeforeStop) await clock.sleep(Math.max(1, waitMs));
+          else return;
           continue;
         }
         inProgress.add(key);
@@ -849,7 +960,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         }
       }
     }),
-  );
+  ]);
 
   await lane.idle();
   for (const [endpointId, reason] of health.unreachable()) {

@@ -9,7 +9,7 @@ const FAILURE_BACKOFF_BASE_MS = 5000;
  */
 const MAX_FUTURE_STAMP_MS = 24 * 3600_000;
 
-function believable(stamp: number | undefined, now: number): number | undefined {
+export function believable(stamp: number | undefined, now: number): number | undefined {
   return stamp !== undefined && stamp - now <= MAX_FUTURE_STAMP_MS ? stamp : undefined;
 }
 

@@ -1,5 +1,12 @@
-import type { CallOptions, CamsClient, FlowSummary } from '../cams';
-import { validateCustSpaceId, validateFlowId } from '../cams';
+import {
+  type CallOptions,
+  type CamsClient,
+  CamsError,
+  type FlowPage,
+  type FlowSummary,
+  validateCustSpaceId,
+  validateFlowId,
+} from '../cams';
 import { ConfigError } from '../config-error';
 import { splitList } from '../list-variable';
 
@@ -49,40 +56,93 @@ export interface Discovered {
   /** False when the listing stopped before its last page: absence from `flows` means nothing. */
   readonly complete: boolean;
   /** Why an incomplete listing stopped. */
-  readonly stoppedBecause?: 'call budget spent' | 'a page repeated earlier flows' | 'too many pages';
+  readonly stoppedBecause?:
+    | 'call budget spent'
+    | 'a page repeated earlier flows'
+    | 'too many pages'
+    | 'a later page failed'
+    | 'the run ended';
+  /** The failure of the page that ended an incomplete listing (`a later page failed`, `the run ended`). */
+  readonly error?: unknown;
   /** Ids ListFlow sent that no GetFlow could take (never put into state). */
   readonly invalidIds: number;
+  /**
+   * The page a later listing may go on from: set when this one stopped for want of calls or time,
+   * not when CAMS failed or looked wrong (a failing, repeated page, too many pages), where the
+   * next listing starts again at page 1.
+   */
+  readonly nextPage?: number | undefined;
+}
+
+export interface ListingOptions {
+  /** Calls the listing may still spend, asked before each page (a run's discovery share). */
+  readonly callsLeft?: (() => number) | undefined;
+  /** Hears each page's usable flows as it arrives, so they can be watched before the listing ends. */
+  readonly onPage?: ((flows: readonly FlowSummary[]) => void) | undefined;
+  /** The page to start at: where an earlier, incomplete listing stopped (1 when absent or past the limit). */
+  readonly firstPage?: number | undefined;
 }
 
 /**
  * Every flow of a cust space, page by page; each page is one call against the poller's budget,
- * and at most `maxCalls` pages are read. A page that brings no new flow (CAMS repeating a page,
- * or ignoring `Page`) ends the listing early instead of looping to the page limit.
+ * read while `callsLeft` allows. A page that brings no id not sent before, usable or not
+ * (CAMS repeating a page, or ignoring `Page`), ends the listing early instead of looping to the
+ * page limit. A page that fails after the first ends the listing as incomplete with what the
+ * pages before it found (a failing first page throws: there is nothing to keep). A listing may
+ * start where an earlier one stopped (`firstPage`), so a space larger than one run's share is
+ * still listed to its end over several runs.
  */
 export async function listCustSpaceFlows(
   cams: CamsClient,
   custSpaceId: string,
   callOptions: CallOptions,
-  maxCalls = MAX_PAGES,
+  { callsLeft = () => MAX_PAGES, onPage, firstPage = 1 }: ListingOptions = {},
 ): Promise<Discovered> {
   const found = new Map<string, FlowSummary>();
+  const listed = new Set<string>();
   let invalidIds = 0;
-  for (let pageIndex = 1; ; pageIndex += 1) {
+  const startPage = Number.isInteger(firstPage) && firstPage >= 1 && firstPage <= MAX_PAGES ? firstPage : 1;
+  for (let pageIndex = startPage; ; pageIndex += 1) {
     if (pageIndex > MAX_PAGES)
       return { flows: [...found.values()], complete: false, stoppedBecause: 'too many pages', invalidIds };
-    if (pageIndex > maxCalls) {
-      return { flows: [...found.values()], complete: false, stoppedBecause: 'call budget spent', invalidIds };
+    if (callsLeft() <= 0) {
+      return {
+        flows: [...found.values()],
+        complete: false,
+        stoppedBecause: 'call budget spent',
+        invalidIds,
+        nextPage: pageIndex,
+      };
     }
-    const page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
+    let page: FlowPage;
+    try {
+      page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
+    } catch (error) {
+      if (pageIndex === startPage) throw error;
+      const isRunOver = error instanceof CamsError && error.code === 'DeadlineExceeded';
+      return {
+        flows: [...found.values()],
+        complete: false,
+        stoppedBecause: isRunOver ? 'the run ended' : 'a later page failed',
+        error,
+        invalidIds,
+        ...(isRunOver ? { nextPage: pageIndex } : {}),
+      };
+    }
     let isNew = false;
+    const usable: FlowSummary[] = [];
     for (const flow of page.flows) {
+      // Judged on every id sent, usable or not: a page of ids no GetFlow takes is no repeat.
+      if (!listed.has(flow.flowId)) isNew = true;
+      listed.add(flow.flowId);
       if (!isValidFlowId(flow.flowId)) {
         invalidIds += 1;
         continue;
       }
-      if (!found.has(flow.flowId)) isNew = true;
       found.set(flow.flowId, flow);
+      usable.push(flow);
     }
+    onPage?.(usable);
     if (page.flows.length < LIST_PAGE_SIZE) return { flows: [...found.values()], complete: true, invalidIds };
     if (!isNew) {
       return {

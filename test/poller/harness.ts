@@ -160,3 +160,18 @@ export function storeWithPut(store: StateStore, put: StateStore['put']): StateSt
     put,
   };
 }
+
+/** `count` PUBLISHED flows of one cust space, ids counting up from `firstId`. */
+export function flowsInSpace(custSpaceId: string, count: number, firstId: number): SimFlow[] {
+  return Array.from({ length: count }, (_, index) => ({
+    flowId: String(firstId + index),
+    flowName: `${custSpaceId}_${index}`,
+    status: 'PUBLISHED',
+    custSpaceId,
+  }));
+}
+
+/** The ListFlow calls the simulator has answered so far. */
+export function listFlowCalls(world: PollerWorld): number {
+  return world.simulator.calls.filter((call) => call.action === 'ListFlow').length;
+}
