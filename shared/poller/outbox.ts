@@ -1,5 +1,4 @@
 import type { DeliveryOutcome, FlowEvent, WebhookEndpoint } from '../webhook';
-import { MAX_RETRY_AFTER_MS } from '../webhook/retry-after';
 import { applyDeliveryNotes, type DeliveryNote } from './history';
 import type { FlowRecord, OutboxEntry } from './records';
 
@@ -9,11 +8,14 @@ const MAX_DEAD_LETTERS = 50;
 /** Reasons can quote a receiver's answer; one stored or logged reason is at most this many bytes. */
 export const MAX_REASON_BYTES = 1024;
 
-export function retryDelayMs(attempts: number, random: () => number, retryAfterMs?: number): number {
+/**
+ * An event's own backoff after a failed attempt. A receiver's Retry-After is not folded in: it
+ * pauses that endpoint (EndpointHealth and its endpoint/<id> row), and an event owed to several
+ * endpoints would otherwise keep the healthy ones waiting for the one that asked.
+ */
+export function retryDelayMs(attempts: number, random: () => number): number {
   const step = RETRY_STEPS_MS[Math.min(attempts - 1, RETRY_STEPS_MS.length - 1)] ?? 5_000;
-  const jittered = Math.floor(step * (0.8 + 0.4 * random()));
-  const asked = Number.isFinite(retryAfterMs) ? Math.min(MAX_RETRY_AFTER_MS, retryAfterMs ?? 0) : 0;
-  return Math.max(jittered, asked);
+  return Math.floor(step * (0.8 + 0.4 * random()));
 }
 
 /** Cuts a receiver-controlled reason to MAX_REASON_BYTES of UTF-8, never inside a character. */
@@ -104,7 +106,6 @@ export async function deliverOutbox(options: {
       continue;
     }
     let failedReason: string | undefined;
-    let retryAfterMs: number | undefined;
     for (const endpointId of [...entry.pendingEndpoints]) {
       const endpoint = endpoints.get(endpointId);
       if (!endpoint || blocked.has(endpointId) || options.shouldStop()) continue;
@@ -137,13 +138,12 @@ export async function deliverOutbox(options: {
           reason: failedReason,
           at: at(),
         });
-        retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs ?? 0) || undefined;
       }
     }
     if (failedReason !== undefined) {
       entry.attempts += 1;
       entry.lastReason = failedReason;
-      entry.nextAttemptAt = options.now() + retryDelayMs(entry.attempts, options.random, retryAfterMs);
+      entry.nextAttemptAt = options.now() + retryDelayMs(entry.attempts, options.random);
       report.charged.push({
         eventId: entry.event.id,
         attempts: entry.attempts,
