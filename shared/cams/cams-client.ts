@@ -91,6 +91,11 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
   // randomUUID draws from a cached entropy pool; randomBytes per call costs a syscall each time.
   const nonce = options.nonce ?? randomUUID;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
+  /** A call may ask for fewer attempts (a share it must stay within), never for more. */
+  const attemptsAllowed = ({ maxAttempts: asked }: CallOptions) =>
+    asked !== undefined && Number.isFinite(asked)
+      ? Math.min(maxAttempts, Math.max(1, Math.floor(asked)))
+      : maxAttempts;
   const timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts ?? {}) };
   const limiter = options.limiter ?? new RateLimiter({ limit: options.qps ?? 5, clock });
   let transport: { readonly request: UndiciParts['request']; readonly dispatcher: Dispatcher } | undefined;
@@ -334,7 +339,7 @@ export function createCamsClient(options: CamsClientOptions = {}): CamsClient {
           code: camsError.code,
           durationMs: clock.now() - startedAt,
         });
-        if (!camsError.retryable || number >= maxAttempts) throw camsError;
+        if (!camsError.retryable || number >= attemptsAllowed(callOptions)) throw camsError;
         const delayMs = backoffDelayMs(
           number,
           random,

@@ -91,6 +91,8 @@ export interface CallOptions {
   readonly onAttempt?: ((attempt: CamsAttempt) => void) | undefined;
   /** Taken by every attempt, retries included, after the client's own limiter. */
   readonly budget?: CallBudget | undefined;
+  /** At most this many attempts for this call (never more than the client's own maximum). */
+  readonly maxAttempts?: number | undefined;
 }
 
 export interface CamsClient {

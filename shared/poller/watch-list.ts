@@ -116,7 +116,11 @@ export async function listCustSpaceFlows(
     }
     let page: FlowPage;
     try {
-      page = await cams.listFlows({ custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE }, callOptions);
+      // Retries count against the share too: a throttled page takes no more attempts than it leaves.
+      page = await cams.listFlows(
+        { custSpaceId, pageIndex, pageSize: LIST_PAGE_SIZE },
+        { ...callOptions, maxAttempts: callsLeft() },
+      );
     } catch (error) {
       if (pageIndex === startPage) throw error;
       const isRunOver = error instanceof CamsError && error.code === 'DeadlineExceeded';

@@ -171,6 +171,26 @@ describe('poller discovery against a hostile discovery record', () => {
   });
 });
 
+describe('poller discovery within its share when ListFlow is throttled', () => {
+  it('counts retries of a throttled page against the share: no more ListFlow attempts than the share', async () => {
+    world = await startPollerWorld({
+      flows: flowsInSpace(SPACE, 500, 970000000400000),
+      watch: '',
+      custSpaces: SPACE,
+      pollQps: 5,
+    });
+    // Pages 1-3 answer; the next 3 ListFlow calls are refused as throttled, then it answers again.
+    world.simulator.injectFault(
+      { kind: 'answer', rewrite: (answer) => answer },
+      { action: 'ListFlow', times: 3 },
+    );
+    world.simulator.injectFault({ kind: 'error', code: 'Throttling.User' }, { action: 'ListFlow', times: 3 });
+    await world.run({ timeoutS: 4 });
+    // A 4 s run at POLL_QPS=5 keeps 0.5 s to save: a quarter of 17 calls is 4.
+    expect(listCalls(world)).toBeLessThanOrEqual(4);
+  });
+});
+
 describe('poller discovery of a cust space larger than a run’s share', () => {
   it('goes on where it stopped next run, after the spaces it starved', async () => {
     const big = flowsInSpace('space-big', 600, 980000000000000);
