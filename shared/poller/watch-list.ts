@@ -122,6 +122,17 @@ export async function listCustSpaceFlows(
         { ...callOptions, maxAttempts: callsLeft() },
       );
     } catch (error) {
+      // A page whose retries the share cut short (it was throttled with no call left for another
+      // try) did not fail: the listing goes on from it next time, as when the share ends between pages.
+      if (error instanceof CamsError && error.retryable && callsLeft() <= 0) {
+        return {
+          flows: [...found.values()],
+          complete: false,
+          stoppedBecause: 'call budget spent',
+          invalidIds,
+          nextPage: pageIndex,
+        };
+      }
       if (pageIndex === startPage) throw error;
       const isRunOver = error instanceof CamsError && error.code === 'DeadlineExceeded';
       return {

@@ -189,6 +189,26 @@ describe('poller discovery within its share when ListFlow is throttled', () => {
     // A 4 s run at POLL_QPS=5 keeps 0.5 s to save: a quarter of 17 calls is 4.
     expect(listCalls(world)).toBeLessThanOrEqual(4);
   });
+
+  it('resumes, not restarts, a listing whose last affordable page was throttled', async () => {
+    world = await startPollerWorld({
+      flows: flowsInSpace(SPACE, 600, 970000000600000),
+      watch: '',
+      custSpaces: SPACE,
+      pollQps: 5,
+    });
+    // 10 s runs at POLL_QPS=5: a share of 11 calls. Pages 1-10 answer; page 11, the share's last
+    // call, is throttled once: no call is left to retry it, and it must not count as failing.
+    world.simulator.injectFault(
+      { kind: 'answer', rewrite: (answer) => answer },
+      { action: 'ListFlow', times: 10 },
+    );
+    world.simulator.injectFault({ kind: 'error', code: 'Throttling.User' }, { action: 'ListFlow', times: 1 });
+    await world.run({ timeoutS: 10 });
+    const saved = (await world.store.get<{ nextPage?: number }>(`discovery/${SPACE}`))?.value;
+    expect(saved?.nextPage).toBe(11);
+    expect(world.logs.map((entry) => entry.msg)).toContain('flow discovery stopped early: call budget spent');
+  });
 });
 
 describe('poller discovery of a cust space larger than a run’s share', () => {
