@@ -7,8 +7,9 @@ const MAX_WRITE_ATTEMPTS = 3;
 
 /**
  * Writes `endpoint/<id>` by compare-and-set. `change` gets the row as stored (undefined when
- * absent or unusable) and returns the row to write, or undefined to leave it as it is. Best
- * effort, like every note about an endpoint: a row not written costs a request, never an event.
+ * absent or unusable) and returns the row to write, or undefined to leave it as it is. Rejects
+ * when the store fails or other writers keep winning; callers treat the row as best effort, like
+ * every note about an endpoint: a row not written costs a request, never an event.
  */
 async function updateEndpointRecord(
   store: StateStore,
@@ -23,6 +24,7 @@ async function updateEndpointRecord(
     if (!next) return;
     if ((await store.put(key, next, stored?.version ?? 0)) !== undefined) return;
   }
+  throw new Error(`${key} kept changing under ${MAX_WRITE_ATTEMPTS} writes`);
 }
 
 /** A 410 Gone: nothing more is sent to the endpoint until its row is deleted (replaces a pause). */

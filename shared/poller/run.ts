@@ -696,7 +696,16 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
         httpStatus: pause.httpStatus,
         pausedUntil: new Date(pause.until).toISOString(),
       });
-      await pauseEndpoint(store, pause.endpointId, pause.until, pause.httpStatus).catch(() => undefined);
+      // Best effort: this run holds the endpoint back regardless; a later run would not, so say so.
+      await pauseEndpoint(store, pause.endpointId, pause.until, pause.httpStatus).catch((error: unknown) =>
+        log({
+          level: 'warn',
+          msg: "the endpoint's pause was not saved: later runs may try it before its Retry-After ends",
+          endpointId: pause.endpointId,
+          pausedUntil: new Date(pause.until).toISOString(),
+          error: describe(error),
+        }),
+      );
     }
     for (const dead of report.deadLettered) {
       log({
