@@ -102,18 +102,18 @@ export async function listCustSpaceFlows(
   const listed = new Set<string>();
   let invalidIds = 0;
   const startPage = Number.isInteger(firstPage) && firstPage >= 1 && firstPage <= MAX_PAGES ? firstPage : 1;
+  /** The share is spent before `pageIndex` was read: the next listing goes on from it. */
+  const budgetSpentAt = (pageIndex: number): Discovered => ({
+    flows: [...found.values()],
+    complete: false,
+    stoppedBecause: 'call budget spent',
+    invalidIds,
+    nextPage: pageIndex,
+  });
   for (let pageIndex = startPage; ; pageIndex += 1) {
     if (pageIndex > MAX_PAGES)
       return { flows: [...found.values()], complete: false, stoppedBecause: 'too many pages', invalidIds };
-    if (callsLeft() <= 0) {
-      return {
-        flows: [...found.values()],
-        complete: false,
-        stoppedBecause: 'call budget spent',
-        invalidIds,
-        nextPage: pageIndex,
-      };
-    }
+    if (callsLeft() <= 0) return budgetSpentAt(pageIndex);
     let page: FlowPage;
     try {
       // Retries count against the share too: a throttled page takes no more attempts than it leaves.
@@ -124,15 +124,7 @@ export async function listCustSpaceFlows(
     } catch (error) {
       // A page whose retries the share cut short (it was throttled with no call left for another
       // try) did not fail: the listing goes on from it next time, as when the share ends between pages.
-      if (error instanceof CamsError && error.retryable && callsLeft() <= 0) {
-        return {
-          flows: [...found.values()],
-          complete: false,
-          stoppedBecause: 'call budget spent',
-          invalidIds,
-          nextPage: pageIndex,
-        };
-      }
+      if (error instanceof CamsError && error.retryable && callsLeft() <= 0) return budgetSpentAt(pageIndex);
       if (pageIndex === startPage) throw error;
       const isRunOver = error instanceof CamsError && error.code === 'DeadlineExceeded';
       return {
