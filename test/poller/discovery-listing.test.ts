@@ -172,38 +172,41 @@ describe('poller discovery against a hostile discovery record', () => {
 });
 
 describe('poller discovery within its share when ListFlow is throttled', () => {
-  it('counts retries of a throttled page against the share: no more ListFlow attempts than the share', async () => {
-    world = await startPollerWorld({
-      flows: flowsInSpace(SPACE, 500, 970000000400000),
+  /** One space of `flowCount` flows at POLL_QPS=5 whose ListFlow answers `answered` pages, then refuses `throttled` calls. */
+  async function throttledListing(
+    flowCount: number,
+    firstFlowId: number,
+    answered: number,
+    throttled: number,
+  ) {
+    const w = await startPollerWorld({
+      flows: flowsInSpace(SPACE, flowCount, firstFlowId),
       watch: '',
       custSpaces: SPACE,
       pollQps: 5,
     });
-    // Pages 1-3 answer; the next 3 ListFlow calls are refused as throttled, then it answers again.
-    world.simulator.injectFault(
+    w.simulator.injectFault(
       { kind: 'answer', rewrite: (answer) => answer },
-      { action: 'ListFlow', times: 3 },
+      { action: 'ListFlow', times: answered },
     );
-    world.simulator.injectFault({ kind: 'error', code: 'Throttling.User' }, { action: 'ListFlow', times: 3 });
+    w.simulator.injectFault(
+      { kind: 'error', code: 'Throttling.User' },
+      { action: 'ListFlow', times: throttled },
+    );
+    return w;
+  }
+
+  it('counts retries of a throttled page against the share: no more ListFlow attempts than the share', async () => {
+    world = await throttledListing(500, 970000000400000, 3, 3);
     await world.run({ timeoutS: 4 });
     // A 4 s run at POLL_QPS=5 keeps 0.5 s to save: a quarter of 17 calls is 4.
     expect(listCalls(world)).toBeLessThanOrEqual(4);
   });
 
   it('resumes, not restarts, a listing whose last affordable page was throttled', async () => {
-    world = await startPollerWorld({
-      flows: flowsInSpace(SPACE, 600, 970000000600000),
-      watch: '',
-      custSpaces: SPACE,
-      pollQps: 5,
-    });
     // 10 s runs at POLL_QPS=5: a share of 11 calls. Pages 1-10 answer; page 11, the share's last
     // call, is throttled once: no call is left to retry it, and it must not count as failing.
-    world.simulator.injectFault(
-      { kind: 'answer', rewrite: (answer) => answer },
-      { action: 'ListFlow', times: 10 },
-    );
-    world.simulator.injectFault({ kind: 'error', code: 'Throttling.User' }, { action: 'ListFlow', times: 1 });
+    world = await throttledListing(600, 970000000600000, 10, 1);
     await world.run({ timeoutS: 10 });
     const saved = (await world.store.get<{ nextPage?: number }>(`discovery/${SPACE}`))?.value;
     expect(saved?.nextPage).toBe(11);
