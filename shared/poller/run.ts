@@ -264,6 +264,19 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
   }
 
   /**
+   * Writes `record` by compare-and-set against `version`, first bounded to what the store takes;
+   * on success it is the held record, and what was cut is logged. Undefined when another wrote first.
+   */
+  async function putBounded(key: string, record: FlowRecord, version: number): Promise<number | undefined> {
+    const trim = boundFlowRecord(record);
+    const written = await store.put(key, record, version);
+    if (written === undefined) return undefined;
+    held.set(key, { record, version: written });
+    noteTrim(key, trim);
+    return written;
+  }
+
+  /**
    * Applies `mutate` to the latest record and writes it with compare-and-set, re-reading and
    * re-applying on conflict. `mutate` returns false to leave the record as it is.
    */
@@ -276,13 +289,7 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
       if (!current || quarantined.has(key)) return undefined;
       const next = clone(current.record);
       if (mutate(next) === false) return undefined;
-      const trim = boundFlowRecord(next);
-      const version = await store.put(key, next, current.version);
-      if (version !== undefined) {
-        held.set(key, { record: next, version });
-        noteTrim(key, trim);
-        return next;
-      }
+      if ((await putBounded(key, next, current.version)) !== undefined) return next;
       // Another run wrote first: start again from what it wrote.
       const fresh = await store.get<FlowRecord>(key);
       if (!fresh) {
@@ -724,12 +731,8 @@ export async function runPoller(dependencies: PollerDependencies, options: RunOp
     // The outcomes and the lease's release go in one write.
     releaseLease(snapshot, runId);
     if (!isLeaseRenewed && held.get(key)?.version === taken.version) {
-      const trim = boundFlowRecord(snapshot);
-      const version = await store.put(key, snapshot, taken.version);
-      if (version !== undefined) {
-        held.set(key, { record: snapshot, version });
+      if ((await putBounded(key, snapshot, taken.version)) !== undefined) {
         unsaved.delete(key);
-        noteTrim(key, trim);
         return;
       }
     }
