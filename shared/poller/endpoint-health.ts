@@ -96,19 +96,19 @@ export class EndpointHealth {
     return this.#unreachable;
   }
 
-  /** Whether nothing is sent to `endpointId` for the rest of the run. */
-  isUnreachable(endpointId: string): boolean {
-    return this.#unreachable.has(endpointId);
-  }
-
   /** Whether nothing is sent to `endpointId` now: unreachable this run, or paused by a Retry-After. */
   isHeldBack(endpointId: string): boolean {
     return this.#unreachable.has(endpointId) || (this.#pausedUntil.get(endpointId) ?? 0) > this.#now();
   }
 
-  /** A pause an earlier run saved: nothing is sent to `endpointId` before `until`. */
-  pause(endpointId: string, until: number): void {
-    if (until > (this.#pausedUntil.get(endpointId) ?? 0)) this.#pausedUntil.set(endpointId, until);
+  /**
+   * Nothing is sent to `endpointId` before `until` (a pause an earlier run saved, or an answer's
+   * Retry-After); true when that is later than the pause it had.
+   */
+  pause(endpointId: string, until: number): boolean {
+    if (until <= (this.#pausedUntil.get(endpointId) ?? 0)) return false;
+    this.#pausedUntil.set(endpointId, until);
+    return true;
   }
 
   /** The pauses this run's answers asked for since the last call, for later runs to respect too. */
@@ -179,8 +179,7 @@ export class EndpointHealth {
       this.#answered.add(endpointId);
       if (outcome.kind === 'retry' && outcome.httpStatus !== undefined && (outcome.retryAfterMs ?? 0) > 0) {
         const until = this.#now() + (outcome.retryAfterMs ?? 0);
-        if (until > (this.#pausedUntil.get(endpointId) ?? 0)) {
-          this.#pausedUntil.set(endpointId, until);
+        if (this.pause(endpointId, until)) {
           this.#newPauses.set(endpointId, { endpointId, until, httpStatus: outcome.httpStatus });
         }
       }

@@ -127,7 +127,7 @@ describe('endpoint health', () => {
       kind: 'retry',
     });
     await underway;
-    expect(health.isUnreachable('a')).toBe(true);
+    expect(health.unreachable().has('a')).toBe(true);
     expect(health.firstContactUnderway(['a'])).toBeUndefined();
     claim.end();
   });
