@@ -72,14 +72,10 @@ export class FileStateStore implements StateStore {
       () => undefined,
       (error: unknown) => {
         this.#ready = undefined;
-        throw new StateStoreError(
-          'StateUnavailable',
-          `cannot create state directory ${this.#directory}: ${(error as Error).message}`,
-          // A folder that cannot be made now (a removed mount or link target, which node reports as
-          // ENOTDIR like a path through a file; a full disk) may be later: retryable, so the HTTP
-          // function answers 503 with Retry-After and the poller's next run tries again.
-          { retryable: true, cause: error },
-        );
+        // A folder that cannot be made now (a removed mount or link target, which node reports as
+        // ENOTDIR like a path through a file; a full disk) may be later: retryable, so the HTTP
+        // function answers 503 with Retry-After and the poller's next run tries again.
+        throw unavailable(`create state directory ${this.#directory}`, error);
       },
     );
     return this.#ready;
@@ -108,10 +104,7 @@ export class FileStateStore implements StateStore {
       text = await readFile(join(directory, fileName), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new StateStoreError('StateUnavailable', `cannot read state: ${(error as Error).message}`, {
-        retryable: true,
-        cause: error,
-      });
+      throw unavailable('read state', error);
     }
     let item: Partial<StoredItem> | null;
     try {
@@ -201,10 +194,7 @@ export class FileStateStore implements StateStore {
         try {
           await this.#writeAtomically(fileName, { key, version, value: JSON.parse(JSON.stringify(value)) });
         } catch (error) {
-          throw new StateStoreError('StateUnavailable', `cannot write state: ${(error as Error).message}`, {
-            retryable: true,
-            cause: error,
-          });
+          throw unavailable('write state', error);
         }
         return version;
       }),
