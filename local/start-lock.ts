@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { withFileLock } from '../shared/state/file-lock';
+import { isProcessGone, withFileLock } from '../shared/state/file-lock';
 
 const LOCK_FILE = 'start.lock';
 /** Two starts taking over one stale lock at once: the guard lets one decide at a time. */
@@ -58,23 +58,13 @@ function ownerOf(text: string): StartOwner | undefined {
   return undefined;
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
-
 /**
  * A start still holding the checkout: its process alive on this host — the same process, not a
  * later one given its pid — or on another host we cannot ask.
  */
 function isLive(owner: StartOwner): boolean {
   if (owner.host !== hostname()) return true;
-  if (owner.pid === process.pid || !isRunning(owner.pid)) return false;
+  if (owner.pid === process.pid || isProcessGone(owner.pid)) return false;
   const started = owner.started === undefined ? undefined : processStartOf(owner.pid);
   return started === undefined || started === owner.started;
 }

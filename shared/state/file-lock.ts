@@ -62,7 +62,8 @@ function ownerOf(content: string): LockOwner | undefined {
   return undefined;
 }
 
-function isProcessGone(pid: number): boolean {
+/** Whether no process with `pid` runs on this host (one of another user's still counts as running). */
+export function isProcessGone(pid: number): boolean {
   if (pid <= 0) return false;
   try {
     process.kill(pid, 0);
