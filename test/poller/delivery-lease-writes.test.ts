@@ -1,14 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../shared/poller';
 import type { StateStore } from '../../shared/state';
-import { type PollerWorld, startPollerWorld, storeWithPut } from './harness';
+import { numberedFlows, type PollerWorld, startPollerWorld, storeWithPut } from './harness';
 
 const FLOWS = 20;
-const flows = Array.from({ length: FLOWS }, (_, index) => ({
-  flowId: String(960000000000000 + index),
-  flowName: `flow_${index}`,
-  status: 'PUBLISHED',
-}));
+const flows = numberedFlows(FLOWS, 960000000000000);
 
 /** Flow-record writes of one run: all of them, and those taking or renewing a delivery lease. */
 interface Writes {

@@ -3,14 +3,15 @@ import { startCamsSimulator } from '../../local/cams-simulator';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver';
 import type { FlowRecord } from '../../shared/poller';
 import { freshStateDirectory, pollerInstance, stateAt, WEBHOOK_SECRET } from './bundle-harness';
-import { type PollerWorld, startPollerWorld, startTablestoreStores, storeWithPut } from './harness';
+import {
+  numberedFlows,
+  type PollerWorld,
+  startPollerWorld,
+  startTablestoreStores,
+  storeWithPut,
+} from './harness';
 
-const flows = (count: number) =>
-  Array.from({ length: count }, (_, index) => ({
-    flowId: String(910000000000000 + index),
-    flowName: `flow_${index}`,
-    status: 'PUBLISHED',
-  }));
+const flows = (count: number) => numberedFlows(count, 910000000000000);
 
 /** How many times the receiver was sent each event id (verified deliveries, any answer). */
 function sendsById(receiver: WebhookReceiver): Map<string, number> {

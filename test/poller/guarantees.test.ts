@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../shared/poller';
 import { DELIVERY_LEASE_MS } from '../../shared/poller/delivery-lease';
-import { type PollerWorld, startPollerWorld, startTablestoreStores, storeWithPut } from './harness';
+import {
+  numberedFlows,
+  type PollerWorld,
+  startPollerWorld,
+  startTablestoreStores,
+  storeWithPut,
+} from './harness';
 
-const flows = (count: number, status = 'PUBLISHED') =>
-  Array.from({ length: count }, (_, index) => ({
-    flowId: String(900000000000000 + index),
-    flowName: `flow_${index}`,
-    status,
-  }));
+const flows = (count: number, status = 'PUBLISHED') => numberedFlows(count, 900000000000000, status);
 
 let world: PollerWorld | undefined;
 afterEach(async () => {

@@ -1,14 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReceivedDelivery } from '../../local/webhook-receiver';
 import { FLOW_PREFIX, type FlowRecord, type OutboxEntry, saveMarginMs } from '../../shared/poller';
-import { type PollerWorld, startPollerWorld } from './harness';
+import { numberedFlows, type PollerWorld, startPollerWorld } from './harness';
 
 const FLOWS = 8;
-const flows = Array.from({ length: FLOWS }, (_, index) => ({
-  flowId: String(900000000000000 + index),
-  flowName: `flow_${index}`,
-  status: 'PUBLISHED',
-}));
+const flows = numberedFlows(FLOWS, 900000000000000);
 
 let world: PollerWorld | undefined;
 afterEach(async () => {

@@ -162,6 +162,15 @@ export function storeWithPut(store: StateStore, put: StateStore['put']): StateSt
 }
 
 /** `count` PUBLISHED flows of one cust space, ids counting up from `firstId`. */
+/** `count` flows with consecutive ids from `firstId`, named flow_<n>, all in `status`. */
+export function numberedFlows(count: number, firstId: number, status = 'PUBLISHED'): SimFlow[] {
+  return Array.from({ length: count }, (_, index) => ({
+    flowId: String(firstId + index),
+    flowName: `flow_${index}`,
+    status,
+  }));
+}
+
 export function flowsInSpace(custSpaceId: string, count: number, firstId: number): SimFlow[] {
   return Array.from({ length: count }, (_, index) => ({
     flowId: String(firstId + index),

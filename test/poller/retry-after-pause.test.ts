@@ -3,15 +3,11 @@ import { markEndpointGone, pauseEndpoint } from '../../shared/poller/endpoint-re
 import { goneEndpointIds, pausedEndpoints } from '../../shared/poller/record-schema';
 import type { EndpointRecord, FlowRecord } from '../../shared/poller/records';
 import { endpointId } from '../../shared/webhook';
-import { type PollerWorld, startPollerWorld } from './harness';
+import { numberedFlows, type PollerWorld, startPollerWorld } from './harness';
 
 const CHANGED = 10;
 /** Ten flows that change while the receiver asks for a pause, and one that changes later. */
-const flows = Array.from({ length: CHANGED + 1 }, (_, index) => ({
-  flowId: String(970000000000000 + index),
-  flowName: `flow_${index}`,
-  status: 'PUBLISHED',
-}));
+const flows = numberedFlows(CHANGED + 1, 970000000000000);
 
 let world: PollerWorld | undefined;
 afterEach(async () => {
