@@ -162,6 +162,23 @@ describe('poller discovery against a hostile discovery record', () => {
     expect(warnings()).toHaveLength(1);
   });
 
+  it.each([
+    ['a huge nextPage', { nextPage: 1e300 }],
+    ['a nextPage that is a string', { nextPage: '3' }],
+    ['a negative nextPage', { nextPage: -4 }],
+    ['a fractional nextPage', { nextPage: 2.5 }],
+    ['a nextPage past the last page ListFlow is asked for', { nextPage: 201 }],
+    ['a null nextPage', { nextPage: null }],
+    ['a triedAt that is a string', { triedAt: 'yesterday' }],
+    ['a triedAt far ahead', { triedAt: 8.64e15 }],
+  ])('lists from page 1, without failing the run, a record with %s', async (_, hostile) => {
+    world = await startPollerWorld({ flows, watch: '', custSpaces: SPACE, pollQps: 5 });
+    await world.store.put(`discovery/${SPACE}`, { lastRunAt: 0, flowIds: [], ...hostile }, 0);
+    const summary = await world.run();
+    expect(summary.flowsChecked).toBe(flows.length);
+    expect(await records(world)).toBe(flows.length);
+  });
+
   it('keeps a record dated less than a day ahead (clock skew between instances)', async () => {
     const { world: skewed } = await listedThenDatedAhead(3600_000);
     const lists = listCalls(skewed);
